@@ -1,0 +1,108 @@
+"""Domain vocabulary shared by the core, the providers and the cogs.
+
+Nothing here imports discord: the cogs translate Discord objects into these.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+# Forward-only order: a transition to a state of lower or equal rank is a no-op.
+# The three ends share the top rank with `delivered` so nothing leaves them.
+STATE_RANK: dict[JobState, int] = {
+    JobState.QUEUED: 0,
+    JobState.SUBMITTING: 1,
+    JobState.SUBMITTED: 2,
+    JobState.PROCESSING: 3,
+    JobState.SUCCEEDED: 4,
+    JobState.DELIVERED: 5,
+    JobState.FAILED: 5,
+    JobState.CANCELLED: 5,
+    JobState.EXPIRED: 5,
+}
+IN_FLIGHT = (JobState.SUBMITTED, JobState.PROCESSING)
+ENDS = (JobState.DELIVERED, JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED)
+
+
+class ErrorKind(StrEnum):
+    """What went wrong, in terms a caller can branch on."""
+
+    AUTH = "auth"
+    BALANCE = "balance"  # provider account out of credits / quota
+    RATE_LIMIT = "rate_limit"
+    CONTENT_POLICY = "content_policy"
+    BAD_INPUT = "bad_input"
+    OUTAGE = "outage"  # provider down, 5xx, timeouts
+    UNKNOWN = "unknown"
+
+
+# What a member of the server reads when a job fails for that reason.
+USER_MESSAGES: dict[ErrorKind, str] = {
+    ErrorKind.AUTH: "The video service refused the bot's credentials. An admin has to fix the provider key.",
+    ErrorKind.BALANCE: "The video service account is out of credit. An admin has to top it up.",
+    ErrorKind.RATE_LIMIT: "The video service is busy right now. Please try again in a few minutes.",
+    ErrorKind.CONTENT_POLICY: "The video service refused this input under its content policy. Try a different image, video or prompt.",
+    ErrorKind.BAD_INPUT: "The video service could not use this input.",
+    ErrorKind.OUTAGE: "The video service is having an outage. Please try again later.",
+    ErrorKind.UNKNOWN: "The video service failed for an unknown reason.",
+}
+
+
+Orientation = Literal["image", "video"]
+Mode = Literal["std", "pro"]
+
+
+class MediaFile(BaseModel):
+    """One input file, as kept on local disk, plus where a provider can fetch it."""
+
+    path: Path
+    filename: str
+    content_type: str
+    size: int
+    url: str | None = None  # a URL the provider can fetch (Discord CDN or our own server)
+
+
+class MotionOptions(BaseModel):
+    """The user's choices for one Motion Control job (provider-neutral)."""
+
+    orientation: Orientation = "video"
+    mode: Mode = "std"
+    prompt: str = ""
+    keep_sound: bool = False
+    motion_template: str | None = None  # a provider's preset motion instead of a video
+
+
+class MotionRequest(BaseModel):
+    """A checked Motion Control request, ready to be priced and queued."""
+
+    image: MediaFile
+    video: MediaFile | None  # None only when options.motion_template is set
+    options: MotionOptions = Field(default_factory=MotionOptions)
+    video_seconds: float  # measured from the bytes; sets the output length and price
+
+
+class Requester(BaseModel):
+    """Who asked, and where the result goes."""
+
+    user_id: int
+    guild_id: int | None = None
+    channel_id: int | None = None
+    origin: Literal["discord", "terminal"] = "discord"
+    upload_limit: int = 10 * 1024 * 1024  # bytes Discord accepts for this guild

@@ -1,0 +1,169 @@
+"""The one async interface every provider implements.
+
+An adapter turns a `SubmitRequest` into its own wire format and its answers
+back into `ProviderTask` (shared task states, error kinds, result URL, cost).
+All of a provider's quirks stay inside its own module.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from pydantic import BaseModel, Field
+
+from bot.limits import KLING_MOTION_LIMITS, MotionLimits
+from bot.models import USER_MESSAGES, ErrorKind, Mode, MotionRequest, Orientation
+
+if TYPE_CHECKING:
+    from bot.http import HttpClient
+
+
+class TaskStatus(StrEnum):
+    SUBMITTED = "submitted"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class ProviderTask(BaseModel):
+    """A provider's view of one task, normalised."""
+
+    task_id: str
+    status: TaskStatus
+    raw_status: str = ""  # the provider's own word, for admins
+    result_url: str | None = None
+    error_kind: ErrorKind | None = None
+    error_code: str | None = None
+    error_message: str | None = None  # the provider's text: admins only
+    cost: str | None = None  # what the provider says it charged, in its own units
+    eta_seconds: float | None = None
+
+
+class Capabilities(BaseModel, frozen=True):
+    """What a provider accepts, as data: media checks and slash options read this."""
+
+    modes: tuple[Mode, ...] = ("std", "pro")
+    orientations: tuple[Orientation, ...] = ("image", "video")
+    keep_sound: bool = True
+    prompt: bool = True
+    motion_templates: bool = False  # offers preset motions instead of an uploaded video
+    uploaded_video: bool = True
+    needs_input_urls: bool = True  # fetches inputs by URL (needs PUBLIC_URL or Discord CDN URLs)
+    can_find_by_job_id: bool = False  # can tell, after a crash, whether a job was submitted
+    can_cancel: bool = False
+    limits: MotionLimits = KLING_MOTION_LIMITS
+
+
+class MotionTemplate(BaseModel):
+    """A provider's preset motion, offered instead of an uploaded reference video."""
+
+    id: str
+    name: str
+    seconds: float | None = None
+
+
+class SubmitRequest(BaseModel):
+    job_id: str
+    request: MotionRequest
+    callback_url: str | None = None  # None: no public URL, the bot polls
+
+
+class ProviderError(Exception):
+    """A provider call failed. `kind` is what callers match on.
+
+    `message` is the provider's own text (admins, logs, job details); it must
+    never contain a credential. `user_message` is the plain sentence for users.
+    """
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        code: str | None = None,
+        http_status: int | None = None,
+        retryable: bool | None = None,
+        retry_after: float | None = None,
+        user_detail: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+        self.retry_after = retry_after
+        self.user_detail = user_detail
+        self.retryable = retryable if retryable is not None else kind in (ErrorKind.RATE_LIMIT, ErrorKind.OUTAGE)
+
+    @property
+    def user_message(self) -> str:
+        base = USER_MESSAGES[self.kind]
+        return f"{base} {self.user_detail}" if self.user_detail else base
+
+    def __str__(self) -> str:
+        code = f" [{self.code}]" if self.code else ""
+        status = f" HTTP {self.http_status}" if self.http_status else ""
+        return f"{self.kind.value}{status}{code}: {self.message}"
+
+
+class Provider(ABC):
+    """Base class of every provider adapter."""
+
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def __init__(self, http: HttpClient) -> None:
+        self.http = http
+
+    async def start(self) -> None:
+        """Called once when the application starts."""
+
+    async def close(self) -> None:
+        """Called once when the application stops."""
+
+    @abstractmethod
+    async def submit(self, submit: SubmitRequest) -> ProviderTask:
+        """Create the task. Must not create a second task for the same job id."""
+
+    @abstractmethod
+    async def get_task(self, task_id: str) -> ProviderTask:
+        """Read the task's current state (used by polling)."""
+
+    def parse_callback(self, headers: Mapping[str, str], body: bytes) -> ProviderTask:
+        """Turn a callback body into a task update; raise ProviderError(BAD_INPUT) if malformed
+        or if a provider-level secret header does not match."""
+        raise ProviderError(ErrorKind.BAD_INPUT, f"{self.name} does not send callbacks")
+
+    async def find_task(self, job_id: str) -> ProviderTask | None:
+        """After a crash during submit: the task created for this job, or None if there is none.
+
+        Only called when `capabilities.can_find_by_job_id` is true.
+        """
+        raise NotImplementedError
+
+    async def cancel(self, task_id: str) -> None:
+        raise ProviderError(ErrorKind.BAD_INPUT, f"{self.name} cannot cancel tasks", retryable=False)
+
+    async def list_motion_templates(self) -> list[MotionTemplate]:
+        return []
+
+    async def download(self, url: str, dest: Path) -> int:
+        """Stream the result to `dest`; return its size. Adapters needing auth override this."""
+        return await self.http.download(url, dest)
+
+
+class ProviderUnavailable(Exception):
+    """The named provider is unknown or has no credentials."""
+
+
+class ProviderInfo(BaseModel):
+    """What admins see about one configured provider."""
+
+    name: str
+    enabled: bool
+    reason: str = ""
+    capabilities: Capabilities = Field(default_factory=Capabilities)

@@ -1,0 +1,130 @@
+"""Every setting the bot reads, from the environment or `.env`.
+
+Each field here is listed, with a comment, in `.env.example`; a test keeps the
+two in step. A wrong value is reported by the setting's name (see
+`load_settings`), never as a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """One or more settings are missing or have a wrong value; the message names them."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    # --- Discord -------------------------------------------------------------
+    discord_token: SecretStr | None = None
+    discord_api_base_url: str = ""  # only for a local Discord stand-in
+    discord_gateway_url: str = ""  # only for a local Discord stand-in
+    discord_test_guild_id: int | None = None
+    owner_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+
+    # --- Storage -------------------------------------------------------------
+    data_dir: Path = Path("data")
+    database_path: Path | None = None  # default: DATA_DIR/bot.sqlite3
+
+    # --- Web server (callbacks, /healthz, media for providers) ---------------
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str = ""
+    callback_secret: SecretStr | None = None
+    callback_max_bytes: int = Field(default=1_000_000, ge=1024)
+
+    # --- Providers -----------------------------------------------------------
+    default_provider: str = ""  # empty: first provider with credentials, else simulator
+    provider_failover: bool = False
+    provider_max_concurrency: int = Field(default=4, ge=1)
+    http_timeout_seconds: float = Field(default=60.0, gt=0)
+    http_max_retries: int = Field(default=3, ge=0, le=10)
+    poll_interval_seconds: float = Field(default=10.0, gt=0)
+    poll_max_interval_seconds: float = Field(default=60.0, gt=0)
+    callback_fallback_poll_seconds: float = Field(default=90.0, gt=0)
+    job_timeout_minutes: float = Field(default=60.0, gt=0)
+
+    simulator_delay_seconds: float = Field(default=15.0, ge=0)
+    simulator_failure: Literal["", "content_policy", "outage", "bad_input", "balance"] = ""
+
+    kling_access_key: SecretStr | None = None
+    kling_secret_key: SecretStr | None = None
+    kling_base_url: str = "https://api-singapore.klingai.com"
+    kling_model: str = "kling-v2-6"
+
+    goapi_api_key: SecretStr | None = None
+    goapi_base_url: str = "https://api.goapi.ai"
+
+    useapi_token: SecretStr | None = None
+    useapi_email: str = ""
+    useapi_base_url: str = "https://api.useapi.net/v1/kling"
+
+    modelslab_api_key: SecretStr | None = None
+    modelslab_base_url: str = "https://modelslab.com"
+
+    # --- Quotas and budgets (credits) ---------------------------------------
+    user_daily_credits: int = Field(default=60, ge=0)
+    guild_daily_credits: int = Field(default=0, ge=0)  # 0 = no guild budget
+    global_daily_credits: int = Field(default=0, ge=0)  # 0 = no global budget
+    max_active_jobs_per_user: int = Field(default=2, ge=1)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("owner_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        # Accept "1,2,3" as well as a JSON list.
+        if isinstance(value, str):
+            return [int(part) for part in value.replace(" ", "").split(",") if part]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator(
+        "public_url",
+        "discord_api_base_url",
+        "kling_base_url",
+        "goapi_base_url",
+        "useapi_base_url",
+        "modelslab_base_url",
+    )
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @property
+    def db_path(self) -> Path:
+        return self.database_path or self.data_dir / "bot.sqlite3"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; raise SettingsError naming every bad setting by its env name."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = str(err["loc"][0]).upper() if err["loc"] else "?"
+            given = err.get("input")
+            shown = "" if isinstance(given, dict) or given is None else f" (got {given!r})"
+            lines.append(f"{name}: {err['msg']}{shown}")
+        raise SettingsError("Bad setting: " + "; ".join(lines)) from None
