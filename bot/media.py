@@ -1,0 +1,360 @@
+"""Media checks that run before any money is spent.
+
+Two stages, both against a provider's `MotionLimits` table (bot/limits.py):
+
+- `precheck_image` / `precheck_video`: from what Discord tells us about an
+  attachment before we download it (name, byte size, content type, and
+  width/height when Discord knows them). Cheap; refuses obvious misfits early.
+- `check_image` / `check_video`: from the real bytes on disk, with Pillow and
+  PyAV. Synchronous and CPU-bound: callers run them in a thread.
+
+Every refusal is a `MediaRejected` whose text is one plain sentence naming the
+limit and the value found. Both stages build their sentences with the same
+helpers, so a user sees the same wording whichever stage caught the problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+from PIL import Image
+from pydantic import BaseModel
+
+from bot.limits import KLING_MOTION_LIMITS, MB, SECONDS_TOLERANCE, MotionLimits
+
+# PyAV's name for the demuxer that reads the whole QuickTime/ISO-BMFF family.
+MOV_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"
+
+# Box types that can open a QuickTime/MP4 file. We sniff these before handing
+# the file to FFmpeg so that "not an MP4 at all" and "a damaged MP4" get
+# different, accurate sentences.
+_MOV_FIRST_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"})
+
+# A cut-off upload loses seconds, not milliseconds; this slack keeps honest files
+# whose header and packet timings disagree by a frame or two (edit lists,
+# rounding) from being called damaged.
+_DAMAGE_SLACK_SECONDS = 0.5
+
+# Proving the codec works needs one decoded frame; a broken stream must not
+# make us decode the whole file looking for it.
+_FIRST_FRAME_MAX_PACKETS = 64
+
+# Aspect ratios are compared as floats; the smallest real gap between a legal
+# and an illegal ratio at 65,536 px is about 3e-6, far above this epsilon,
+# which only absorbs float rounding (e.g. 300/750 vs 1/2.5).
+_ASPECT_EPSILON = 1e-9
+
+# Discord (and browsers) send this when they do not know the type: it says
+# nothing about the file, so it is treated like "no content type given".
+_UNKNOWN_CONTENT_TYPE = "application/octet-stream"
+
+
+class MediaRejected(Exception):
+    """A user-facing refusal. str(exc) is one clear sentence naming the limit and the value found."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field  # "image" | "video" | "prompt" | "options"
+        self.message = message
+
+
+@dataclass(frozen=True)
+class AttachmentMeta:
+    """What Discord tells us about an attachment before download."""
+
+    filename: str
+    size: int
+    content_type: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+class ImageInfo(BaseModel):
+    format: str  # Pillow's name: "JPEG" or "PNG"
+    width: int
+    height: int
+    size: int  # bytes
+
+
+class VideoInfo(BaseModel):
+    container: str  # "mp4" or "mov", from the file's brand
+    codec: str  # FFmpeg codec name, e.g. "h264"
+    width: int  # as coded (rotation metadata is not applied)
+    height: int
+    seconds: float  # measured from the packets, not taken from the header
+    fps: float | None
+    has_audio: bool
+    size: int  # bytes
+
+
+# --- sentence helpers (shared by prechecks and byte checks) -------------------
+
+
+def _num(value: float, limit: float, decimals: int = 1) -> str:
+    """`value` with `decimals` places, or more if rounding would put it on the
+    wrong side of (or onto) the limit it broke: 10,000,001 bytes must not read
+    "10.0 MB; the limit is 10 MB"."""
+    text = repr(value)
+    for places in range(decimals, 8):
+        text = f"{value:.{places}f}"
+        shown = float(text)
+        if shown != limit and (shown > limit) == (value > limit):
+            break
+    return text
+
+
+def _limit(value: float) -> str:
+    """A limit as people write it: 10, 2.5, 100 (no trailing .0)."""
+    return f"{value:g}"
+
+
+def _list(items: tuple[str, ...]) -> str:
+    """("a", "b", "c") -> "a, b or c"."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
+
+
+def _extension(filename: str) -> str:
+    return Path(filename).suffix.lower()
+
+
+def _check_extension(field: str, filename: str, allowed: tuple[str, ...]) -> None:
+    ext = _extension(filename)
+    if ext not in allowed:
+        found = f"a {ext} file" if ext else "a file with no extension"
+        raise MediaRejected(field, f"{field} must be a {_list(allowed)} file; got {found} ({filename})")
+
+
+def _check_content_type(field: str, content_type: str | None, allowed: tuple[str, ...], kinds: str) -> None:
+    if content_type is None:
+        return
+    # "video/mp4; codecs=..." -> "video/mp4"
+    ctype = content_type.split(";", 1)[0].strip().lower()
+    if not ctype or ctype == _UNKNOWN_CONTENT_TYPE:
+        return
+    if ctype not in allowed:
+        raise MediaRejected(field, f"{field} must be {kinds}; Discord reports its type as {ctype}")
+
+
+def _check_bytes(field: str, size: int, limit: int) -> None:
+    if size > limit:
+        limit_mb = limit / MB
+        raise MediaRejected(field, f"{field} is {_num(size / MB, limit_mb)} MB; the limit is {_limit(limit_mb)} MB")
+
+
+def _check_sides(field: str, width: int, height: int, min_side: int, max_side: int) -> None:
+    if min(width, height) < min_side:
+        raise MediaRejected(field, f"{field} is {width}×{height} px; each side must be at least {min_side:,} px")
+    if max(width, height) > max_side:
+        raise MediaRejected(field, f"{field} is {width}×{height} px; each side must be at most {max_side:,} px")
+
+
+def _check_aspect(width: int, height: int, limits: MotionLimits) -> None:
+    aspect = width / height
+    if limits.image_min_aspect - _ASPECT_EPSILON <= aspect <= limits.image_max_aspect + _ASPECT_EPSILON:
+        return
+    tall_bound = round(1 / limits.image_min_aspect, 6)  # 1 / (1/2.5) -> 2.5
+    wide_bound = limits.image_max_aspect
+    if aspect < 1:
+        shown = f"1:{_num(height / width, tall_bound, 2)}"
+    else:
+        shown = f"{_num(aspect, wide_bound, 2)}:1"
+    raise MediaRejected(
+        "image",
+        f"image is {width}×{height} px (aspect {shown}); "
+        f"the aspect ratio must be between 1:{_limit(tall_bound)} and {_limit(wide_bound)}:1",
+    )
+
+
+def _check_image_dimensions(width: int, height: int, limits: MotionLimits) -> None:
+    _check_sides("image", width, height, limits.image_min_side, limits.image_max_side)
+    _check_aspect(width, height, limits)
+
+
+# --- stage 1: metadata only ---------------------------------------------------
+
+
+def precheck_image(meta: AttachmentMeta, limits: MotionLimits = KLING_MOTION_LIMITS) -> None:
+    """Refuse an image attachment from Discord's metadata alone, before download."""
+    _check_extension("image", meta.filename, limits.image_extensions)
+    _check_content_type("image", meta.content_type, limits.image_content_types, _list(limits.image_formats))
+    _check_bytes("image", meta.size, limits.image_max_bytes)
+    if meta.width is not None and meta.height is not None:
+        _check_image_dimensions(meta.width, meta.height, limits)
+
+
+def precheck_video(meta: AttachmentMeta, limits: MotionLimits = KLING_MOTION_LIMITS) -> None:
+    """Refuse a video attachment from Discord's metadata alone, before download."""
+    _check_extension("video", meta.filename, limits.video_extensions)
+    _check_content_type("video", meta.content_type, limits.video_content_types, "MP4 or MOV")
+    _check_bytes("video", meta.size, limits.video_max_bytes)
+    if meta.width is not None and meta.height is not None:
+        _check_sides("video", meta.width, meta.height, limits.video_min_side, limits.video_max_side)
+
+
+def check_prompt(prompt: str, limits: MotionLimits = KLING_MOTION_LIMITS) -> None:
+    # len() counts code points; the provider's own count may differ for emoji
+    # (unconfirmed), which only matters within a few characters of the limit.
+    if len(prompt) > limits.prompt_max_chars:
+        raise MediaRejected(
+            "prompt", f"prompt is {len(prompt):,} characters; the limit is {limits.prompt_max_chars:,}"
+        )
+
+
+# --- stage 2: the real bytes --------------------------------------------------
+
+_DAMAGED_IMAGE = "image is damaged or not a real JPEG/PNG"
+
+
+def check_image(path: Path, filename: str, limits: MotionLimits = KLING_MOTION_LIMITS) -> ImageInfo:
+    """Check an image on disk. The real format decides; the name must still carry
+    an allowed extension (a JPEG named .png is fine, a GIF named .png is not)."""
+    _check_extension("image", filename, limits.image_extensions)
+    size = path.stat().st_size
+    _check_bytes("image", size, limits.image_max_bytes)
+    try:
+        # Image.open reads the header only; nothing is decoded yet.
+        with Image.open(path) as img:
+            # Phone cameras save multi-picture JPEGs, which Pillow names "MPO";
+            # the first picture is an ordinary JPEG and every decoder reads it.
+            fmt = "JPEG" if img.format == "MPO" else (img.format or "unknown")
+            if fmt not in limits.image_formats:
+                raise MediaRejected("image", f"image is a {fmt} file; it must be {_list(limits.image_formats)}")
+            width, height = img.size
+            _check_image_dimensions(width, height, limits)
+            _prove_image_intact(img, fmt)
+    except MediaRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow refuses to open images past its pixel cap (a memory safety
+        # limit of ours, not the provider's); the warning only raises when
+        # warnings are turned into errors.
+        cap = Image.MAX_IMAGE_PIXELS or 0
+        raise MediaRejected(
+            "image", f"image has too many pixels to check safely; the limit here is {2 * cap / 1e6:,.0f} megapixels"
+        ) from None
+    except Exception:
+        # Anything Pillow trips on (unknown format, truncation, bad checksums)
+        # is the same answer for the user.
+        raise MediaRejected("image", _DAMAGED_IMAGE) from None
+    return ImageInfo(format=fmt, width=width, height=height, size=size)
+
+
+def _prove_image_intact(img: Image.Image, fmt: str) -> None:
+    """Find truncation or corruption without decoding a possibly huge image."""
+    if fmt == "PNG":
+        # Walks every chunk and checks its CRC, without inflating pixels.
+        img.verify()
+    else:
+        # JPEG can decode at 1/2..1/8 scale; decoding the small version still
+        # reads every byte, so a cut-off file raises "image file is truncated".
+        img.draft("RGB", (256, 256))
+        img.load()
+
+
+def check_video(path: Path, filename: str, orientation: str, limits: MotionLimits = KLING_MOTION_LIMITS) -> VideoInfo:
+    """Check a video on disk: container, stream, sides, real duration, and that
+    the first frame decodes. Never reads the whole file into memory."""
+    if orientation not in ("image", "video"):
+        raise MediaRejected("options", f"orientation must be image or video; got {orientation!r}")
+    _check_extension("video", filename, limits.video_extensions)
+    size = path.stat().st_size
+    _check_bytes("video", size, limits.video_max_bytes)
+
+    with path.open("rb") as f:
+        head = f.read(12)
+        if len(head) < 8 or head[4:8] not in _MOV_FIRST_BOXES:
+            raise MediaRejected("video", "video is not an MP4/MOV video (its contents are some other kind of file)")
+        f.seek(0)
+        # An old QuickTime file has no ftyp box; a modern one says "qt  ".
+        container_name = "mov" if head[4:8] != b"ftyp" or head[8:12] == b"qt  " else "mp4"
+        try:
+            # Forcing the mov demuxer (rather than letting FFmpeg guess) keeps
+            # other demuxers, such as playlists that open further files, out of
+            # reach; reading through our file object keeps FFmpeg's protocols out too.
+            with av.open(f, format="mov") as container:
+                info = _inspect_video(container, container_name, size, limits)
+        except MediaRejected:
+            raise
+        except Exception:
+            # Typically "moov atom not found": an upload cut off before the index.
+            raise MediaRejected("video", "video is damaged or incomplete (it could not be read); upload it again") from None
+
+    _check_duration(info.seconds, orientation, limits)
+    return info
+
+
+def _inspect_video(container: av.container.InputContainer, container_name: str, size: int, limits: MotionLimits) -> VideoInfo:
+    # PyAV names the demuxer as it was asked for ("mov" here, since we force
+    # it) or by its full name when FFmpeg guessed; either must be of the family.
+    if container.format.name not in (MOV_FAMILY, *MOV_FAMILY.split(",")):
+        raise MediaRejected("video", "video is not an MP4/MOV video")
+    if not container.streams.video:
+        raise MediaRejected("video", "video has no video track")
+    stream = container.streams.video[0]
+    ctx = stream.codec_context
+    _check_sides("video", ctx.width, ctx.height, limits.video_min_side, limits.video_max_side)
+
+    first_pts: int | None = None
+    end_pts: int | None = None
+    fed = 0
+    decoded = False
+    for packet in container.demux(stream):
+        if packet.pts is None or packet.size == 0:
+            continue  # demux ends with an empty flush packet
+        # B-frames arrive out of presentation order, hence min/max.
+        first_pts = packet.pts if first_pts is None else min(first_pts, packet.pts)
+        end = packet.pts + (packet.duration or 0)
+        end_pts = end if end_pts is None else max(end_pts, end)
+        if not decoded and fed < _FIRST_FRAME_MAX_PACKETS:
+            fed += 1
+            decoded = bool(ctx.decode(packet))
+    if not decoded and fed:
+        # Decoders with delay (threads, B-frames) hold frames until flushed.
+        decoded = bool(ctx.decode(None))
+    if first_pts is None or end_pts is None or stream.time_base is None:
+        raise MediaRejected("video", "video is damaged or incomplete (it has no frames); upload it again")
+    if not decoded:
+        raise MediaRejected(
+            "video", f"video could not be decoded (codec {ctx.name}); re-export it as an H.264 MP4 and try again"
+        )
+
+    seconds = float((end_pts - first_pts) * stream.time_base)
+    # The header's duration comes from the index at the start or end of the
+    # file; if the packets stop well short of it, the data was cut off.
+    if stream.duration:
+        header_seconds = float(stream.duration * stream.time_base)
+        if seconds < header_seconds - _DAMAGE_SLACK_SECONDS:
+            raise MediaRejected(
+                "video",
+                f"video is damaged or incomplete: its data ends at {seconds:.1f} s but its header says "
+                f"{header_seconds:.1f} s; upload it again",
+            )
+    rate = stream.average_rate
+    return VideoInfo(
+        container=container_name,
+        codec=ctx.name,
+        width=ctx.width,
+        height=ctx.height,
+        seconds=seconds,
+        fps=float(rate) if rate else None,
+        has_audio=bool(container.streams.audio),
+        size=size,
+    )
+
+
+def _check_duration(seconds: float, orientation: str, limits: MotionLimits) -> None:
+    low = limits.video_min_seconds
+    if seconds < low - SECONDS_TOLERANCE:
+        raise MediaRejected("video", f"video is {_num(seconds, low)} s; the minimum is {_limit(low)} s")
+    high = limits.video_max_for(orientation)
+    if seconds > high + SECONDS_TOLERANCE:
+        if orientation == "image" and seconds <= limits.video_max_seconds + SECONDS_TOLERANCE:
+            advice = "use orientation=video or trim it"
+        else:
+            advice = "trim it"
+        raise MediaRejected(
+            "video",
+            f"video is {_num(seconds, high)} s; with orientation={orientation} the limit is {_limit(high)} s — {advice}",
+        )
