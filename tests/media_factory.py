@@ -115,3 +115,19 @@ def _pad_mp4(path: Path, total: int) -> None:
     with path.open("ab") as f:
         f.write(extra.to_bytes(4, "big") + b"free")
         f.truncate(total)
+
+
+def faststart(path: Path) -> Path:
+    """Rewrite an MP4/MOV in place with its index (moov) at the front, as phones
+    and web exports do. Truncating such a file keeps a header that promises the
+    full duration while the data stops early."""
+    tmp = path.with_name(path.name + ".faststart" + path.suffix)
+    with av.open(str(path)) as src, av.open(str(tmp), "w", options={"movflags": "faststart"}) as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in src.streams}
+        for packet in src.demux():
+            if packet.dts is None:
+                continue  # demux ends with an empty flush packet
+            packet.stream = streams[packet.stream.index]
+            out.mux(packet)
+    tmp.replace(path)
+    return path
