@@ -1,0 +1,566 @@
+"""useapi.net Kling API v1: Motion Control through your own Kling web account.
+
+Reference: ../shared/providers.md §3. The flow is: upload the inputs as Kling
+assets (`POST /assets/`, raw bytes), then `POST /videos/motion-create` with the
+Kling-hosted URLs the uploads returned, then follow the task with
+`GET /tasks/{id}` or the `replyUrl` callback (both carry the same task model).
+
+Quirks kept here and nowhere else:
+- inputs are uploaded as bytes, so the bot needs no public URL for them;
+  images use the upload's `url`, videos its `resourceUrl`;
+- a preset motion ("template") is just another `motionUrl`, from `GET /videos/motions`;
+- the task id is a JSON number; the rest of the bot sees it as a string;
+- state comes from `status_name` + `status_final`; the numeric `status` is only
+  documented for 5 (submitted) and 99 (succeed);
+- Kling answers HTTP 500 for moderation too: the `error` text tells it apart
+  from a real outage (its `message` says "Service busy" either way).
+
+Assumptions (facts providers.md marks unconfirmed or does not state; check
+them against a live response and change them here):
+- Out of Kling credits at create: providers.md documents no shape. We take
+  HTTP 402, or any error whose `error` text says credits/points/balance are
+  insufficient, as BALANCE (not retryable). A task that later vanishes (404 on
+  `GET /tasks/{id}`, which §3.6 says also covers "deleted / moderated / out of
+  credits") is reported as a FAILED task of kind UNKNOWN, since the three
+  causes cannot be told apart.
+- A failed task's reason is read from the task model's `error`, then
+  `task.message`, then the top-level `message` (unless it is "success").
+- Numeric `status` values other than 5 and 99 are never relied on.
+- `replyUrl` callbacks carry the `GET /tasks/{id}` model unchanged and are
+  unsigned; where `replyRef` sits in them is unknown, so it is not read (the
+  bot's callback URL already names the job). Callbacks are hints: poll to confirm.
+- `GET /videos/motions` returns a bare JSON array; its items have no name
+  field, so a template is named from `name`/`title` if present, else from its
+  id and duration. A template's id is its `assetId` (short enough for a
+  Discord autocomplete value), resolved to its `url` at submit.
+- Cost is left None: `userPoints` is the account's balance at that moment, not
+  what this task was charged, and with concurrent tasks a difference of two
+  snapshots would charge one job for another's spend.
+- Limits: the /assets page says videos ≤ 10 s and 720p/1080p, which conflicts
+  with motion-create's 3–30 s; we keep Kling's motion limits (bot.limits).
+- `model_name` is sent explicitly (default `kling-v2-6`, the same model the
+  official adapter uses) so useapi changing its default cannot change what a
+  job costs.
+- Cancel is not offered: `DELETE /tasks/{id}` deletes a task and its works,
+  but whether it stops a running generation (and its charge) is not documented.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bot.http import HttpClient, Response, parse_retry_after
+from bot.models import ErrorKind, MediaFile
+from bot.providers.base import (
+    Capabilities,
+    MotionTemplate,
+    Provider,
+    ProviderError,
+    ProviderTask,
+    SubmitRequest,
+    TaskStatus,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "kling-v2-6"
+TEMPLATE_CACHE_SECONDS = 300.0  # the list feeds an autocomplete: one fetch serves many keystrokes
+RATE_LIMIT_RETRY_SECONDS = 10.0  # §3.6: "all accounts at capacity — retry after ~10 s"
+
+IMAGE_TYPES = ("image/png", "image/jpeg")
+VIDEO_TYPES = ("video/mp4", "video/quicktime")
+_TYPE_BY_SUFFIX = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".mp4": "video/mp4", ".mov": "video/quicktime"}
+
+# Our orientation -> useapi's motionDirection.
+_DIRECTION = {"image": "image_direction", "video": "motion_direction"}
+
+# Kling's own error codes inside the `error` text, e.g. "(CM_EXT.POther)", "MOTION.PIC_NOT_MATCHED".
+_KLING_CODE = re.compile(r"\b[A-Z][A-Z0-9_]*\.[A-Za-z0-9_]+\b")
+_MODERATION = re.compile(r"\bCM_EXT\b|community guideline", re.IGNORECASE)
+_NO_PERSON = "PIC_NOT_MATCHED"
+_NO_CREDIT = re.compile(
+    r"\b(insufficient|not enough|out of|no remaining|no more)\s+(kling\s+)?(credit|point|balance)", re.IGNORECASE
+)
+
+NO_PERSON_DETAIL = (
+    "No person was found in the image: use a photo where one person's head and upper or full body are clearly visible."
+)
+
+
+# --- wire models (only the fields we read; the rest is ignored) ---------------------
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Resource(_Wire):
+    resource: str | None = None
+    duration: int | None = None  # ms
+
+
+class _Work(_Wire):
+    workId: int | None = None
+    resource: _Resource | None = None
+
+
+class _Task(_Wire):
+    id: int
+    status: int | None = None
+    status_name: str | None = None
+    status_final: bool | None = None
+    message: str | None = None
+
+
+class _TaskModel(_Wire):
+    """The create answer, `GET /tasks/{id}` and the replyUrl callback body."""
+
+    task: _Task
+    works: list[_Work] = []
+    status: int | None = None
+    status_name: str | None = None
+    status_final: bool | None = None
+    message: str | None = None
+    error: str | None = None
+
+
+class _Asset(_Wire):
+    status: int | None = None
+    url: str | None = None
+    resourceUrl: str | None = None
+    message: str | None = None
+
+
+class _Motion(_Wire):
+    assetId: int | str | None = None
+    assetType: str | None = None
+    url: str | None = None
+    duration: int | None = None  # ms
+    name: str | None = None  # not documented (see Assumptions)
+    title: str | None = None
+
+
+class _FileBody:
+    """A file's bytes as an async iterable that starts over on every iteration.
+
+    The shared HTTP client re-sends the same arguments on a retry; an open file
+    object would be used up by the first attempt, this re-opens the file instead.
+    The file is streamed in chunks, never read whole into memory.
+    """
+
+    CHUNK = 256 * 1024
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        with self.path.open("rb") as f:
+            while chunk := await asyncio.to_thread(f.read, self.CHUNK):
+                yield chunk
+
+
+class UseApiProvider(Provider):
+    name: ClassVar[str] = "useapi"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        modes=("std", "pro"),
+        orientations=("image", "video"),
+        keep_sound=True,
+        prompt=True,
+        motion_templates=True,
+        uploaded_video=True,
+        needs_input_urls=False,  # inputs are uploaded as bytes to /assets
+        can_find_by_job_id=False,  # no lookup by replyRef is documented
+        can_cancel=False,
+    )
+
+    def __init__(
+        self, http: HttpClient, *, token: str, base_url: str, email: str = "", model_name: str = DEFAULT_MODEL
+    ) -> None:
+        super().__init__(http)
+        self._token = token
+        self.base_url = base_url.rstrip("/")
+        self.email = email
+        self.model_name = model_name
+        self._templates: list[tuple[MotionTemplate, str]] = []  # (template, its motionUrl)
+        self._templates_at: float | None = None
+        self._templates_lock = asyncio.Lock()
+        self._now: Callable[[], float] = time.monotonic  # tests move the clock
+
+    # --- Provider interface ------------------------------------------------------
+
+    async def submit(self, submit: SubmitRequest) -> ProviderTask:
+        request = submit.request
+        options = request.options
+        self._check_options(submit)
+        # A template is resolved before anything is uploaded, so a stale choice costs nothing.
+        motion_url = await self._template_url(options.motion_template) if options.motion_template else None
+
+        image_url = await self._upload(request.image, IMAGE_TYPES, "url")
+        if motion_url is None:
+            assert request.video is not None  # _check_options made sure
+            motion_url = await self._upload(request.video, VIDEO_TYPES, "resourceUrl")
+
+        body: dict[str, Any] = {
+            "model_name": self.model_name,
+            "imageUrl": image_url,
+            "motionUrl": motion_url,
+            "keepAudio": options.keep_sound,
+            "motionDirection": _DIRECTION[options.orientation],
+            "mode": options.mode,
+            "replyRef": submit.job_id,
+        }
+        if options.prompt:
+            body["prompt"] = options.prompt
+        if submit.callback_url:
+            body["replyUrl"] = submit.callback_url
+        if self.email:
+            body["email"] = self.email
+
+        # Not idempotent: useapi has no idempotency key, so a create that may have
+        # reached Kling is never sent twice (the HTTP client only re-sends on 429/502/503).
+        response = await self.http.request(
+            "POST",
+            f"{self.base_url}/videos/motion-create",
+            provider=self.name,
+            classify=self._classifier("create"),
+            idempotent=False,
+            json=body,
+            headers=self._headers(),
+        )
+        try:
+            model = _TaskModel.model_validate(response.json())
+        except (ProviderError, ValidationError) as exc:
+            # It answered 200, so the task may well exist: retrying could make a second one.
+            why = _first_error(exc) if isinstance(exc, ValidationError) else exc.message
+            raise ProviderError(
+                ErrorKind.UNKNOWN,
+                self._scrub(f"useapi create: accepted, but the answer has no task id ({why})"),
+                http_status=response.status,
+                retryable=False,
+            ) from None
+        task = self._to_task(model)
+        log.info("useapi: job %s created task %s (%s)", submit.job_id, task.task_id, task.raw_status)
+        return task
+
+    async def get_task(self, task_id: str) -> ProviderTask:
+        number = _task_number(task_id)
+        try:
+            response = await self.http.request(
+                "GET",
+                f"{self.base_url}/tasks/{number}",
+                provider=self.name,
+                classify=self._classifier(f"task {number}"),
+                idempotent=True,
+                params=self._query(),
+                headers=self._headers(),
+            )
+        except ProviderError as error:
+            if error.http_status == 404:
+                return self._vanished(str(number), error)
+            raise
+        try:
+            model = _TaskModel.model_validate(response.json())
+        except ValidationError as exc:
+            raise ProviderError(
+                ErrorKind.OUTAGE, self._scrub(f"useapi task {number}: unexpected answer ({_first_error(exc)})")
+            ) from None
+        return self._to_task(model)
+
+    def parse_callback(self, headers: Mapping[str, str], body: bytes) -> ProviderTask:
+        # replyUrl callbacks are unsigned: nothing to check in the headers; the
+        # bot's own per-job secret in the callback URL is checked by the web layer.
+        try:
+            model = _TaskModel.model_validate(json.loads(body))
+        except (ValueError, UnicodeDecodeError, ValidationError) as exc:
+            detail = _first_error(exc) if isinstance(exc, ValidationError) else "not JSON"
+            raise ProviderError(
+                ErrorKind.BAD_INPUT, f"useapi callback: malformed body ({detail})", retryable=False
+            ) from None
+        return self._to_task(model)
+
+    async def list_motion_templates(self) -> list[MotionTemplate]:
+        return [template for template, _ in await self._cached_templates()]
+
+    # --- request building -------------------------------------------------------------
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def _query(self) -> dict[str, str]:
+        return {"email": self.email} if self.email else {}
+
+    def _check_options(self, submit: SubmitRequest) -> None:
+        """Refuse, before anything is sent, what this provider cannot do."""
+        request = submit.request
+        options = request.options
+        caps = self.capabilities
+
+        def refuse(why: str) -> ProviderError:
+            return ProviderError(ErrorKind.BAD_INPUT, f"useapi: {why}", retryable=False, user_detail=why)
+
+        if options.mode not in caps.modes:
+            raise refuse(f"Mode {options.mode!r} is not supported.")
+        if options.orientation not in _DIRECTION:
+            raise refuse(f"Orientation {options.orientation!r} is not supported.")
+        if len(options.prompt) > caps.limits.prompt_max_chars:
+            raise refuse(f"The prompt is longer than {caps.limits.prompt_max_chars} characters.")
+        if options.motion_template and request.video is not None:
+            raise refuse("Choose either a motion template or a reference video, not both.")
+        if not options.motion_template and request.video is None:
+            raise refuse("A reference video or a motion template is needed.")
+
+    async def _upload(self, media: MediaFile, allowed: tuple[str, ...], field: str) -> str:
+        """Upload one input as a Kling asset; return the URL motion-create takes for it."""
+        content_type = media.content_type.split(";")[0].strip().lower()
+        if content_type not in allowed:
+            content_type = _TYPE_BY_SUFFIX.get(Path(media.filename).suffix.lower(), "")
+        if content_type not in allowed:
+            raise ProviderError(
+                ErrorKind.BAD_INPUT,
+                f"useapi: {media.filename!r} is {media.content_type}, expected one of {', '.join(allowed)}",
+                retryable=False,
+                user_detail=f"{media.filename} is not a supported file type.",
+            )
+        size = media.path.stat().st_size
+        # Uploads create nothing billable, so they may be retried like a read.
+        response = await self.http.request(
+            "POST",
+            f"{self.base_url}/assets/",
+            provider=self.name,
+            classify=self._classifier(f"upload {media.filename}"),
+            idempotent=True,
+            params=self._query(),
+            data=_FileBody(media.path),
+            headers={**self._headers(), "Content-Type": content_type, "Content-Length": str(size)},
+        )
+        try:
+            asset = _Asset.model_validate(response.json())
+        except ValidationError as exc:
+            raise ProviderError(ErrorKind.OUTAGE, f"useapi upload: unexpected answer ({_first_error(exc)})") from None
+        url = getattr(asset, field)
+        if not url:
+            raise ProviderError(
+                ErrorKind.OUTAGE,
+                self._scrub(f"useapi upload {media.filename}: no {field} in the answer (status {asset.status}, {asset.message!r})"),
+            )
+        log.info("useapi: uploaded %s (%d bytes)", media.filename, size)
+        return url
+
+    # --- motion templates --------------------------------------------------------------
+
+    async def _cached_templates(self) -> list[tuple[MotionTemplate, str]]:
+        async with self._templates_lock:  # concurrent autocompletes share one fetch
+            fresh = self._templates_at is not None and self._now() - self._templates_at < TEMPLATE_CACHE_SECONDS
+            if fresh:
+                return self._templates
+            try:
+                self._templates = await self._fetch_templates()
+            except ProviderError as error:
+                if self._templates_at is None:
+                    raise
+                # An autocomplete is better served a slightly old list than an error.
+                log.warning("useapi: motion templates not refreshed, serving the cached list: %s", error)
+                return self._templates
+            self._templates_at = self._now()
+            return self._templates
+
+    async def _fetch_templates(self) -> list[tuple[MotionTemplate, str]]:
+        response = await self.http.request(
+            "GET",
+            f"{self.base_url}/videos/motions",
+            provider=self.name,
+            classify=self._classifier("motions"),
+            idempotent=True,
+            params=self._query(),  # `mine` omitted: the official templates
+            headers=self._headers(),
+        )
+        payload = response.json()
+        if not isinstance(payload, list):
+            raise ProviderError(ErrorKind.OUTAGE, "useapi motions: expected a JSON array")
+        templates: list[tuple[MotionTemplate, str]] = []
+        for item in payload:
+            try:
+                motion = _Motion.model_validate(item)
+            except ValidationError:
+                continue  # one odd entry should not hide the others
+            if not motion.url or (motion.assetType and motion.assetType.upper() != "MOTION"):
+                continue
+            template_id = str(motion.assetId) if motion.assetId is not None else motion.url
+            seconds = motion.duration / 1000 if motion.duration else None
+            name = motion.name or motion.title or _template_name(template_id, seconds)
+            templates.append((MotionTemplate(id=template_id, name=name, seconds=seconds), motion.url))
+        return templates
+
+    async def _template_url(self, choice: str) -> str:
+        for template, url in await self._cached_templates():
+            if choice in (template.id, url):
+                return url
+        raise ProviderError(
+            ErrorKind.BAD_INPUT,
+            f"useapi: unknown motion template {choice!r}",
+            retryable=False,
+            user_detail="That motion template is not offered any more; pick another one.",
+        )
+
+    # --- answers -> shared vocabulary --------------------------------------------------
+
+    def _to_task(self, model: _TaskModel) -> ProviderTask:
+        task = model.task
+        name = (task.status_name or model.status_name or "").lower()
+        final = task.status_final if task.status_final is not None else bool(model.status_final)
+        number = task.status if task.status is not None else model.status
+        raw = f"{name or '?'} ({number})" if number is not None else name or "?"
+        task_id = str(task.id)
+        result_url = next((w.resource.resource for w in model.works if w.resource and w.resource.resource), None)
+
+        if name == "succeed" or (not name and number == 99):
+            if result_url:
+                return ProviderTask(task_id=task_id, status=TaskStatus.SUCCEEDED, raw_status=raw, result_url=result_url)
+            if not final:
+                return ProviderTask(task_id=task_id, status=TaskStatus.PROCESSING, raw_status=raw)
+            return ProviderTask(
+                task_id=task_id,
+                status=TaskStatus.FAILED,
+                raw_status=raw,
+                error_kind=ErrorKind.UNKNOWN,
+                error_message="useapi: task finished without a video",
+            )
+        if name == "failed" or final:
+            text = self._scrub(_failure_text(model) or f"task ended as {raw}")
+            kind, _detail = _kind_from_text(text, default=ErrorKind.UNKNOWN)
+            return ProviderTask(
+                task_id=task_id,
+                status=TaskStatus.FAILED,
+                raw_status=raw,
+                error_kind=kind,
+                error_code=_kling_code(text),
+                error_message=text,
+            )
+        if name == "submitted" or (not name and number == 5):
+            return ProviderTask(task_id=task_id, status=TaskStatus.SUBMITTED, raw_status=raw)
+        return ProviderTask(task_id=task_id, status=TaskStatus.PROCESSING, raw_status=raw)
+
+    def _vanished(self, task_id: str, error: ProviderError) -> ProviderTask:
+        """404 on a task: it is gone for good (deleted, moderated or out of credits, §3.6)."""
+        kind, _detail = _kind_from_text(error.message, default=ErrorKind.UNKNOWN)
+        return ProviderTask(
+            task_id=task_id,
+            status=TaskStatus.FAILED,
+            raw_status="not found",
+            error_kind=kind,
+            error_code=error.code or "404",
+            error_message=f"{error.message} (the task is gone: deleted, moderated, or the Kling account ran out of credits)",
+        )
+
+    def _classifier(self, what: str) -> Callable[[Response], ProviderError | None]:
+        """Map an answer to an error, per §3.6; `what` names the call for admins."""
+
+        def classify(response: Response) -> ProviderError | None:
+            status = response.status
+            if 200 <= status < 300:
+                return None
+            error_text, message_text, body_code = _error_fields(response.body)
+            shown = error_text or message_text or "(no error text)"
+            if message_text and message_text != error_text:
+                shown = f"{shown} [{message_text}]"
+            text = self._scrub(f"useapi {what}: {shown}")
+            code = _kling_code(error_text) or (str(body_code) if body_code is not None else None)
+
+            def error(kind: ErrorKind, **extra: Any) -> ProviderError:
+                return ProviderError(kind, text, code=code, http_status=status, **extra)
+
+            if status in (401, 403):
+                return error(ErrorKind.AUTH, retryable=False)
+            if status == 402:
+                return error(ErrorKind.BALANCE, retryable=False)
+            # Decided by the `error` text, never `message` ("Service busy" also on moderation).
+            kind, detail = _kind_from_text(error_text, default=None)
+            if kind is not None:
+                return error(kind, retryable=False, user_detail=detail)
+            if status == 429:
+                # All connected Kling accounts are at maxJobs: nothing was created, so even a create may be re-sent.
+                retry_after = parse_retry_after(response.headers.get("retry-after")) or RATE_LIMIT_RETRY_SECONDS
+                return error(ErrorKind.RATE_LIMIT, retryable=True, retry_after=retry_after)
+            if status >= 500:
+                return error(ErrorKind.OUTAGE, retryable=True)
+            if 400 <= status < 500:
+                return error(ErrorKind.BAD_INPUT, retryable=False)
+            return error(ErrorKind.UNKNOWN, retryable=False)
+
+        return classify
+
+    def _scrub(self, text: str) -> str:
+        # Belt and braces: should a provider ever echo the token, it stops here.
+        return text.replace(self._token, "***") if self._token else text
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _task_number(task_id: str) -> int:
+    """useapi task ids are numbers; ours are their decimal strings."""
+    if not task_id.isdigit():
+        raise ProviderError(ErrorKind.BAD_INPUT, f"useapi: task id {task_id!r} is not a number", retryable=False)
+    return int(task_id)
+
+
+def _error_fields(body: bytes) -> tuple[str, str, Any]:
+    """(`error`, `message`, `code`) of an error body; a non-JSON body becomes the error text."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return body[:200].decode("utf-8", "replace").strip(), "", None
+    if not isinstance(payload, dict):
+        return str(payload)[:200], "", None
+    error, message = payload.get("error"), payload.get("message")
+    return (
+        error if isinstance(error, str) else json.dumps(error) if error is not None else "",
+        message if isinstance(message, str) else "",
+        payload.get("code"),
+    )
+
+
+def _kind_from_text(text: str, *, default: ErrorKind | None) -> tuple[ErrorKind | None, str | None]:
+    """What Kling's own words say went wrong: (kind, sentence for the user)."""
+    if _MODERATION.search(text):
+        return ErrorKind.CONTENT_POLICY, None
+    if _NO_PERSON in text:
+        return ErrorKind.BAD_INPUT, NO_PERSON_DETAIL
+    if _NO_CREDIT.search(text):
+        return ErrorKind.BALANCE, None
+    return default, None
+
+
+def _kling_code(text: str) -> str | None:
+    codes = _KLING_CODE.findall(text)
+    return codes[-1] if codes else None
+
+
+def _failure_text(model: _TaskModel) -> str:
+    for text in (model.error, model.task.message, model.message):
+        if text and text.strip().lower() != "success":
+            return text
+    return ""
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    return f"{where}: {first['msg']}"
+
+
+def _template_name(template_id: str, seconds: float | None) -> str:
+    length = f" ({seconds:.0f} s)" if seconds else ""
+    return f"Kling motion {template_id}{length}"
