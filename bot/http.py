@@ -108,7 +108,9 @@ class HttpClient:
                 may_retry = True  # nothing reached the provider
             except (TimeoutError, aiohttp.ClientError) as exc:
                 what = "timed out" if isinstance(exc, TimeoutError) else f"connection failed ({type(exc).__name__})"
-                error = ProviderError(ErrorKind.OUTAGE, f"{provider}: {method} {_path(url)} {what}")
+                error = ProviderError(
+                    ErrorKind.OUTAGE, f"{provider}: {method} {_path(url)} {what}", maybe_accepted=not idempotent
+                )
                 may_retry = idempotent  # the provider may have acted on it
             else:
                 error = classify(response)

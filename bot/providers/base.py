@@ -89,6 +89,7 @@ class ProviderError(Exception):
         retryable: bool | None = None,
         retry_after: float | None = None,
         user_detail: str | None = None,
+        maybe_accepted: bool = False,
     ) -> None:
         super().__init__(message)
         self.kind = kind
@@ -97,6 +98,9 @@ class ProviderError(Exception):
         self.http_status = http_status
         self.retry_after = retry_after
         self.user_detail = user_detail
+        # True when a create call failed in a way that leaves unknown whether the
+        # provider accepted it (timeout, dropped connection): never blindly resubmit.
+        self.maybe_accepted = maybe_accepted
         self.retryable = retryable if retryable is not None else kind in (ErrorKind.RATE_LIMIT, ErrorKind.OUTAGE)
 
     @property
