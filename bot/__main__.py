@@ -1,0 +1,57 @@
+"""Entry point: `python -m bot` runs the Discord bot; `python -m bot motion …` runs one job.
+
+Configuration problems end the process at once with a short message naming
+what to set, and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from bot.cli import add_motion_parser, run_motion
+from bot.logs import setup_logging
+from bot.settings import Settings, SettingsError, load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Motion Control video bot for Discord")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the Discord bot (the default)")
+    sub.add_parser("sync", help="push the slash commands to Discord now, even if unchanged")
+    add_motion_parser(sub)
+    args = parser.parse_args(argv)
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"{exc}\nFix it in .env or the environment (every setting is described in .env.example).", file=sys.stderr)
+        return 2
+    setup_logging(settings)
+
+    if args.command == "motion":
+        return asyncio.run(run_motion(settings, args))
+    return run_discord(settings, force_sync=args.command == "sync")
+
+
+def run_discord(settings: Settings, force_sync: bool) -> int:
+    if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
+        print(
+            "DISCORD_TOKEN is not set. Put your bot token in .env (copy .env.example to .env) "
+            "or in the environment, then start again.",
+            file=sys.stderr,
+        )
+        return 2
+    from bot.discord_bot import run_bot  # imported late: the terminal path needs no discord
+
+    try:
+        return run_bot(settings, force_sync=force_sync)
+    except KeyboardInterrupt:
+        logging.getLogger(__name__).info("stopped")
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Builds the core from settings: store, HTTP client, providers, job engine, web server.
+
+The Discord bot and the terminal command both run through `CoreApp`, so they
+share every check, the store and the provider clients.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+
+import aiohttp
+
+from bot.http import HttpClient
+from bot.intake import IncomingFile, take_motion_request
+from bot.jobs import EngineConfig, JobEngine, Notifier
+from bot.models import MotionOptions, Requester
+from bot.pricing import Price
+from bot.providers.base import Provider, ProviderUnavailable
+from bot.providers.registry import build_providers, choose_default
+from bot.quotas import QuotaPolicy
+from bot.settings import Settings
+from bot.signing import Signer, load_key
+from bot.store import JobRow, Store
+from bot.web import WebServer
+
+log = logging.getLogger(__name__)
+
+
+class CoreApp:
+    def __init__(self, settings: Settings, notifier: Notifier, *, origin: str = "discord", web_port: int | None = None) -> None:
+        self.settings = settings
+        self.notifier = notifier
+        self.origin = origin
+        self.web_port = settings.web_port if web_port is None else web_port
+        self.store = Store(settings.db_path)
+        self.quotas = QuotaPolicy(
+            user_daily=settings.user_daily_credits,
+            guild_daily=settings.guild_daily_credits,
+            global_daily=settings.global_daily_credits,
+            max_active_per_user=settings.max_active_jobs_per_user,
+        )
+        self._session: aiohttp.ClientSession | None = None
+        self.http: HttpClient
+        self.providers: dict[str, Provider] = {}
+        self.engine: JobEngine
+        self.web: WebServer
+        self.default_provider = "simulator"
+
+    @property
+    def base_url(self) -> str:
+        """Where providers reach us: PUBLIC_URL, else the local server address."""
+        return self.settings.public_url or self.web.base_url
+
+    async def start(self) -> None:
+        await self.store.open()
+        self._session = aiohttp.ClientSession()
+        self.http = HttpClient(
+            self._session, timeout_seconds=self.settings.http_timeout_seconds, max_retries=self.settings.http_max_retries
+        )
+        secret = self.settings.callback_secret.get_secret_value() if self.settings.callback_secret else None
+        signer = Signer(load_key(secret, self.settings.data_dir))
+        self.providers = build_providers(self.settings, self.http, signer, lambda: self.base_url)
+        self.default_provider = choose_default(self.settings, self.providers)
+        s = self.settings
+        self.engine = JobEngine(
+            self.store,
+            self.providers,
+            self.quotas,
+            self.notifier,
+            signer,
+            EngineConfig(
+                data_dir=s.data_dir,
+                public_url=s.public_url,
+                poll_interval=s.poll_interval_seconds,
+                poll_max_interval=s.poll_max_interval_seconds,
+                callback_fallback_poll=s.callback_fallback_poll_seconds,
+                job_timeout=s.job_timeout_minutes * 60,
+                provider_max_concurrency=s.provider_max_concurrency,
+                failover=s.provider_failover,
+            ),
+            origin=self.origin,
+        )
+        self.web = WebServer(
+            self.engine, self.providers, host=s.web_host, port=self.web_port, max_body=s.callback_max_bytes
+        )
+        await self.web.start()
+        for provider in self.providers.values():
+            await provider.start()
+        await self.engine.start()
+        log.info("core started: providers %s, default %s", ", ".join(sorted(self.providers)), self.default_provider)
+
+    async def stop(self) -> None:
+        if hasattr(self, "engine"):
+            await self.engine.stop()
+        for provider in self.providers.values():
+            await provider.close()
+        if hasattr(self, "web"):
+            await self.web.stop()
+        if self._session is not None:
+            await self._session.close()
+        await self.store.close()
+
+    async def __aenter__(self) -> CoreApp:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: tuple[type[BaseException], BaseException, TracebackType] | None) -> None:
+        await self.stop()
+
+    def provider(self, name: str | None) -> str:
+        name = name or self.default_provider
+        if name not in self.providers:
+            raise ProviderUnavailable(
+                f"provider {name!r} is not configured; configured: {', '.join(sorted(self.providers))}"
+            )
+        return name
+
+    async def submit_motion(
+        self,
+        requester: Requester,
+        image: IncomingFile,
+        video: IncomingFile | None,
+        options: MotionOptions,
+        provider: str | None = None,
+    ) -> tuple[JobRow, Price]:
+        return await take_motion_request(self.engine, self.http, requester, self.provider(provider), image, video, options)

@@ -1,0 +1,142 @@
+"""From a user's attachments and options to a queued job, checking everything before money is spent.
+
+Order: cheap checks on metadata, the provider's capabilities, then the files
+are fetched (size-capped, streamed) and their real bytes checked in a worker
+thread, then the price, then quota + job in one transaction. Any refusal
+leaves nothing behind: no job, no charge, no files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.http import HttpClient, TooLarge
+from bot.jobs import JobEngine, new_job_id
+from bot.media import AttachmentMeta, MediaRejected, check_image, check_prompt, check_video, precheck_image, precheck_video
+from bot.models import MediaFile, MotionOptions, MotionRequest, Requester
+from bot.pricing import Price, price_for
+from bot.providers.base import Capabilities, ProviderError
+from bot.quotas import QuotaRefused
+from bot.store import JobRow
+
+# What a user can be told "no" for, with a sentence that explains it.
+Refusal = (MediaRejected, QuotaRefused)
+
+
+@dataclass(frozen=True)
+class IncomingFile:
+    """An attachment (url) or a local file (path), with what its sender says it is."""
+
+    filename: str
+    size: int
+    content_type: str | None = None
+    width: int | None = None
+    height: int | None = None
+    url: str | None = None
+    path: Path | None = None
+
+    @property
+    def meta(self) -> AttachmentMeta:
+        return AttachmentMeta(self.filename, self.size, self.content_type, self.width, self.height)
+
+
+def check_options(options: MotionOptions, caps: Capabilities, provider: str, has_video: bool) -> None:
+    """Refuse, before anything is sent, an option the chosen provider does not support."""
+    if options.mode not in caps.modes:
+        raise MediaRejected("options", f"{provider} does not offer mode={options.mode}; choose {' or '.join(caps.modes)}.")
+    if options.orientation not in caps.orientations:
+        raise MediaRejected(
+            "options", f"{provider} does not offer orientation={options.orientation}; choose {' or '.join(caps.orientations)}."
+        )
+    if options.keep_sound and not caps.keep_sound:
+        raise MediaRejected("options", f"{provider} cannot keep the reference video's sound; turn keep_sound off.")
+    if options.prompt and not caps.prompt:
+        raise MediaRejected("options", f"{provider} does not take a prompt; leave it empty.")
+    if options.motion_template and not caps.motion_templates:
+        raise MediaRejected("options", f"{provider} has no motion templates; attach a reference video instead.")
+    if options.motion_template and has_video:
+        raise MediaRejected("options", "Choose a motion template or attach a video, not both.")
+    if not options.motion_template and not has_video:
+        raise MediaRejected("video", "Attach a reference motion video (or pick a motion template).")
+    if has_video and not caps.uploaded_video:
+        raise MediaRejected("options", f"{provider} only works with its motion templates; pick one instead of a video.")
+
+
+def precheck(image: IncomingFile, video: IncomingFile | None, options: MotionOptions, caps: Capabilities, provider: str) -> None:
+    """Everything that can be refused from metadata alone (before a Discord deferral, or a download)."""
+    check_options(options, caps, provider, video is not None)
+    check_prompt(options.prompt, caps.limits)
+    precheck_image(image.meta, caps.limits)
+    if video is not None:
+        precheck_video(video.meta, caps.limits)
+
+
+async def fetch(http: HttpClient, incoming: IncomingFile, dest: Path, max_bytes: int, what: str) -> int:
+    """Bring a file into the job folder: download (streamed, capped) or copy."""
+    if incoming.path is not None:
+        await asyncio.to_thread(shutil.copyfile, incoming.path, dest)
+        return dest.stat().st_size
+    assert incoming.url is not None
+    try:
+        return await http.download(incoming.url, dest, max_bytes=max_bytes)
+    except TooLarge as exc:
+        raise MediaRejected(what, f"{what} is larger than {max_bytes / 1_000_000:.0f} MB") from exc
+    except ProviderError as exc:
+        raise MediaRejected(what, f"could not download the {what} from Discord ({exc.message}); try again") from exc
+
+
+async def take_motion_request(
+    engine: JobEngine,
+    http: HttpClient,
+    requester: Requester,
+    provider: str,
+    image: IncomingFile,
+    video: IncomingFile | None,
+    options: MotionOptions,
+    template_seconds: float | None = None,
+) -> tuple[JobRow, Price]:
+    """Check, price and queue one Motion Control job. Raises a Refusal (nothing kept) or ProviderError."""
+    caps = engine.providers[provider].capabilities
+    limits = caps.limits
+    precheck(image, video, options, caps, provider)
+    job_id = new_job_id()
+    folder = engine.job_dir(job_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        image_ext = Path(image.filename).suffix.lower() or ".img"
+        image_path = folder / f"image{image_ext}"
+        await fetch(http, image, image_path, limits.image_max_bytes, "image")
+        image_info = await asyncio.to_thread(check_image, image_path, image.filename, limits)
+        image_file = MediaFile(
+            path=image_path,
+            filename=image.filename,
+            content_type="image/png" if image_info.format == "PNG" else "image/jpeg",
+            size=image_info.size,
+            url=image.url,
+        )
+        video_file: MediaFile | None = None
+        if video is not None:
+            video_path = folder / f"video{Path(video.filename).suffix.lower() or '.mp4'}"
+            await fetch(http, video, video_path, limits.video_max_bytes, "video")
+            video_info = await asyncio.to_thread(check_video, video_path, video.filename, options.orientation, limits)
+            video_file = MediaFile(
+                path=video_path,
+                filename=video.filename,
+                content_type="video/quicktime" if video_path.suffix == ".mov" else "video/mp4",
+                size=video_info.size,
+                url=video.url,
+            )
+            seconds = video_info.seconds
+        else:
+            seconds = template_seconds or 5.0
+        output_seconds = min(seconds, limits.video_max_for(options.orientation))
+        request = MotionRequest(image=image_file, video=video_file, options=options, video_seconds=output_seconds)
+        price = price_for(provider, options.mode, output_seconds)
+        job = await engine.create_motion_job(requester, request, provider, price, job_id=job_id)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return job, price
