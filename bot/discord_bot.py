@@ -1,0 +1,201 @@
+"""The Discord shell around the core: the client, the notifier that posts results, command sync.
+
+This module and cogs/ are the only places that import discord.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import CoreApp
+from bot.jobs import DeliveryTooLarge
+from bot.settings import Settings
+from bot.store import JobRow
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.motion", "cogs.quota", "cogs.admin")
+# Interaction tokens live 15 minutes; stop editing a little before, so an edit never races the expiry.
+TOKEN_LIFE_SECONDS = 14 * 60
+
+
+def point_discord_at(api_base: str, gateway: str) -> None:
+    """Send REST and gateway traffic to a local Discord stand-in (tests, development)."""
+    if api_base:
+        discord.http.Route.BASE = f"{api_base.rstrip('/')}/api/v10"
+    if gateway:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
+
+
+def nonce_for(job: JobRow, what: str) -> str:
+    # Discord deduplicates a message create with the same nonce (enforce_nonce): exactly-once posts.
+    return f"{what}-{job.id}"[:25]
+
+
+class DiscordNotifier:
+    """Job news to Discord: private status edits while the interaction lives, public results."""
+
+    def __init__(self, bot: MotionBot) -> None:
+        self.bot = bot
+        self._status: dict[str, tuple[discord.Interaction, float]] = {}
+
+    def track(self, job_id: str, interaction: discord.Interaction) -> None:
+        self._status[job_id] = (interaction, time.monotonic())
+
+    def _live_interaction(self, job_id: str) -> discord.Interaction | None:
+        entry = self._status.get(job_id)
+        if entry is None:
+            return None
+        interaction, since = entry
+        if time.monotonic() - since > TOKEN_LIFE_SECONDS:
+            self._status.pop(job_id, None)
+            return None
+        return interaction
+
+    async def progress(self, job: JobRow, text: str) -> None:
+        interaction = self._live_interaction(job.id)
+        if interaction is not None:
+            await interaction.edit_original_response(content=f"{text}\n-# job `{job.id}`")
+
+    async def deliver(self, job: JobRow, video: Path | None, link: str | None) -> int | None:
+        assert job.channel_id is not None
+        channel = self.bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+        content = f"<@{job.user_id}> your video is ready!"
+        prompt = (job.request.get("options") or {}).get("prompt")
+        if prompt:
+            content += f"\n> {prompt[:300]}"
+        if link:
+            content += f"\nIt is too large to attach here, so here is a link: {link}"
+        mentions = discord.AllowedMentions(users=[discord.Object(job.user_id)], roles=False, everyone=False)
+        try:
+            if video is not None:
+                message = await channel.send(
+                    content,
+                    file=discord.File(video, filename=f"motion-{job.id}.mp4"),
+                    nonce=nonce_for(job, "job"),
+                    allowed_mentions=mentions,
+                )
+            else:
+                message = await channel.send(content, nonce=nonce_for(job, "job"), allowed_mentions=mentions)
+        except discord.HTTPException as exc:
+            if exc.status == 413 or exc.code == 40005:
+                raise DeliveryTooLarge() from exc
+            raise
+        interaction = self._live_interaction(job.id)
+        if interaction is not None:
+            try:
+                await interaction.edit_original_response(content=f"Done! {message.jump_url}")
+            except discord.HTTPException:
+                pass
+        self._status.pop(job.id, None)
+        return message.id
+
+    async def notify_failure(self, job: JobRow, text: str) -> None:
+        interaction = self._live_interaction(job.id)
+        self._status.pop(job.id, None)
+        if interaction is not None:
+            try:
+                # Still private while we can: a failure is the user's business.
+                await interaction.edit_original_response(content=f"❌ {text}\n-# job `{job.id}`")
+                return
+            except discord.HTTPException:
+                pass
+        if job.channel_id is None:
+            return
+        channel = self.bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+        await channel.send(
+            f"<@{job.user_id}> your video could not be made: {text}\n-# job `{job.id}`",
+            nonce=nonce_for(job, "end"),
+            allowed_mentions=discord.AllowedMentions(users=[discord.Object(job.user_id)], roles=False, everyone=False),
+        )
+
+
+class MotionBot(commands.Bot):
+    def __init__(self, settings: Settings, *, force_sync: bool = False) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True  # channels and boost tier (upload limit); no message content needed
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            owner_ids=set(settings.owner_ids) or None,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.settings = settings
+        self.force_sync = force_sync
+        self.notifier = DiscordNotifier(self)
+        self.core = CoreApp(settings, self.notifier, origin="discord")
+        self.tree.on_error = self.on_app_command_error
+
+    async def setup_hook(self) -> None:
+        await self.core.start()
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        await self.sync_commands(force=self.force_sync)
+
+    async def close(self) -> None:
+        await super().close()
+        await self.core.stop()
+
+    def _sync_target(self) -> discord.Object | None:
+        guild_id = self.settings.discord_test_guild_id
+        if guild_id is None:
+            return None
+        guild = discord.Object(guild_id)
+        self.tree.copy_global_to(guild=guild)
+        return guild
+
+    def commands_fingerprint(self, guild: discord.Object | None) -> str:
+        payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    async def sync_commands(self, force: bool = False) -> bool:
+        """Push the slash commands when their definitions changed (Discord rate-limits command writes)."""
+        guild = self._sync_target()
+        scope = f"guild:{guild.id}" if guild else "global"
+        fingerprint = self.commands_fingerprint(guild)
+        key = f"commands_fingerprint:{scope}"
+        if not force and await self.core.store.get_meta(key) == fingerprint:
+            log.info("slash commands unchanged (%s); not syncing", scope)
+            return False
+        synced = await self.tree.sync(guild=guild)
+        await self.core.store.set_meta(key, fingerprint)
+        log.info("synced %d slash commands (%s)", len(synced), scope)
+        return True
+
+    async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        """One handler for every command: a short private answer, the details in the log."""
+        if isinstance(error, app_commands.CheckFailure):
+            text = "You are not allowed to use this command."
+        elif isinstance(error, app_commands.CommandOnCooldown):
+            text = f"Slow down: try again in {error.retry_after:.0f} s."
+        else:
+            log.error("command %s failed", interaction.command and interaction.command.name, exc_info=error)
+            text = "Something went wrong on the bot's side. Nothing was charged; please try again."
+        try:
+            if interaction.response.is_done():
+                await interaction.edit_original_response(content=f"❌ {text}")
+            else:
+                await interaction.response.send_message(f"❌ {text}", ephemeral=True)
+        except discord.HTTPException:
+            pass
+
+
+def run_bot(settings: Settings, *, force_sync: bool = False) -> int:
+    point_discord_at(settings.discord_api_base_url, settings.discord_gateway_url)
+    bot = MotionBot(settings, force_sync=force_sync)
+    assert settings.discord_token is not None
+    try:
+        bot.run(settings.discord_token.get_secret_value(), log_handler=None)
+    except discord.LoginFailure:
+        print("Discord refused DISCORD_TOKEN. Check the token in .env (Developer Portal → Bot → Reset Token).")
+        return 2
+    return 0

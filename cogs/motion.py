@@ -1,0 +1,131 @@
+"""/motion: a character image + a reference motion video -> a video of the character doing the motion."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.intake import IncomingFile, Refusal, precheck
+from bot.models import MotionOptions, Requester
+from bot.providers.base import ProviderError, ProviderUnavailable
+
+if TYPE_CHECKING:
+    from bot.discord_bot import MotionBot
+
+
+def incoming(attachment: discord.Attachment) -> IncomingFile:
+    return IncomingFile(
+        filename=attachment.filename,
+        size=attachment.size,
+        content_type=(attachment.content_type or "").split(";")[0] or None,
+        width=attachment.width,
+        height=attachment.height,
+        url=attachment.url,
+    )
+
+
+class MotionCog(commands.Cog):
+    def __init__(self, bot: MotionBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="motion", description="Animate the character in an image with the motion from a video")
+    @app_commands.describe(
+        image="The character: a clear photo or drawing showing the head and body (JPG or PNG)",
+        video="The motion to copy: one continuous shot, 3–30 s (MP4 or MOV)",
+        template="Or a ready-made motion from the provider, instead of a video",
+        prompt="Optional hints about the scene, style or camera",
+        orientation="Which way the character faces",
+        mode="Standard (720p) or Pro (1080p, costs more)",
+        keep_sound="Keep the sound of the reference video",
+    )
+    @app_commands.choices(
+        orientation=[
+            app_commands.Choice(name="Follow the video (up to 30 s)", value="video"),
+            app_commands.Choice(name="Face like the image (up to 10 s)", value="image"),
+        ],
+        mode=[
+            app_commands.Choice(name="Standard (720p)", value="std"),
+            app_commands.Choice(name="Pro (1080p)", value="pro"),
+        ],
+    )
+    @app_commands.guild_only()
+    async def motion(
+        self,
+        interaction: discord.Interaction,
+        image: discord.Attachment,
+        video: discord.Attachment | None = None,
+        template: str | None = None,
+        prompt: str | None = None,
+        orientation: str = "video",
+        mode: str = "std",
+        keep_sound: bool = False,
+    ) -> None:
+        core = self.bot.core
+        options = MotionOptions(
+            orientation=orientation,  # type: ignore[arg-type]
+            mode=mode,  # type: ignore[arg-type]
+            prompt=prompt or "",
+            keep_sound=keep_sound,
+            motion_template=template,
+        )
+        image_in = incoming(image)
+        video_in = incoming(video) if video else None
+        # Refuse at once what the metadata already rules out: private, and before any download.
+        try:
+            provider = core.provider(None)
+            precheck(image_in, video_in, options, core.providers[provider].capabilities, provider)
+        except Refusal as refusal:
+            await interaction.response.send_message(f"❌ {refusal}", ephemeral=True)
+            return
+        except ProviderUnavailable as exc:
+            await interaction.response.send_message(f"❌ {exc}", ephemeral=True)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        requester = Requester(
+            user_id=interaction.user.id,
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            upload_limit=interaction.filesize_limit,
+        )
+        try:
+            job, price = await core.submit_motion(requester, image_in, video_in, options, provider)
+        except Refusal as refusal:
+            await interaction.edit_original_response(content=f"❌ {refusal}")
+            return
+        except ProviderError as exc:
+            await interaction.edit_original_response(content=f"❌ {exc.user_message}")
+            return
+        self.bot.notifier.track(job.id, interaction)
+        position = await core.store.queue_position(job.id)
+        status = await core.quotas.status(core.store, interaction.user.id, interaction.guild_id)
+        place = f"#{position} in line" if position else "starting"
+        await interaction.edit_original_response(
+            content=(
+                f"Queued ({place}). This video costs {price.credits} credits ({price.explain()}); "
+                f"you have {status.left} left today.\nThe result will be posted in this channel.\n-# job `{job.id}`"
+            )
+        )
+
+    @motion.autocomplete("template")
+    async def template_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        core = self.bot.core
+        provider = core.providers[core.default_provider]
+        if not provider.capabilities.motion_templates:
+            return []
+        try:
+            templates = await provider.list_motion_templates()
+        except ProviderError:
+            return []
+        current = current.lower()
+        return [
+            app_commands.Choice(name=t.name[:100], value=t.id[:100])
+            for t in templates
+            if current in t.name.lower()
+        ][:25]
+
+
+async def setup(bot: MotionBot) -> None:
+    await bot.add_cog(MotionCog(bot))
