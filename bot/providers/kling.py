@@ -1,0 +1,474 @@
+"""Kling's official API (Kuaishou developer API): Motion Control.
+
+Wire reference: ../shared/providers.md §1. Everything Kling-specific lives here:
+the AK/SK -> JWT auth, the `{code, message, request_id, data}` envelope, the
+business error codes, the task vocabulary and the bare-task callbacks.
+
+Assumptions (facts providers.md marks unconfirmed or does not state; each is
+coded to the documented shape and kept in this one place):
+- A create whose `external_task_id` already exists on the account is refused
+  with HTTP 400, code 1201 (the generic "bad value" code; the message names
+  `external_task_id`). We do not read the message: on any 1201 at create we
+  look the job up by its external id, and if a task is there the job was
+  already submitted and that task is returned.
+- `GET /v1/videos/motion-control/{id}` takes our `external_task_id` in the
+  same path slot as `task_id` (documented, disambiguation unstated). Our job
+  ids are not all-digit Kling task ids; we still check that the task found
+  echoes our id in `task_info.external_task_id`.
+- A query for an id Kling does not know is answered HTTP 404 (code 1203,
+  "resource not found"); find_task reads any 404 or 1203 as "no such task".
+- Callbacks are unsigned and unordered (docs say nothing): parse only; the
+  job layer's forward-only transitions absorb repeats and stale updates.
+- A JWT of 30 minutes is accepted (the official example; max not stated).
+  We re-mint 5 minutes before `exp` so a slow request never carries a token
+  that expires in flight.
+- A failed task carries no code, only `task_status_msg`; risk-control wording
+  (English, and the Chinese the Beijing endpoint uses) means content policy.
+- `final_unit_deduction` is the cost in resource-pack units, kept as Kling's string.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Literal
+from urllib.parse import quote
+
+import jwt
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.http import HttpClient, Response, parse_retry_after
+from bot.limits import KLING_MOTION_LIMITS
+from bot.models import ErrorKind, MediaFile, Mode, Orientation
+from bot.providers.base import Capabilities, Provider, ProviderError, ProviderTask, SubmitRequest, TaskStatus
+
+log = logging.getLogger(__name__)
+
+MOTION_PATH = "/v1/videos/motion-control"
+TOKEN_LIFETIME_SECONDS = 1800  # the official example's exp = now + 1800
+TOKEN_NBF_SKEW_SECONDS = 5  # nbf = now - 5 tolerates a server clock slightly behind ours
+TOKEN_REMINT_MARGIN_SECONDS = 300
+DUPLICATE_EXTERNAL_ID_CODE = 1201  # see Assumptions
+NOT_FOUND_CODE = 1203  # see Assumptions
+TOKEN_EXPIRED_CODE = 1004
+USER_DETAIL_MAX_CHARS = 200
+
+# Every documented business code (§1.7) -> what a caller branches on, and whether
+# the same request may succeed later. HTTP 429 carries both quota and rate codes,
+# so the code, not the status, decides.
+ERROR_CODES: dict[int, tuple[ErrorKind, bool]] = {
+    1000: (ErrorKind.AUTH, False),  # authentication failed
+    1001: (ErrorKind.AUTH, False),  # Authorization empty
+    1002: (ErrorKind.AUTH, False),  # Authorization invalid
+    1003: (ErrorKind.AUTH, False),  # token not yet valid: our clock is off
+    1004: (ErrorKind.AUTH, False),  # token expired (re-minted once in _request)
+    1100: (ErrorKind.BALANCE, False),  # account exception
+    1101: (ErrorKind.BALANCE, False),  # account in arrears
+    1102: (ErrorKind.BALANCE, False),  # resource pack depleted or expired
+    1103: (ErrorKind.AUTH, False),  # no access to this API or model
+    1200: (ErrorKind.BAD_INPUT, False),  # invalid request parameters
+    1201: (ErrorKind.BAD_INPUT, False),  # bad key or value (message says which)
+    1202: (ErrorKind.BAD_INPUT, False),  # invalid request method
+    1203: (ErrorKind.BAD_INPUT, False),  # resource (e.g. model) not found
+    1300: (ErrorKind.CONTENT_POLICY, False),  # platform policy triggered
+    1301: (ErrorKind.CONTENT_POLICY, False),  # content security policy triggered
+    1302: (ErrorKind.RATE_LIMIT, True),  # request rate too high
+    1303: (ErrorKind.RATE_LIMIT, True),  # parallel tasks over the resource pack's limit
+    1304: (ErrorKind.AUTH, False),  # IP whitelist policy: access refused until support acts
+    5000: (ErrorKind.OUTAGE, True),  # server internal error
+    5001: (ErrorKind.OUTAGE, True),  # temporarily unavailable (maintenance)
+    5002: (ErrorKind.OUTAGE, True),  # internal timeout (backlog)
+}
+
+# Kling's text is worth showing users only where it names what to change in the input.
+USER_DETAIL_CODES = frozenset({1201})
+
+# Docs: concurrency over the limit wants a backoff from at least 1 s.
+MIN_CONCURRENCY_BACKOFF_SECONDS = 1.0
+
+STATUS_MAP: dict[str, TaskStatus] = {
+    "submitted": TaskStatus.SUBMITTED,
+    "processing": TaskStatus.PROCESSING,
+    "succeed": TaskStatus.SUCCEEDED,
+    "failed": TaskStatus.FAILED,
+}
+
+# Words in a failed task's message that mean moderation refused it (see Assumptions).
+CONTENT_POLICY_MARKERS = (
+    "risk",
+    "content security",
+    "policy",
+    "sensitive",
+    "moderation",
+    "inappropriate",
+    "violat",
+    "nsfw",
+    "风控",
+    "敏感",
+    "违规",
+    "审核",
+)
+
+
+# --- wire payloads -------------------------------------------------------------------
+
+
+class _Wire(BaseModel):
+    # Kling documents ids and units as strings; accept numbers too rather than fail a poll.
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+
+class KlingVideo(_Wire):
+    id: str | None = None
+    url: str
+    duration: str | None = None  # seconds, as a string
+
+
+class KlingTaskResult(_Wire):
+    videos: list[KlingVideo] = Field(default_factory=list)
+
+
+class KlingTaskInfo(_Wire):
+    external_task_id: str | None = None
+
+
+class KlingTask(_Wire):
+    """The task object: `data` of create and query, an item of list, and the callback body."""
+
+    task_id: str
+    task_status: str
+    task_status_msg: str | None = None
+    task_info: KlingTaskInfo = Field(default_factory=KlingTaskInfo)
+    task_result: KlingTaskResult | None = None
+    final_unit_deduction: str | None = None
+    created_at: int | None = None  # Unix ms
+    updated_at: int | None = None
+
+
+class KlingEnvelope(_Wire):
+    code: int
+    message: str = ""
+    request_id: str | None = None
+    data: Any = None
+
+
+class MotionControlBody(BaseModel):
+    """POST /v1/videos/motion-control (§1.3)."""
+
+    model_name: str
+    image_url: str  # a URL, or raw base64 with no data: prefix
+    video_url: str  # URL only
+    character_orientation: Orientation
+    mode: Mode
+    prompt: str | None = None
+    keep_original_sound: Literal["yes", "no"]  # a string, not a boolean
+    callback_url: str | None = None
+    external_task_id: str
+
+
+# --- errors ---------------------------------------------------------------------------
+
+
+def classify(response: Response) -> ProviderError | None:
+    """Kling's answer -> None on success, else the ProviderError it means.
+
+    Success is HTTP 2xx with `code` 0. Otherwise the business code decides
+    when it is a documented one, the HTTP status when not.
+    """
+    try:
+        body = json.loads(response.body)
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    code = body.get("code") if isinstance(body, dict) else None
+    if response.status < 300 and code == 0:
+        return None
+    message = str(body.get("message") or "") if isinstance(body, dict) else ""
+    if isinstance(code, int) and code in ERROR_CODES:
+        kind, retryable = ERROR_CODES[code]
+        request_id = body.get("request_id")  # type: ignore[union-attr]
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        if code == 1303:
+            retry_after = max(retry_after or 0.0, MIN_CONCURRENCY_BACKOFF_SECONDS)
+        return ProviderError(
+            kind,
+            f"kling: {message or 'error'}" + (f" (request_id {request_id})" if request_id else ""),
+            code=str(code),
+            http_status=response.status,
+            retryable=retryable,
+            retry_after=retry_after,
+            user_detail=_user_detail(message) if code in USER_DETAIL_CODES else None,
+        )
+    return _error_from_status(response, code, message)
+
+
+def _error_from_status(response: Response, code: object, message: str) -> ProviderError:
+    """An answer without a documented code: the HTTP status is all we have."""
+    status = response.status
+    if status < 300:
+        # 2xx that is not Kling's envelope: a proxy page or a truncated body, worth a retry.
+        kind, retryable = ErrorKind.OUTAGE, True
+        message = f"malformed answer: {response.body[:200].decode('utf-8', 'replace')!r}"
+    elif status == 429:
+        kind, retryable = ErrorKind.RATE_LIMIT, True
+    elif status >= 500:
+        kind, retryable = ErrorKind.OUTAGE, True
+    elif status in (401, 403):
+        kind, retryable = ErrorKind.AUTH, False
+    elif status in (400, 404, 422):
+        kind, retryable = ErrorKind.BAD_INPUT, False
+    else:
+        kind, retryable = ErrorKind.UNKNOWN, False
+    return ProviderError(
+        kind,
+        f"kling: HTTP {status}: {message or response.body[:200].decode('utf-8', 'replace')}",
+        code=None if code is None else str(code),
+        http_status=status,
+        retryable=retryable,
+    )
+
+
+def _user_detail(message: str) -> str | None:
+    message = message.strip()
+    if not message:
+        return None
+    if len(message) > USER_DETAIL_MAX_CHARS:
+        message = message[: USER_DETAIL_MAX_CHARS - 1] + "…"
+    return f"Kling said: {message}"
+
+
+def failure_kind(message: str | None) -> ErrorKind:
+    """A failed task has only its message; risk-control wording means content policy."""
+    text = (message or "").lower()
+    if any(marker in text for marker in CONTENT_POLICY_MARKERS):
+        return ErrorKind.CONTENT_POLICY
+    return ErrorKind.UNKNOWN
+
+
+def to_provider_task(task: KlingTask) -> ProviderTask:
+    status = STATUS_MAP.get(task.task_status)
+    if status is None:
+        # A word we do not know yet: keep polling rather than end the job; the job timeout bounds it.
+        log.warning("kling: unknown task_status %r for task %s", task.task_status, task.task_id)
+        status = TaskStatus.PROCESSING
+    result_url = None
+    error_kind = None
+    error_message = None
+    if status is TaskStatus.SUCCEEDED:
+        videos = task.task_result.videos if task.task_result else []
+        if videos:
+            result_url = videos[0].url
+        else:
+            status = TaskStatus.FAILED
+            error_kind = ErrorKind.UNKNOWN
+            error_message = "Kling reported success without a video"
+    elif status is TaskStatus.FAILED:
+        error_message = task.task_status_msg or "Kling reported the task failed without a reason"
+        error_kind = failure_kind(task.task_status_msg)
+    return ProviderTask(
+        task_id=task.task_id,
+        status=status,
+        raw_status=task.task_status,
+        result_url=result_url,
+        error_kind=error_kind,
+        error_message=error_message,
+        cost=task.final_unit_deduction,
+    )
+
+
+# --- the adapter ----------------------------------------------------------------------
+
+
+class KlingProvider(Provider):
+    name: ClassVar[str] = "kling"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        modes=("std", "pro"),
+        orientations=("image", "video"),
+        keep_sound=True,
+        prompt=True,
+        motion_templates=False,  # the official API has no preset motions
+        uploaded_video=True,
+        needs_input_urls=True,  # the motion video is taken by URL only
+        can_find_by_job_id=True,  # external_task_id = our job id
+        can_cancel=False,  # no cancel endpoint is documented
+        limits=KLING_MOTION_LIMITS,
+    )
+
+    def __init__(
+        self,
+        http: HttpClient,
+        *,
+        access_key: str,
+        secret_key: str,
+        base_url: str,
+        model: str = "kling-v2-6",
+    ) -> None:
+        super().__init__(http)
+        self._access_key = access_key
+        self._secret_key = secret_key
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.clock: Callable[[], float] = time.time  # replaceable in tests
+        self._token: str | None = None
+        self._token_exp = 0.0
+
+    def __repr__(self) -> str:
+        return f"KlingProvider(base_url={self.base_url!r}, model={self.model!r})"
+
+    # --- auth ----------------------------------------------------------------------
+    def _bearer(self) -> str:
+        """The cached JWT, re-minted when it is within the margin of its expiry."""
+        now = self.clock()
+        if self._token is None or now >= self._token_exp - TOKEN_REMINT_MARGIN_SECONDS:
+            issued = int(now)
+            self._token_exp = issued + TOKEN_LIFETIME_SECONDS
+            with warnings.catch_warnings():
+                # Kling issues the secret key; PyJWT's advice on its length is not ours to act on.
+                warnings.filterwarnings("ignore", message="The HMAC key is")
+                self._token = jwt.encode(
+                    {"iss": self._access_key, "exp": self._token_exp, "nbf": issued - TOKEN_NBF_SKEW_SECONDS},
+                    self._secret_key,
+                    algorithm="HS256",
+                    headers={"typ": "JWT"},
+                )
+            log.debug("kling: minted a new API token, valid %d s", TOKEN_LIFETIME_SECONDS)
+        return self._token
+
+    async def _request(self, method: str, path: str, *, idempotent: bool, **kwargs: Any) -> Any:
+        """One call under the shared retry policy; returns the envelope's `data`."""
+        try:
+            response = await self._send(method, path, idempotent, kwargs)
+        except ProviderError as error:
+            if error.code != str(TOKEN_EXPIRED_CODE):
+                raise
+            # Kling refused the token, so not even a create was acted on: mint anew and
+            # try once more. A second 1004 means our clock is off; that is for an admin.
+            log.info("kling: token refused as expired; minting a new one")
+            self._token = None
+            response = await self._send(method, path, idempotent, kwargs)
+        try:
+            return KlingEnvelope.model_validate(response.json()).data
+        except ValidationError:
+            raise ProviderError(ErrorKind.OUTAGE, f"kling: {method} {path}: answer is not Kling's envelope") from None
+
+    async def _send(self, method: str, path: str, idempotent: bool, kwargs: dict[str, Any]) -> Response:
+        headers = {"Authorization": f"Bearer {self._bearer()}"}
+        return await self.http.request(
+            method, self.base_url + path, provider=self.name, classify=classify,
+            idempotent=idempotent, headers=headers, **kwargs,
+        )
+
+    # --- Provider interface ----------------------------------------------------------
+    async def submit(self, submit: SubmitRequest) -> ProviderTask:
+        body = await self._build_body(submit)
+        try:
+            data = await self._request("POST", MOTION_PATH, idempotent=True, json=body.model_dump(exclude_none=True))
+        except ProviderError as error:
+            # external_task_id is unique per account: a resend (ours after a lost answer,
+            # or the retry policy's) is refused, and the task it refers to is the job's.
+            if error.code != str(DUPLICATE_EXTERNAL_ID_CODE):
+                raise
+            existing = await self.find_task(submit.job_id)
+            if existing is None:
+                raise
+            log.info("kling: job %s was already submitted as task %s", submit.job_id, existing.task_id)
+            return existing
+        return to_provider_task(_parse_task(data, "create"))
+
+    async def get_task(self, task_id: str) -> ProviderTask:
+        data = await self._request("GET", f"{MOTION_PATH}/{quote(task_id, safe='')}", idempotent=True)
+        return to_provider_task(_parse_task(data, "query"))
+
+    async def find_task(self, job_id: str) -> ProviderTask | None:
+        try:
+            data = await self._request("GET", f"{MOTION_PATH}/{quote(job_id, safe='')}", idempotent=True)
+        except ProviderError as error:
+            if error.http_status == 404 or error.code == str(NOT_FOUND_CODE):
+                return None
+            raise
+        task = _parse_task(data, "query")
+        if task.task_info.external_task_id != job_id:
+            # The path slot also takes task ids: a match on something else is not our job.
+            log.warning("kling: lookup of job %s returned task %s of another job", job_id, task.task_id)
+            return None
+        return to_provider_task(task)
+
+    async def list_tasks(self, page: int = 1, page_size: int = 30) -> list[ProviderTask]:
+        """One page of the account's motion-control tasks, newest first (pageNum 1–1000, pageSize 1–500)."""
+        if not (1 <= page <= 1000 and 1 <= page_size <= 500):
+            raise ValueError("page must be 1–1000 and page_size 1–500")
+        data = await self._request(
+            "GET", MOTION_PATH, idempotent=True, params={"pageNum": str(page), "pageSize": str(page_size)}
+        )
+        if not isinstance(data, list):
+            raise ProviderError(ErrorKind.OUTAGE, "kling: list answer has no task array")
+        return [to_provider_task(_parse_task(item, "list")) for item in data]
+
+    def parse_callback(self, headers: Mapping[str, str], body: bytes) -> ProviderTask:
+        # Kling does not sign callbacks; our per-job secret in the URL is checked by the web server.
+        try:
+            payload = json.loads(body)
+            return to_provider_task(KlingTask.model_validate(payload))
+        except (ValueError, UnicodeDecodeError, ValidationError):
+            raise ProviderError(
+                ErrorKind.BAD_INPUT, "kling: callback body is not a Kling task object", retryable=False
+            ) from None
+
+    # --- request building -------------------------------------------------------------
+    async def _build_body(self, submit: SubmitRequest) -> MotionControlBody:
+        """Refuse what Kling cannot take before anything is sent."""
+        request = submit.request
+        options = request.options
+        if options.motion_template is not None:
+            raise ProviderError(
+                ErrorKind.BAD_INPUT, "kling: the official API has no preset motions; send a motion video",
+                retryable=False,
+            )
+        if request.video is None:
+            raise ProviderError(ErrorKind.BAD_INPUT, "kling: a motion video is required", retryable=False)
+        if request.video.url is None:
+            raise ProviderError(
+                ErrorKind.BAD_INPUT,
+                "kling: the motion video must be given as a URL and the bot has none for it; "
+                "set PUBLIC_URL so the bot can serve its inputs",
+                retryable=False,
+                user_detail="The bot is not set up to share videos with this service yet; an admin has to fix that.",
+            )
+        return MotionControlBody(
+            model_name=self.model,
+            image_url=await self._image_field(request.image),
+            video_url=request.video.url,
+            character_orientation=options.orientation,
+            mode=options.mode,
+            prompt=options.prompt or None,
+            keep_original_sound="yes" if options.keep_sound else "no",
+            callback_url=submit.callback_url,
+            external_task_id=submit.job_id,
+        )
+
+    async def _image_field(self, image: MediaFile) -> str:
+        """The image's URL, or, without one, its bytes as raw base64 (no data: prefix)."""
+        if image.url is not None:
+            return image.url
+        limit = self.capabilities.limits.image_max_bytes
+        size = image.path.stat().st_size
+        if size > limit:
+            raise ProviderError(
+                ErrorKind.BAD_INPUT,
+                f"kling: image {image.filename} is {size} bytes; Kling takes at most {limit} bytes",
+                retryable=False,
+                user_detail=f"The image must be at most {limit // 1_000_000} MB.",
+            )
+        data = await asyncio.to_thread(image.path.read_bytes)
+        return base64.b64encode(data).decode("ascii")
+
+
+def _parse_task(data: Any, what: str) -> KlingTask:
+    try:
+        return KlingTask.model_validate(data)
+    except ValidationError:
+        raise ProviderError(ErrorKind.OUTAGE, f"kling: {what} answer has no valid task object") from None
