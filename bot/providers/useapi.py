@@ -208,8 +208,7 @@ class UseApiProvider(Provider):
         motion_url = await self._template_url(options.motion_template) if options.motion_template else None
 
         image_url = await self._upload(request.image, IMAGE_TYPES, "url")
-        if motion_url is None:
-            assert request.video is not None  # _check_options made sure
+        if motion_url is None and request.video is not None:  # _check_options saw to it that one is set
             motion_url = await self._upload(request.video, VIDEO_TYPES, "resourceUrl")
 
         body: dict[str, Any] = {
