@@ -190,7 +190,7 @@ def classify(response: Response) -> ProviderError | None:
     message = str(body.get("message") or "") if isinstance(body, dict) else ""
     if isinstance(code, int) and code in ERROR_CODES:
         kind, retryable = ERROR_CODES[code]
-        request_id = body.get("request_id")  # type: ignore[union-attr]
+        request_id = body.get("request_id")
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         if code == 1303:
             retry_after = max(retry_after or 0.0, MIN_CONCURRENCY_BACKOFF_SECONDS)

@@ -33,6 +33,8 @@ from tests.emulators.common import Emulator, Fault
 MOTION_PATH = "/v1/videos/motion-control"
 MODELS = ("kling-v2-6", "kling-v3")
 IMAGE_MAX_BYTES = 10_000_000
+# A 10 MB image as base64 is about 13.4 MB of JSON; aiohttp's default cap is 1 MiB.
+MAX_BODY_BYTES = 16 * 1024 * 1024
 PROMPT_MAX_CHARS = 2500
 STRING_FIELDS = (
     "model_name", "image_url", "video_url", "character_orientation", "mode",
@@ -98,6 +100,14 @@ class KlingEmulator(Emulator):
         self.tasks: dict[str, EmulatedTask] = {}  # by task_id, in creation order
         self._by_external: dict[str, EmulatedTask] = {}
         self._callback_chains: dict[str, asyncio.Task[None]] = {}
+
+    async def start(self) -> str:
+        base_url = await super().start()
+        # The shared base builds the app with aiohttp's 1 MiB body cap; Kling takes
+        # base64 images up to 10 MB, so raise it (read per request, so setting it now works).
+        assert self._runner is not None
+        self._runner.app._client_max_size = MAX_BODY_BYTES
+        return base_url
 
     def routes(self) -> list[web.RouteDef]:
         return [
