@@ -289,7 +289,8 @@ class ModelsLabProvider(Provider):
     def _error(self, kind: ErrorKind, text: str, http_status: int) -> ProviderError:
         # Users can act on content and input refusals, so they get the provider's sentence too.
         detail = text if kind in (ErrorKind.CONTENT_POLICY, ErrorKind.BAD_INPUT) and text else None
-        return ProviderError(kind, f"{self.name}: {text or 'error without a message'}", http_status=http_status, user_detail=detail)
+        message = f"{self.name}: {text or 'error without a message'}"
+        return ProviderError(kind, message, http_status=http_status, user_detail=detail)
 
     def _load(self, response: Response) -> dict[str, Any]:
         payload = _json_or_none(response.body)
@@ -297,7 +298,9 @@ class ModelsLabProvider(Provider):
             raise ProviderError(ErrorKind.OUTAGE, f"{self.name}: unreadable answer", http_status=response.status)
         return payload
 
-    def _task_from(self, payload: dict[str, Any], *, stage: Literal["create", "read", "callback"], known_id: str | None = None) -> ProviderTask:
+    def _task_from(
+        self, payload: dict[str, Any], *, stage: Literal["create", "read", "callback"], known_id: str | None = None
+    ) -> ProviderTask:
         # A malformed callback is the sender's fault (BAD_INPUT); a malformed API answer is an outage.
         bad_kind = ErrorKind.BAD_INPUT if stage == "callback" else ErrorKind.OUTAGE
         try:
