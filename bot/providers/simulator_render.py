@@ -193,7 +193,9 @@ def _render(
         with av.open(str(partial), "w", format="mp4", container_options={"movflags": "+faststart"}) as out:
             vout = out.add_stream("libx264", rate=fps)
             vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
-            vout.options = {"preset": "veryfast", "crf": "23"}
+            # CRF for quality, capped at ~2 Mbit/s so even 30 s stays under Discord's 10 MB upload
+            # limit and the trial run can show delivery as an attachment.
+            vout.options = {"preset": "veryfast", "crf": "23", "maxrate": "2M", "bufsize": "4M"}
             aout = None
             if ain is not None:
                 aout = out.add_stream("aac", rate=ain.codec_context.sample_rate or 44100)
