@@ -351,7 +351,13 @@ class SimulatorProvider(Provider):
             return
         task = asyncio.create_task(self._run(record), name=f"simulator {record.task_id}")
         self._followers[record.task_id] = task
-        task.add_done_callback(lambda _: self._followers.pop(record.task_id, None))
+        task.add_done_callback(lambda done: self._followed(record.task_id, done))
+
+    def _followed(self, task_id: str, done: asyncio.Task[None]) -> None:
+        self._followers.pop(task_id, None)
+        # e.g. a full disk: say so now rather than as "exception never retrieved" at exit; polling still works
+        if not done.cancelled() and done.exception() is not None:
+            log.error("simulator: background work for %s failed", task_id, exc_info=done.exception())
 
     async def _run(self, record: _Record) -> None:
         if record.callback_url and not record.processing_callback_sent:
