@@ -199,8 +199,8 @@ async def test_emulator_checks_auth_like_kling(world: World, label: str, headers
 async def test_create_body_is_kling_shaped(world: World, keep_sound: bool, wire: str) -> None:
     provider = world.new_provider(model="kling-v3")
     await provider.submit(
-        world.submit("job-body", orientation="image", mode="pro", prompt="on a beach", keep_sound=keep_sound,
-                     callback_url="https://bot.example/callbacks/kling/job-body?sig=x")
+        world.submit("a1b2c3d4e5f6", orientation="image", mode="pro", prompt="on a beach", keep_sound=keep_sound,
+                     callback_url="https://bot.example/callbacks/kling/a1b2c3d4e5f6?sig=x")
     )
     assert world.creates()[-1].json() == {
         "model_name": "kling-v3",
@@ -210,8 +210,8 @@ async def test_create_body_is_kling_shaped(world: World, keep_sound: bool, wire:
         "mode": "pro",
         "prompt": "on a beach",
         "keep_original_sound": wire,
-        "callback_url": "https://bot.example/callbacks/kling/job-body?sig=x",
-        "external_task_id": "job-body",
+        "callback_url": "https://bot.example/callbacks/kling/a1b2c3d4e5f6?sig=x",
+        "external_task_id": "job-a1b2c3d4e5f6",  # never all digits, unlike Kling's task ids
     }
 
 
@@ -300,7 +300,7 @@ async def test_genuine_1201_at_create_is_raised_with_kling_text_for_the_user(wor
         await world.provider.submit(world.submit("job-long", prompt="x" * 2501))
     assert err.value.kind is ErrorKind.BAD_INPUT and err.value.code == "1201"
     assert "prompt must be at most 2500" in err.value.user_message
-    assert len(world.emulator.requests_to("GET", f"{MOTION}/job-long")) == 1  # looked, found nothing
+    assert len(world.emulator.requests_to("GET", f"{MOTION}/job-job-long")) == 1  # looked, found nothing
     assert world.emulator.tasks == {}
 
 
@@ -312,10 +312,20 @@ async def test_find_task_after_a_crash_between_submit_and_save(world: World) -> 
     assert await restarted.find_task("job-never-sent") is None
 
 
-async def test_find_task_ignores_a_task_of_another_job(world: World) -> None:
-    other = await world.provider.submit(world.submit("job-other"))
-    # The path slot also takes task ids; a job id that happens to equal one must not match.
-    assert await world.provider.find_task(other.task_id) is None
+async def test_all_digit_job_ids_are_not_confused_with_task_ids(world: World) -> None:
+    # Job ids are 12 hex chars, sometimes all digits; Kling's path slot takes task ids too.
+    other = await world.provider.submit(world.submit("0a0b0c0d0e0f"))
+    assert await world.provider.find_task(other.task_id) is None  # a job id equal to a task id
+    mine = await world.provider.submit(world.submit("123456789012"))
+    found = await world.provider.find_task("123456789012")
+    assert found is not None and found.task_id == mine.task_id != other.task_id
+
+
+async def test_find_task_ignores_a_task_that_does_not_echo_our_id(world: World) -> None:
+    other = await world.provider.submit(world.submit("0a0b0c0d0e0f"))
+    # Should Kling ever resolve our id to someone else's task, the echo check catches it.
+    world.emulator._by_external["job-ffffffffffff"] = world.emulator.tasks[other.task_id]
+    assert await world.provider.find_task("ffffffffffff") is None
 
 
 # --- reading tasks --------------------------------------------------------------------------------

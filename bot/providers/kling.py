@@ -12,9 +12,10 @@ coded to the documented shape and kept in this one place):
   look the job up by its external id, and if a task is there the job was
   already submitted and that task is returned.
 - `GET /v1/videos/motion-control/{id}` takes our `external_task_id` in the
-  same path slot as `task_id` (documented, disambiguation unstated). Our job
-  ids are not all-digit Kling task ids; we still check that the task found
-  echoes our id in `task_info.external_task_id`.
+  same path slot as `task_id` (documented, disambiguation unstated). Kling's
+  task ids are all digits and so can be ours (12 hex chars), so we send
+  `external_task_id` = "job-" + job id, which can never be read as a task id,
+  and still check that the task found echoes it in `task_info.external_task_id`.
 - A query for an id Kling does not know is answered HTTP 404 (code 1203,
   "resource not found"); find_task reads any 404 or 1203 as "no such task".
 - Callbacks are unsigned and unordered (docs say nothing): parse only; the
@@ -56,6 +57,8 @@ TOKEN_REMINT_MARGIN_SECONDS = 300
 DUPLICATE_EXTERNAL_ID_CODE = 1201  # see Assumptions
 NOT_FOUND_CODE = 1203  # see Assumptions
 TOKEN_EXPIRED_CODE = 1004
+# Keeps our external ids apart from Kling's all-digit task ids in the shared path slot.
+EXTERNAL_ID_PREFIX = "job-"
 USER_DETAIL_MAX_CHARS = 200
 
 # Every documented business code (§1.7) -> what a caller branches on, and whether
@@ -293,7 +296,7 @@ class KlingProvider(Provider):
         motion_templates=False,  # the official API has no preset motions
         uploaded_video=True,
         needs_input_urls=True,  # the motion video is taken by URL only
-        can_find_by_job_id=True,  # external_task_id = our job id
+        can_find_by_job_id=True,  # external_task_id carries our job id
         can_cancel=False,  # no cancel endpoint is documented
         limits=KLING_MOTION_LIMITS,
     )
@@ -384,14 +387,15 @@ class KlingProvider(Provider):
         return to_provider_task(_parse_task(data, "query"))
 
     async def find_task(self, job_id: str) -> ProviderTask | None:
+        external_id = external_task_id(job_id)
         try:
-            data = await self._request("GET", f"{MOTION_PATH}/{quote(job_id, safe='')}", idempotent=True)
+            data = await self._request("GET", f"{MOTION_PATH}/{quote(external_id, safe='')}", idempotent=True)
         except ProviderError as error:
             if error.http_status == 404 or error.code == str(NOT_FOUND_CODE):
                 return None
             raise
         task = _parse_task(data, "query")
-        if task.task_info.external_task_id != job_id:
+        if task.task_info.external_task_id != external_id:
             # The path slot also takes task ids: a match on something else is not our job.
             log.warning("kling: lookup of job %s returned task %s of another job", job_id, task.task_id)
             return None
@@ -447,7 +451,7 @@ class KlingProvider(Provider):
             prompt=options.prompt or None,
             keep_original_sound="yes" if options.keep_sound else "no",
             callback_url=submit.callback_url,
-            external_task_id=submit.job_id,
+            external_task_id=external_task_id(submit.job_id),
         )
 
     async def _image_field(self, image: MediaFile) -> str:
@@ -465,6 +469,10 @@ class KlingProvider(Provider):
             )
         data = await asyncio.to_thread(image.path.read_bytes)
         return base64.b64encode(data).decode("ascii")
+
+
+def external_task_id(job_id: str) -> str:
+    return EXTERNAL_ID_PREFIX + job_id
 
 
 def _parse_task(data: Any, what: str) -> KlingTask:
