@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,6 +223,7 @@ async def test_a_create_that_may_have_been_accepted_is_never_sent_or_offered_aga
     with pytest.raises(ProviderError) as err:
         await world.provider.submit(world.request())
     assert err.value.kind is ErrorKind.OUTAGE
+    assert err.value.maybe_accepted is True  # the job engine reconciles instead of resubmitting
     assert err.value.retryable is False  # no lookup by job id exists: a resubmit could double-charge
     assert len(world.emulator.requests_to("POST", "/api/v7/video-fusion/motion-control")) == 1
 
@@ -231,7 +233,26 @@ async def test_server_error_on_create_is_an_outage_not_to_be_resubmitted(world: 
     with pytest.raises(ProviderError) as err:
         await world.provider.submit(world.request())
     assert (err.value.kind, err.value.http_status, err.value.retryable) == (ErrorKind.OUTAGE, 500, False)
+    assert err.value.maybe_accepted is True
     assert len(world.emulator.requests_to("POST", "/api/v7/video-fusion/motion-control")) == 1
+
+
+async def test_a_create_that_never_connected_stays_retryable(world: World) -> None:
+    # a port nobody listens on: nothing reached ModelsLab, so trying again later is safe
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    provider = ModelsLabProvider(world.provider.http, api_key=API_KEY, base_url=f"http://127.0.0.1:{port}")
+    with pytest.raises(ProviderError) as err:
+        await provider.submit(world.request())
+    assert (err.value.kind, err.value.retryable, err.value.maybe_accepted) == (ErrorKind.OUTAGE, True, False)
+
+
+@pytest.mark.parametrize("emulator_options", [{"include_id": False, "include_fetch_result": False}])
+async def test_an_accepted_answer_without_any_id_is_reported_as_maybe_accepted(world: World) -> None:
+    with pytest.raises(ProviderError) as err:
+        await world.provider.submit(world.request())
+    assert (err.value.kind, err.value.retryable, err.value.maybe_accepted) == (ErrorKind.OUTAGE, False, True)
 
 
 # --- refused before sending ----------------------------------------------------------------------
@@ -299,6 +320,9 @@ ERROR_TABLE = [
     (429, {"status": "error", "message": "Too many requests"}, "create", ErrorKind.RATE_LIMIT, True),
     (429, {"status": "error", "message": "Not enough credits"}, "create", ErrorKind.BALANCE, False),
     (500, {"status": "error", "message": "Server error"}, "read", ErrorKind.OUTAGE, True),
+    (500, {"status": "error", "message": "Server error"}, "create", ErrorKind.OUTAGE, False),  # may exist
+    (504, b"Gateway Timeout", "create", ErrorKind.OUTAGE, False),
+    (503, {"status": "error", "message": "Service unavailable"}, "create", ErrorKind.OUTAGE, True),  # surely refused
     (502, b"<html>Bad Gateway</html>", "create", ErrorKind.OUTAGE, True),
     (400, {"status": "error", "message": "prompt is required"}, "create", ErrorKind.BAD_INPUT, False),
     (400, {"status": "error", "message": "NSFW prompt"}, "create", ErrorKind.CONTENT_POLICY, False),
@@ -314,6 +338,9 @@ def test_error_classification(status: int, body: object, stage: str, kind: Error
     error = bare_provider().classify(response(status, body), stage=stage)  # type: ignore[arg-type]
     assert error is not None
     assert (error.kind, error.retryable, error.http_status) == (kind, retryable, status)
+    # only a create whose answer does not prove it was refused may have made a task
+    unsure = status in (500, 504) or (status == 200 and kind is ErrorKind.OUTAGE)
+    assert error.maybe_accepted is (stage == "create" and unsure)
 
 
 @pytest.mark.parametrize(

@@ -171,12 +171,17 @@ class ModelsLabProvider(Provider):
                 json={"key": self._api_key, **body.model_dump(exclude_none=True)},
             )
         except ProviderError as err:
-            # No lookup by job id exists, so an outage that may have reached ModelsLab (a timeout,
-            # a 500) must not invite the caller to submit the job again.
-            if err.kind is ErrorKind.OUTAGE and err.http_status not in NOT_ACCEPTED_STATUSES:
+            # A timeout may have reached ModelsLab (HttpClient marks it maybe_accepted). There is no
+            # lookup by job id, so such a create is never worth retrying: only reconciling.
+            if err.maybe_accepted:
                 err.retryable = False
             raise
-        task = self._task_from(self._load(response), stage="create")
+        try:
+            task = self._task_from(self._load(response), stage="create")
+        except ProviderError as err:
+            # A 200 we cannot follow (no id, odd shape or status): the task may well exist.
+            err.maybe_accepted, err.retryable = True, False
+            raise
         log.info("%s: job %s accepted as task %s (%s)", self.name, submit.job_id, task.task_id, task.raw_status)
         return task
 
@@ -262,6 +267,7 @@ class ModelsLabProvider(Provider):
                     f"{self.name}: {what} (HTTP {response.status}): {self._snippet(response.body)}",
                     http_status=response.status,
                     retryable=stage == "read",
+                    maybe_accepted=stage == "create",
                 )
             if str(payload.get("status", "")).strip().lower() not in _FAILED:
                 return None
@@ -284,7 +290,11 @@ class ModelsLabProvider(Provider):
             kind = ErrorKind.OUTAGE
         else:
             kind = by_text or _default_kind(stage)
-        return self._error(kind, text or f"HTTP {status}", status)
+        error = self._error(kind, text or f"HTTP {status}", status)
+        if stage == "create" and status >= 500 and status not in NOT_ACCEPTED_STATUSES:
+            # A 500 or 504 does not prove the task was not made (no dedupe by track_id): reconcile, never resend.
+            error.maybe_accepted, error.retryable = True, False
+        return error
 
     def _error(self, kind: ErrorKind, text: str, http_status: int) -> ProviderError:
         # Users can act on content and input refusals, so they get the provider's sentence too.
@@ -310,7 +320,6 @@ class ModelsLabProvider(Provider):
             raise ProviderError(bad_kind, f"{self.name}: unexpected answer shape ({fields})", retryable=False) from None
         task_id = known_id or _task_id(answer)
         if task_id is None:
-            # At create the task may exist without a way to follow it: say so, never resubmit.
             raise ProviderError(bad_kind, f"{self.name}: answer ({answer.status}) carries no task id", retryable=False)
         common: dict[str, Any] = {"task_id": task_id, "raw_status": answer.status, "eta_seconds": answer.eta}
         if answer.status == "success":

@@ -24,7 +24,7 @@ Faults in ModelsLab's shapes:
 
 `echo_request=True` makes every error echo the request body back, key included, so tests can
 prove the adapter scrubs it. `include_id=False` leaves `id` out of processing answers so the
-adapter must take it from `fetch_result`.
+adapter must take it from `fetch_result` (and `include_fetch_result=False` leaves that out too).
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ class ModelsLabEmulator(Emulator):
         polls_to_finish: int = 2,
         eta_seconds: int = 40,
         include_id: bool = True,
+        include_fetch_result: bool = True,
         echo_request: bool = False,
         fetch_inputs: bool = True,
     ) -> None:
@@ -82,6 +83,7 @@ class ModelsLabEmulator(Emulator):
         self.api_key = api_key
         self.eta_seconds = eta_seconds
         self.include_id = include_id
+        self.include_fetch_result = include_fetch_result
         self.echo_request = echo_request
         self.fetch_inputs = fetch_inputs  # like the real service, download init_image/init_video
         self.tasks: dict[int, Task] = {}
@@ -165,10 +167,11 @@ class ModelsLabEmulator(Emulator):
             "tip": "Your request is being processed; poll fetch_result or wait for the webhook.",
             "eta": eta,
             "message": "Request processing",
-            "fetch_result": f"{self.base_url}{FETCH_PATH}{task.id}",
             "future_links": [self._result_url(task)],  # 404 until the task is done
             "meta": task.params,
         }
+        if self.include_fetch_result:
+            answer["fetch_result"] = f"{self.base_url}{FETCH_PATH}{task.id}"
         if self.include_id:
             answer["id"] = task.id
         return answer
