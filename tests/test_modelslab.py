@@ -486,6 +486,18 @@ def test_scrubbing_holds_for_a_key_cut_off_by_the_snippet() -> None:
     assert "test-model" not in error.message
 
 
+def test_scrubbing_removes_signed_url_tokens_from_an_echoed_request() -> None:
+    # The bot's webhook and media URLs carry per-job tokens; an echoed request must not leak them.
+    echoed = {"webhook": "https://bot.example/callbacks/modelslab/j1?token=s3cr3t.tok",
+              "init_image": "https://bot.example/media/j1/a.png?x=1&token=m3d1a.tok"}
+    body = {"status": "error", "message": f"Bad request: {json.dumps(echoed)}"}
+    error = bare_provider().classify(response(400, body), stage="create")
+    assert error is not None
+    for text in (error.message, error.user_message):
+        assert "s3cr3t.tok" not in text and "m3d1a.tok" not in text
+    assert "callbacks/modelslab/j1?token=[redacted]" in error.message
+
+
 def test_scrubbing_removes_any_echoed_key_field() -> None:
     # Even a key value that differs from ours (truncated, re-encoded) is blanked when labelled "key".
     body = {"status": "error", "message": "Invalid request {'key': 'test-modelslab-k', 'mode': 'std'}"}

@@ -87,6 +87,8 @@ _FAILED = frozenset({"error", "failed"})
 # A `"key": "..."` pair in any echoed JSON or Python repr, whatever the value.
 _KEY_PAIR = re.compile(r"""(["']key["']\s*:\s*)(["'])[^"']*\2""")
 _KEY_QUERY = re.compile(r"\bkey=[^&\s\"']+")
+# The bot's webhook and media URLs carry signed tokens; an echo must not leak them either.
+_SIGNED_QUERY = re.compile(r"([?&](?:token|signature|sig)=)[^&\s\"']+")
 _MAX_TEXT = 500  # provider texts are for admins; keep job rows and logs small
 
 
@@ -354,10 +356,11 @@ class ModelsLabProvider(Provider):
         return repr(text[:200])
 
     def _scrub(self, text: str) -> str:
-        """Remove the API key from provider text, which may echo our request body."""
+        """Remove the API key (and URL tokens) from provider text, which may echo our request body."""
         text = text.replace(self._api_key, "[key]")
         text = _KEY_PAIR.sub(r'\1"[key]"', text)
         text = _KEY_QUERY.sub("key=[key]", text)
+        text = _SIGNED_QUERY.sub(r"\1[redacted]", text)
         return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
 
 
