@@ -43,6 +43,9 @@ Assumptions (unconfirmed in providers.md §4; check against a live answer and fi
   still processing. `eta` is seconds. No cost is reported, so ProviderTask.cost stays None.
 - A11 Undocumented status words "queued", "pending", "starting" mean processing. The webhook may
   also carry a `processing` or `error` body (same fields as a fetch answer) and is parsed alike.
+- A12 ModelsLab does not dedupe creates by `track_id`, so a create that may have reached it (timeout,
+  500/504, an unreadable 200) is marked maybe_accepted and never resent.
+- A13 ModelsLab calls the `webhook` URL with its query string intact (the bot's `?token=` rides there).
 """
 
 from __future__ import annotations
