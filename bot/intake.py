@@ -18,7 +18,7 @@ from bot.jobs import JobEngine, new_job_id
 from bot.media import AttachmentMeta, MediaRejected, check_image, check_prompt, check_video, precheck_image, precheck_video
 from bot.models import MediaFile, MotionOptions, MotionRequest, Requester
 from bot.pricing import Price, price_for
-from bot.providers.base import Capabilities, ProviderError
+from bot.providers.base import Capabilities, Provider, ProviderError
 from bot.quotas import QuotaRefused
 from bot.store import JobRow
 
@@ -83,9 +83,17 @@ async def fetch(http: HttpClient, incoming: IncomingFile, dest: Path, max_bytes:
     try:
         return await http.download(incoming.url, dest, max_bytes=max_bytes)
     except TooLarge as exc:
-        raise MediaRejected(what, f"{what} is larger than {max_bytes / 1_000_000:.0f} MB") from exc
+        raise MediaRejected(what, f"{what} is larger than the {max_bytes / 1_000_000:g} MB limit") from exc
     except ProviderError as exc:
         raise MediaRejected(what, f"could not download the {what} from Discord ({exc.message}); try again") from exc
+
+
+async def template_length(provider: Provider, template_id: str) -> float | None:
+    """A motion template's length (it sets the output length and so the price); refuse unknown ones."""
+    for template in await provider.list_motion_templates():
+        if template.id == template_id or template.name == template_id:
+            return template.seconds
+    raise MediaRejected("options", f"{provider.name} has no motion template called {template_id!r}; pick one from the list.")
 
 
 async def take_motion_request(
@@ -96,12 +104,14 @@ async def take_motion_request(
     image: IncomingFile,
     video: IncomingFile | None,
     options: MotionOptions,
-    template_seconds: float | None = None,
 ) -> tuple[JobRow, Price]:
     """Check, price and queue one Motion Control job. Raises a Refusal (nothing kept) or ProviderError."""
     caps = engine.providers[provider].capabilities
     limits = caps.limits
     precheck(image, video, options, caps, provider)
+    template_seconds: float | None = None
+    if options.motion_template:
+        template_seconds = await template_length(engine.providers[provider], options.motion_template)
     job_id = new_job_id()
     folder = engine.job_dir(job_id)
     folder.mkdir(parents=True, exist_ok=True)

@@ -441,7 +441,9 @@ class JobEngine:
             kind = task.error_kind or ErrorKind.UNKNOWN
             await self._fail(
                 job_id,
-                ProviderError(kind, task.error_message or "task failed", code=task.error_code),
+                ProviderError(
+                    kind, task.error_message or "task failed", code=task.error_code, user_detail=task.user_detail
+                ),
                 provider_cost=task.cost,
             )
 

@@ -39,6 +39,7 @@ class ProviderTask(BaseModel):
     error_kind: ErrorKind | None = None
     error_code: str | None = None
     error_message: str | None = None  # the provider's text: admins only
+    user_detail: str | None = None  # a plain sentence users may see (e.g. "no person found in the image")
     cost: str | None = None  # what the provider says it charged, in its own units
     eta_seconds: float | None = None
 

@@ -1,0 +1,187 @@
+"""The core without Discord: request to delivered on the simulator, restarts, callbacks, quotas."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.app import CoreApp
+from bot.media import MediaRejected
+from bot.models import JobState
+from bot.providers.base import ProviderTask, TaskStatus
+from bot.quotas import QuotaRefused
+from tests.core_harness import FakeChannel, Inputs, RecordingNotifier, core_settings, submit, wait_state
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> Inputs:
+    return Inputs(tmp_path / "inputs")
+
+
+@pytest.fixture
+def channel() -> FakeChannel:
+    return FakeChannel()
+
+
+async def started(settings: Any, channel: FakeChannel) -> CoreApp:
+    app = CoreApp(settings, RecordingNotifier(channel))
+    await app.start()
+    return app
+
+
+@pytest.fixture
+async def polling_app(tmp_path: Path, channel: FakeChannel) -> AsyncIterator[CoreApp]:
+    app = await started(core_settings(tmp_path / "data"), channel)
+    yield app
+    await app.stop()
+
+
+@pytest.fixture
+async def callback_app(tmp_path: Path, channel: FakeChannel) -> AsyncIterator[CoreApp]:
+    app = await started(core_settings(tmp_path / "data", callbacks=True), channel)
+    yield app
+    await app.stop()
+
+
+async def test_polling_path_delivers_once_and_charges_once(polling_app: CoreApp, inputs: Inputs, channel: FakeChannel) -> None:
+    job = await submit(polling_app, inputs, prompt="dance!")
+    assert job.state is JobState.QUEUED
+    done = await polling_app.engine.wait_for_end(job.id, timeout=20)
+    assert done.state is JobState.DELIVERED
+    assert [p.job_id for p in channel.posts] == [job.id]
+    assert channel.posts[0].video_size and channel.posts[0].video_size > 1000
+    assert await polling_app.store.ledger_for_job(job.id) == [("reserve", 3), ("commit", 3)]
+    states = [to for _, to, _ in await polling_app.store.job_events(job.id)]
+    assert states == ["queued", "submitting", "submitted", "processing", "succeeded", "delivered"]
+    assert done.poll_attempts >= 1
+
+
+async def test_callback_path_delivers_without_polling(callback_app: CoreApp, inputs: Inputs, channel: FakeChannel) -> None:
+    job = await submit(callback_app, inputs)
+    done = await callback_app.engine.wait_for_end(job.id, timeout=20)
+    assert done.state is JobState.DELIVERED
+    # the safety-net poll is 60 s away, so only callbacks can have moved this job
+    assert done.poll_attempts == 0
+    assert len(channel.for_job(job.id)) == 1
+
+
+async def post_callback(app: CoreApp, job_id: str, body: bytes, token: str | None = "valid", provider: str = "simulator") -> int:
+    if token == "valid":
+        token = app.engine.signer.token("callback", provider, job_id)
+    url = f"{app.web.base_url}/callbacks/{provider}/{job_id}"
+    params = {"token": token} if token else {}
+    async with aiohttp.ClientSession() as session, session.post(url, data=body, params=params) as resp:
+        return resp.status
+
+
+def sim_body(task_id: str, status: str, result_url: str | None = None) -> bytes:
+    return json.dumps({"task_id": task_id, "status": status, "result_url": result_url, "error": None}).encode()
+
+
+async def test_forged_malformed_and_unknown_callbacks_change_nothing(callback_app: CoreApp, inputs: Inputs) -> None:
+    job = await submit(callback_app, inputs)
+    submitted = await wait_state(callback_app, job.id, "submitted", "processing")
+    task_id = submitted.provider_task_id
+    assert task_id
+    forged = sim_body(task_id, "succeeded", "http://127.0.0.1:1/evil.mp4")
+    assert await post_callback(callback_app, job.id, forged, token="0" * 40) == 401
+    assert await post_callback(callback_app, job.id, forged, token=None) == 401
+    # a valid token for another job does not open this one
+    other = callback_app.engine.signer.token("callback", "simulator", "someotherjob")
+    assert await post_callback(callback_app, job.id, forged, token=other) == 401
+    assert await post_callback(callback_app, "nosuchjob", forged) == 404
+    assert await post_callback(callback_app, job.id, b"{not json") == 400
+    assert await post_callback(callback_app, job.id, b"x" * 2_000_000) == 413
+    after = await callback_app.store.get_job(job.id)
+    assert after is not None and after.state.value in ("submitted", "processing")
+    assert after.result_url is None
+
+
+async def test_duplicate_and_late_callbacks_do_not_post_twice(callback_app: CoreApp, inputs: Inputs, channel: FakeChannel) -> None:
+    job = await submit(callback_app, inputs)
+    done = await callback_app.engine.wait_for_end(job.id, timeout=20)
+    assert done.state is JobState.DELIVERED and done.provider_task_id
+    final = sim_body(done.provider_task_id, "succeeded", done.result_url)
+    for _ in range(3):
+        assert await post_callback(callback_app, job.id, final) == 200
+    assert await post_callback(callback_app, job.id, sim_body(done.provider_task_id, "processing")) == 200
+    await asyncio.sleep(0.3)
+    again = await callback_app.store.get_job(job.id)
+    assert again is not None and again.state is JobState.DELIVERED
+    assert len(channel.for_job(job.id)) == 1
+    assert channel.attempts == 1
+    assert await callback_app.store.ledger_for_job(job.id) == [("reserve", 3), ("commit", 3)]
+
+
+async def test_late_processing_report_cannot_move_a_job_back(polling_app: CoreApp, inputs: Inputs) -> None:
+    job = await submit(polling_app, inputs)
+    done = await polling_app.engine.wait_for_end(job.id, timeout=20)
+    assert done.provider_task_id
+    await polling_app.engine.apply_task(job.id, ProviderTask(task_id=done.provider_task_id, status=TaskStatus.PROCESSING))
+    again = await polling_app.store.get_job(job.id)
+    assert again is not None and again.state is JobState.DELIVERED
+
+
+async def test_exhausted_quota_is_refused_before_anything_is_submitted(tmp_path: Path, inputs: Inputs, channel: FakeChannel) -> None:
+    app = await started(core_settings(tmp_path / "data", user_daily_credits=5, max_active_jobs_per_user=5), channel)
+    try:
+        first = await submit(app, inputs)  # 3 credits
+        with pytest.raises(QuotaRefused) as refused:
+            await submit(app, inputs)  # 3 more > 2 left
+        assert "you have 2 of 5 left today" in str(refused.value)
+        assert "reset" in str(refused.value)
+        async with app.store.db.execute("SELECT COUNT(*) FROM jobs") as cur:
+            assert (await cur.fetchone())[0] == 1
+        assert not (app.engine.job_dir("x").parent / "unused").exists()
+        leftovers = [p.name for p in app.engine.job_dir(first.id).parent.iterdir()]
+        assert leftovers == [first.id]  # the refused job's files were removed
+        sim_tasks = list((tmp_path / "data" / "simulator" / "tasks").glob("*.json"))
+        assert len(sim_tasks) <= 1
+    finally:
+        await app.stop()
+
+
+async def test_refund_when_the_provider_fails(polling_app: CoreApp, inputs: Inputs, channel: FakeChannel) -> None:
+    job = await submit(polling_app, inputs, prompt="[simulate:content_policy] dance")
+    done = await polling_app.engine.wait_for_end(job.id, timeout=20)
+    assert done.state is JobState.FAILED
+    assert done.error_kind == "content_policy"
+    assert await polling_app.store.ledger_for_job(job.id) == [("reserve", 3), ("refund", 3)]
+    status = await polling_app.quotas.status(polling_app.store, 42, 7)
+    assert status.used == 0 and status.left == 60
+    [notice] = channel.for_job(job.id)
+    assert "content policy" in notice.content and "credits were returned" in notice.content
+
+
+async def test_bad_input_is_refused_without_a_job(polling_app: CoreApp, inputs: Inputs, tmp_path: Path) -> None:
+    disguised = tmp_path / "fake.mp4"
+    disguised.write_bytes(inputs.image_path.read_bytes())
+    bad = inputs.video().__class__("fake.mp4", disguised.stat().st_size, "video/mp4", path=disguised)
+    from bot.models import MotionOptions
+    from tests.core_harness import requester
+
+    with pytest.raises(MediaRejected):
+        await polling_app.submit_motion(requester(), inputs.image(), bad, MotionOptions())
+    async with polling_app.store.db.execute("SELECT COUNT(*) FROM ledger") as cur:
+        assert (await cur.fetchone())[0] == 0
+
+
+async def test_too_large_result_is_posted_as_a_link(tmp_path: Path, inputs: Inputs, channel: FakeChannel) -> None:
+    app = await started(core_settings(tmp_path / "data"), channel)
+    try:
+        from bot.models import MotionOptions
+        from tests.core_harness import requester
+
+        small = requester().model_copy(update={"upload_limit": 1000})
+        job, _ = await app.submit_motion(small, inputs.image(), inputs.video(), MotionOptions())
+        await app.engine.wait_for_end(job.id, timeout=20)
+        [post] = channel.for_job(job.id)
+        assert post.video_size is None and post.link
+    finally:
+        await app.stop()
