@@ -89,6 +89,9 @@ class Body:
     files: list[UploadedPart] = field(default_factory=list)
 
 
+BODY = web.RequestKey("body", Body)  # the parsed body, set by StandIn's middleware
+
+
 def parse_multipart(content_type: str, raw: bytes) -> list[UploadedPart]:
     """Split a multipart/form-data body. The whole body is already in memory (the
     middleware reads it so a rejected upload never leaves the client mid-send)."""
@@ -219,7 +222,7 @@ class RestApi:
     # --- helpers -------------------------------------------------------------------
     @staticmethod
     def body(request: web.Request) -> Body:
-        return request["body"]
+        return request[BODY]
 
     @staticmethod
     def snowflake(request: web.Request, name: str, error: ApiError) -> int:
@@ -540,11 +543,13 @@ class RestApi:
         handle = self.s.interaction_tokens.get(request.match_info["webhook_token"])
         if handle is None:
             raise ApiError(401, 50027, "Invalid Webhook Token")
+        return handle
+
+    def check_webhook(self, request: web.Request, handle: InteractionHandle) -> None:
         if request.match_info["webhook_id"] != str(self.s.application_id):
             raise ApiError(404, 10015, "Unknown Webhook")
         if handle.expired or self.s.clock.now() - handle.created_at > self.s.token_lifetime:
             raise ApiError(401, 50027, "Invalid Webhook Token")
-        return handle
 
     async def _recorded(
         self,
@@ -562,6 +567,8 @@ class RestApi:
             files=[SentFile(f.filename or f.name, len(f.data), None) for f in body.files],
         )
         try:
+            # Checked inside the record so that a test sees the rejected call.
+            self.check_webhook(request, handle)
             response, message = await action(handle)
         except ApiError as error:
             sent.status, sent.error_code = error.status, error.code

@@ -46,7 +46,7 @@ from tests.discord_standin.interactions import (
     walk_command,
 )
 from tests.discord_standin.ratelimit import RateLimiter
-from tests.discord_standin.rest import API_PREFIX, ApiError, RestApi, parse_body
+from tests.discord_standin.rest import API_PREFIX, BODY, ApiError, RestApi, parse_body
 from tests.discord_standin.state import (
     EPHEMERAL,
     EVERYONE_PERMISSIONS,
@@ -207,7 +207,7 @@ class StandIn:
         self.requests.append(record)
         try:
             body = parse_body(request, raw)
-            request["body"] = body
+            request[BODY] = body
             record.json = body.json
             record.files = [SentFile(f.filename or f.name, len(f.data), None) for f in body.files]
             if unmatched:
@@ -245,7 +245,8 @@ class StandIn:
         self._changed = asyncio.Event()
 
     async def wait_until(self, predicate: Callable[[], T | None], timeout: float = 5.0, what: str = "condition") -> T:
-        """Return predicate()'s first truthy value, re-checked after every change."""
+        """Return predicate()'s first truthy value, re-checked after every change
+        to the stand-in and every 20 ms (predicates may read the client's state)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -257,7 +258,7 @@ class StandIn:
                 raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
             changed = self._changed
             try:
-                await asyncio.wait_for(changed.wait(), remaining)
+                await asyncio.wait_for(changed.wait(), min(remaining, 0.02))
             except TimeoutError:
                 pass
 

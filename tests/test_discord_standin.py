@@ -1,0 +1,459 @@
+"""The Discord stand-in against the real discord.py client.
+
+A small `commands.Bot` defined here (not our bot) connects to the stand-in,
+syncs its tree, answers slash commands, buttons and modals, posts files, and
+survives rate limits, late answers, expired tokens and dropped sockets. If the
+stand-in's wire format drifts from what discord.py expects, these fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import aiohttp
+import discord
+import pytest
+import pytest_asyncio
+from discord import app_commands
+from discord.ext import commands
+
+from tests.discord_standin import MIB, Guild, StandIn, Upload, User, run_client
+from tests.discord_standin.fixtures import standin  # noqa: F401  (pytest fixture)
+from tests.media_factory import make_image
+
+MESSAGES_ROUTE = "POST /channels/{channel_id}/messages"
+
+
+class CancelButton(discord.ui.DynamicItem[discord.ui.Button], template=r"probe:cancel:(?P<job>[0-9]+)"):
+    """A persistent button carrying a job id, as our bot's cancel/retry buttons do."""
+
+    def __init__(self, job: int) -> None:
+        super().__init__(discord.ui.Button(label="Cancel", custom_id=f"probe:cancel:{job}"))
+        self.job = job
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: Any
+    ) -> CancelButton:
+        return cls(int(match["job"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot: ProbeBot = interaction.client  # type: ignore[assignment]
+        bot.clicks.append((self.job, interaction.user.id))
+        await interaction.response.send_message(f"cancelled job {self.job}", ephemeral=True)
+
+
+class PromptModal(discord.ui.Modal, title="Describe the motion"):
+    prompt = discord.ui.TextInput(label="Prompt", custom_id="prompt")
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(f"prompt: {self.prompt.value}")
+
+
+class ProbeBot(commands.Bot):
+    """Records what it sees so tests can assert on the client's side too."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(
+            command_prefix="!", intents=discord.Intents.default(), guild_ready_timeout=0.1, **options
+        )
+        self.clicks: list[tuple[int, int]] = []
+        self.errors: list[discord.HTTPException] = []
+        self.events: list[str] = []
+        self.seen_messages: list[str] = []
+        self.resumed = asyncio.Event()
+        self.release = asyncio.Event()  # holds /hold until the test lets it go
+        add_probe_commands(self)
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(CancelButton)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        # discord.py sleeps 5 s before every IDENTIFY but the first (Discord's
+        # identify rate limit); the stand-in has no such limit, so skip it here.
+        return None
+
+    async def on_socket_event_type(self, event: str) -> None:
+        self.events.append(event)
+
+    async def on_message(self, message: discord.Message) -> None:
+        self.seen_messages.append(str(message.id))
+
+    async def on_resumed(self) -> None:
+        self.resumed.set()
+
+
+def add_probe_commands(bot: ProbeBot) -> None:
+    @bot.tree.command(description="Defer, read the file, edit the answer, follow up with a file")
+    async def ping(interaction: discord.Interaction, file: discord.Attachment) -> None:
+        await interaction.response.defer()
+        data = await file.read()  # fetched from the stand-in's CDN URL
+        view = discord.ui.View(timeout=None)
+        view.add_item(CancelButton(42))
+        await interaction.edit_original_response(content=f"pong {file.filename} {len(data)} bytes", view=view)
+        await interaction.followup.send("result", file=discord.File(io.BytesIO(b"r" * 1234), "result.txt"))
+
+    @bot.tree.command(description="Wait for the test, then answer")
+    @app_commands.choices(mode=[app_commands.Choice(name=m, value=m) for m in ("answer", "defer_then_edit")])
+    async def hold(interaction: discord.Interaction, mode: str) -> None:
+        try:
+            if mode == "defer_then_edit":
+                await interaction.response.defer()
+            await bot.release.wait()
+            if mode == "answer":
+                await interaction.response.send_message("too late?")
+            else:
+                await interaction.edit_original_response(content="finally")
+        except discord.HTTPException as error:
+            bot.errors.append(error)
+
+    @bot.tree.command(description="Open a modal")
+    async def form(interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(PromptModal())
+
+
+@dataclass
+class World:
+    guild: Guild
+    alice: User
+
+    @property
+    def general(self) -> Any:
+        return self.guild.channel_named("general")
+
+
+@pytest_asyncio.fixture
+async def world(standin: StandIn) -> World:
+    alice = standin.create_user("alice")
+    guild = await standin.create_guild("Motion Lab", premium_tier=0, channels=["general", "results"], members=[alice])
+    return World(guild, alice)
+
+
+@pytest_asyncio.fixture
+async def bot(standin: StandIn, world: World) -> AsyncIterator[ProbeBot]:
+    client = ProbeBot()
+    async with run_client(client, standin):
+        target = discord.Object(world.guild.id)
+        client.tree.copy_global_to(guild=target)
+        await client.tree.sync(guild=target)
+        yield client
+
+
+# --- connecting ------------------------------------------------------------------
+
+
+async def test_client_connects_and_receives_ready_and_guild_create(standin: StandIn, world: World) -> None:
+    client = ProbeBot()
+    async with run_client(client, standin):
+        assert client.user is not None and client.user.id == standin.bot_user.id
+        assert client.application_id == standin.application_id
+        guild = client.get_guild(world.guild.id)
+        assert guild is not None and guild.name == "Motion Lab"
+        assert guild.premium_tier == 0 and guild.filesize_limit == 10 * MIB
+        assert {c.name for c in guild.text_channels} == {"general", "results"}
+        assert guild.me is not None and guild.default_role.id == guild.id
+        assert client.events[:2] == ["READY", "GUILD_CREATE"]
+
+        session = await standin.wait_for_session()
+        connection = session.connection
+        assert connection is not None and connection.compress == "zlib-stream"
+        assert connection.heartbeats >= 1  # discord.py beats right after HELLO
+    # The startup calls discord.py makes, and nothing the stand-in lacks.
+    routes = [r.route for r in standin.requests]
+    assert "GET /users/@me" in routes and "GET /oauth2/applications/@me" in routes
+    assert standin.unhandled == []
+
+
+async def test_auto_sharded_client_asks_gateway_bot(standin: StandIn, world: World) -> None:
+    client = commands.AutoShardedBot(command_prefix="!", intents=discord.Intents.default(), guild_ready_timeout=0.1)
+    async with run_client(client, standin):
+        assert client.shard_count == 1 and client.get_guild(world.guild.id) is not None
+    assert standin.requests_to("GET /gateway/bot")
+
+
+async def test_gateway_speaks_plain_text_and_rejects_a_bad_token(standin: StandIn, world: World) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(standin.gateway_url + "?v=10&encoding=json") as ws:
+            hello = await ws.receive_json(timeout=2)
+            assert hello["op"] == 10 and hello["d"]["heartbeat_interval"] > 0
+            await ws.send_json({"op": 1, "d": None})
+            assert (await ws.receive_json(timeout=2))["op"] == 11
+            await ws.send_json({"op": 2, "d": {"token": standin.token, "intents": 513, "properties": {}}})
+            ready = await ws.receive_json(timeout=2)
+            assert ready["t"] == "READY" and ready["s"] == 1
+            assert ready["d"]["resume_gateway_url"] == standin.resume_gateway_url
+            assert ready["d"]["guilds"] == [{"id": str(world.guild.id), "unavailable": True}]
+            guild_create = await ws.receive_json(timeout=2)
+            assert guild_create["t"] == "GUILD_CREATE" and guild_create["d"]["premium_tier"] == 0
+            # Without the members intent only the bot's own member is sent.
+            assert [m["user"]["id"] for m in guild_create["d"]["members"]] == [str(standin.bot_user.id)]
+
+        async with http.ws_connect(standin.gateway_url + "?v=10&encoding=json&compress=zlib-stream") as ws:
+            frame = await ws.receive_bytes(timeout=2)
+            assert frame.endswith(b"\x00\x00\xff\xff")
+            assert json.loads(zlib.decompressobj().decompress(frame))["op"] == 10
+            await ws.send_json({"op": 2, "d": {"token": "wrong", "intents": 513, "properties": {}}})
+            closing = await ws.receive(timeout=2)
+            assert closing.type is aiohttp.WSMsgType.CLOSE and closing.data == 4004
+
+
+async def test_rest_answers_are_exact_json_and_need_the_bot_token(standin: StandIn) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{standin.api_base}/users/@me") as response:
+            assert response.status == 401
+        headers = {"Authorization": f"Bot {standin.token}"}
+        async with http.get(f"{standin.api_base}/users/@me", headers=headers) as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"] == "application/json"
+            for name in ("Limit", "Remaining", "Reset", "Reset-After", "Bucket"):
+                assert f"X-RateLimit-{name}" in response.headers
+
+
+# --- application commands -----------------------------------------------------------
+
+
+async def test_sync_is_stored_and_every_write_counted(standin: StandIn, world: World, bot: ProbeBot) -> None:
+    assert {c["name"] for c in standin.synced_commands(world.guild)} == {"ping", "hold", "form"}
+    assert [(w.guild_id, w.method) for w in standin.command_writes] == [(world.guild.id, "PUT")]
+    ping = next(c for c in standin.synced_commands(world.guild) if c["name"] == "ping")
+    assert ping["options"][0]["type"] == 11  # attachment
+
+    fetched = await bot.tree.fetch_commands(guild=discord.Object(world.guild.id))
+    assert {c.name: str(c.id) for c in fetched} == {c["name"]: c["id"] for c in standin.synced_commands(world.guild)}
+
+    # Ids survive an overwrite, and a blind re-sync is still a write the tests can see.
+    await bot.tree.sync(guild=discord.Object(world.guild.id))
+    assert len(standin.command_writes) == 2
+    again = next(c for c in standin.synced_commands(world.guild) if c["name"] == "ping")
+    assert again["id"] == ping["id"]
+
+    await bot.tree.sync()  # global
+    assert standin.command_writes[-1].guild_id is None
+    assert {c["name"] for c in standin.synced_commands()} == {"ping", "hold", "form"}
+
+
+async def test_invoking_an_unsynced_command_or_option_is_refused(standin: StandIn, world: World, bot: ProbeBot) -> None:
+    with pytest.raises(LookupError):
+        await standin.invoke("motion", user=world.alice, channel=world.general)
+    with pytest.raises(ValueError):
+        await standin.invoke("ping", user=world.alice, channel=world.general)  # required file missing
+    with pytest.raises(ValueError):
+        await standin.invoke("hold", user=world.alice, channel=world.general, options={"mode": "nope"})
+
+
+# --- interactions ----------------------------------------------------------------
+
+
+async def test_ping_defers_then_edits_and_follows_up(
+    standin: StandIn, world: World, bot: ProbeBot, tmp_path: Path
+) -> None:
+    image = make_image(tmp_path / "cat.png", width=320, height=240)
+    handle = await standin.invoke("ping", user=world.alice, channel=world.general, options={"file": image})
+
+    answer = await handle.first_answer()
+    assert answer.accepted and answer.callback_type == 5
+    assert answer.elapsed < 1.0
+    resolved = next(iter(handle.payload["data"]["resolved"]["attachments"].values()))
+    assert (resolved["width"], resolved["height"], resolved["content_type"]) == (320, 240, "image/png")
+    assert resolved["size"] == image.stat().st_size and resolved["url"].startswith(standin.base_url + "/cdn/")
+
+    await handle.wait_for("followup")
+    assert [s.kind for s in handle.sent] == ["callback", "edit_original", "followup"]
+    original = handle.original
+    assert original is not None and not original.loading
+    assert original.content == f"pong cat.png {image.stat().st_size} bytes"
+    assert original.components[0]["components"][0]["custom_id"] == "probe:cancel:42"
+    [followup] = handle.followups
+    assert [(a.filename, a.size) for a in followup.attachments] == [("result.txt", 1234)]
+    assert followup.interaction_metadata["original_response_message_id"] == str(original.id)
+    assert [m.id for m in standin.channel_messages(world.general)] == [original.id, followup.id]
+
+
+async def test_button_click_dispatches_to_the_dynamic_item(standin: StandIn, world: World, bot: ProbeBot) -> None:
+    invoked = await standin.invoke("ping", user=world.alice, channel=world.general, options={"file": b"x"})
+    await invoked.wait_for("followup")
+
+    click = await standin.click(invoked.original, "probe:cancel:42", user=world.alice)
+    answer = await click.first_answer()
+    assert answer.accepted and answer.callback_type == 4
+    assert bot.clicks == [(42, world.alice.id)]
+    reply = click.original
+    assert reply is not None and reply.ephemeral and reply.content == "cancelled job 42"
+    assert reply not in standin.channel_messages(world.general)  # only alice sees it
+
+    with pytest.raises(LookupError):
+        await standin.click(invoked.original, "probe:cancel:7", user=world.alice)  # not on that message
+
+
+async def test_modal_submit_reaches_the_modal(standin: StandIn, world: World, bot: ProbeBot) -> None:
+    opened = await standin.invoke("form", user=world.alice, channel=world.general)
+    assert (await opened.first_answer()).callback_type == 9
+    assert opened.modal is not None and opened.modal["title"] == "Describe the motion"
+
+    submitted = await standin.submit_modal(opened, {"prompt": "a cat dancing"})
+    await submitted.first_answer()
+    assert submitted.original is not None and submitted.original.content == "prompt: a cat dancing"
+
+
+async def test_a_late_first_answer_is_unknown_interaction(standin: StandIn, world: World, bot: ProbeBot) -> None:
+    handle = await standin.invoke("hold", user=world.alice, channel=world.general, options={"mode": "answer"})
+    standin.advance_clock(3.1)  # the handler "took" longer than Discord's 3 seconds
+    bot.release.set()
+
+    answer = await handle.first_answer()
+    assert (answer.status, answer.error_code) == (404, 10062) and not handle.acknowledged
+    await standin.wait_until(lambda: bot.errors, what="the bot's exception")
+    assert isinstance(bot.errors[0], discord.NotFound) and bot.errors[0].code == 10062
+
+
+async def test_editing_after_the_token_expired_is_invalid_webhook_token(
+    standin: StandIn, world: World, bot: ProbeBot
+) -> None:
+    handle = await standin.invoke("hold", user=world.alice, channel=world.general, options={"mode": "defer_then_edit"})
+    assert (await handle.first_answer()).accepted
+    standin.advance_clock(15 * 60 + 1)
+    bot.release.set()
+
+    edit = await handle.wait_for("edit_original")
+    assert (edit.status, edit.error_code) == (401, 50027)
+    await standin.wait_until(lambda: bot.errors, what="the bot's exception")
+    assert bot.errors[0].status == 401 and bot.errors[0].code == 50027
+    assert handle.original is not None and handle.original.loading  # still "thinking"
+
+
+async def test_a_second_callback_is_already_acknowledged(standin: StandIn, world: World, bot: ProbeBot) -> None:
+    """As when two bot processes answer the same interaction; discord.py itself
+    refuses a second response before it reaches the wire."""
+    handle = await standin.invoke("form", user=world.alice, channel=world.general)
+    await handle.first_answer()
+    url = f"{standin.api_base}/interactions/{handle.id}/{handle.token}/callback"
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, json={"type": 5}) as response:
+            assert response.status == 400
+            assert (await response.json())["code"] == 40060
+
+    standin.expire_interaction(handle)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{standin.api_base}/webhooks/{standin.application_id}/{handle.token}/messages/@original") as response:
+            assert response.status == 401 and (await response.json())["code"] == 50027
+
+
+# --- channel messages -----------------------------------------------------------
+
+
+async def test_message_with_a_file_is_stored_and_served(standin: StandIn, world: World, bot: ProbeBot) -> None:
+    channel = bot.get_channel(world.general.id)
+    assert isinstance(channel, discord.TextChannel)
+    data = bytes(range(256)) * 40
+    sent = await channel.send(
+        f"{world.alice.mention} your video is ready", file=discord.File(io.BytesIO(data), "clip.mp4")
+    )
+
+    message = await standin.wait_for_message(world.general, lambda m: m.id == sent.id)
+    assert message.mentions_user(world.alice.id)
+    [attachment] = message.attachments
+    assert (attachment.filename, attachment.size, attachment.content_type) == ("clip.mp4", len(data), "video/mp4")
+    assert sent.attachments[0].size == len(data)
+    assert await sent.attachments[0].read() == data  # discord.py downloads from the CDN URL
+
+    async with aiohttp.ClientSession() as http:
+        async with http.get(attachment.url.replace("hm=", "hm=0")) as response:
+            assert response.status == 404  # signature checked, as on Discord's CDN
+    standin.advance_clock(25 * 3600)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(attachment.url) as response:
+            assert response.status == 404  # CDN links expire after about a day
+
+
+async def test_file_above_the_guild_limit_is_413_until_the_guild_is_boosted(
+    standin: StandIn, world: World, bot: ProbeBot
+) -> None:
+    channel = bot.get_channel(world.general.id)
+    assert isinstance(channel, discord.TextChannel)
+    too_big = b"\0" * (10 * MIB + 1)
+    with pytest.raises(discord.HTTPException) as caught:
+        await channel.send(file=discord.File(io.BytesIO(too_big), "big.mp4"))
+    assert (caught.value.status, caught.value.code) == (413, 40005)
+    assert standin.channel_messages(world.general) == []
+
+    await standin.set_premium_tier(world.guild, 2)
+    await standin.wait_until(lambda: channel.guild.premium_tier == 2, what="GUILD_UPDATE")
+    assert channel.guild.filesize_limit == 50 * MIB
+    sent = await channel.send(file=discord.File(io.BytesIO(too_big), "big.mp4"))
+    assert sent.attachments[0].size == len(too_big)
+
+
+async def test_a_rate_limited_send_waits_and_posts_once(standin: StandIn, world: World, bot: ProbeBot) -> None:
+    channel = bot.get_channel(world.general.id)
+    assert isinstance(channel, discord.TextChannel)
+    standin.rate_limit(MESSAGES_ROUTE, times=2, retry_after=0.2)
+
+    started = time.monotonic()
+    await channel.send("after the storm")
+    assert time.monotonic() - started >= 0.4
+    assert [r.status for r in standin.requests_to(MESSAGES_ROUTE)] == [429, 429, 200]
+    assert [m.content for m in standin.channel_messages(world.general)] == ["after the storm"]
+
+
+async def test_a_repeated_nonce_returns_the_first_message(standin: StandIn, world: World, bot: ProbeBot) -> None:
+    channel = bot.get_channel(world.general.id)
+    assert isinstance(channel, discord.TextChannel)
+    first = await channel.send("delivered job 7", nonce="job-7")
+    again = await channel.send("delivered job 7", nonce="job-7")
+    other = await channel.send("delivered job 8", nonce="job-8")
+
+    assert again.id == first.id and other.id != first.id
+    messages = standin.channel_messages(world.general)
+    assert [(m.content, m.nonce) for m in messages] == [("delivered job 7", "job-7"), ("delivered job 8", "job-8")]
+
+
+# --- gateway resilience ----------------------------------------------------------
+
+
+async def test_a_closed_socket_is_resumed_without_losing_events(standin: StandIn, world: World, bot: ProbeBot) -> None:
+    session = await standin.wait_for_session()
+    await standin.drop_connection(4000)
+    # Sent while the client is reconnecting: it must arrive once, replayed or live.
+    during = await standin.post_user_message(world.general, world.alice, "while you were away")
+
+    await asyncio.wait_for(bot.resumed.wait(), 5)
+    assert session.resumes == 1
+    assert session.connection is not None and session.connection.path == "/resume/"
+    await standin.wait_until(lambda: str(during.id) in bot.seen_messages, what="the replayed message")
+    assert bot.seen_messages.count(str(during.id)) == 1
+
+    # And the resumed connection keeps carrying events.
+    handle = await standin.invoke("form", user=world.alice, channel=world.general)
+    assert (await handle.first_answer()).callback_type == 9
+
+
+async def test_reconnect_and_invalid_session(standin: StandIn, world: World, bot: ProbeBot) -> None:
+    session = await standin.wait_for_session()
+    await standin.request_reconnect()
+    await asyncio.wait_for(bot.resumed.wait(), 5)
+    assert session.resumes == 1
+
+    await standin.invalidate_session(resumable=False)
+    fresh = await standin.wait_until(
+        lambda: next((s for s in standin.gateway.live_sessions if s is not session), None), what="a new IDENTIFY"
+    )
+    # discord.py identifies again on the URL it last used (here the resume URL),
+    # so both gateway paths accept IDENTIFY, as Discord's do.
+    assert fresh.resumes == 0 and session.invalid
+    await standin.wait_until(lambda: bot.events.count("READY") == 2, what="the second READY")
+    handle = await standin.invoke("form", user=world.alice, channel=world.general)
+    assert (await handle.first_answer()).callback_type == 9
+
+
+async def test_a_cut_connection_without_close_frame_is_resumed(standin: StandIn, world: World, bot: ProbeBot) -> None:
+    session = await standin.wait_for_session()
+    await standin.drop_connection(None)
+    await asyncio.wait_for(bot.resumed.wait(), 10)
+    assert session.resumes == 1
