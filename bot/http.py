@@ -41,9 +41,11 @@ class Response:
         try:
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError):
-            snippet = self.body[:200].decode("utf-8", "replace")
+            # No snippet of the body: some providers echo the request, credentials included.
             raise ProviderError(
-                ErrorKind.OUTAGE, f"malformed JSON from provider (HTTP {self.status}): {snippet!r}", http_status=self.status
+                ErrorKind.OUTAGE,
+                f"malformed JSON from provider (HTTP {self.status}, {len(self.body)} bytes)",
+                http_status=self.status,
             ) from None
 
 
@@ -117,6 +119,9 @@ class HttpClient:
                 if error is None:
                     return response
                 may_retry = error.retryable and (idempotent or response.status in NOT_ACCEPTED_STATUSES)
+                if error.retryable and not may_retry:
+                    # e.g. a 500 or 504 to a create: the provider may have made the task anyway
+                    error.maybe_accepted = True
                 if error.retry_after is None:
                     error.retry_after = parse_retry_after(response.headers.get("retry-after"))
             if not may_retry or attempt >= self.max_retries:

@@ -185,3 +185,52 @@ async def test_too_large_result_is_posted_as_a_link(tmp_path: Path, inputs: Inpu
         assert post.video_size is None and post.link
     finally:
         await app.stop()
+
+
+async def test_a_create_that_may_have_landed_is_never_sent_twice(polling_app: CoreApp, inputs: Inputs, channel: FakeChannel) -> None:
+    """A 500 or timeout on create, at a provider that cannot be asked afterwards: stop and refund."""
+    from bot.models import ErrorKind
+    from bot.providers.base import Capabilities, ProviderError
+
+    simulator = polling_app.providers["simulator"]
+    simulator.capabilities = Capabilities(can_find_by_job_id=False)  # type: ignore[misc]
+    calls = 0
+
+    async def flaky_submit(_: object) -> ProviderTask:
+        nonlocal calls
+        calls += 1
+        raise ProviderError(ErrorKind.OUTAGE, "HTTP 500", http_status=500, maybe_accepted=True)
+
+    simulator.submit = flaky_submit  # type: ignore[method-assign]
+    job = await submit(polling_app, inputs)
+    done = await polling_app.engine.wait_for_end(job.id, timeout=20)
+    assert calls == 1
+    assert done.state is JobState.FAILED
+    assert await polling_app.store.ledger_for_job(job.id) == [("reserve", 3), ("refund", 3)]
+    [notice] = channel.for_job(job.id)
+    assert "not charged" in notice.content
+
+
+async def test_busy_provider_keeps_the_job_waiting_then_submits(polling_app: CoreApp, inputs: Inputs) -> None:
+    """A 429 proves the create was not taken: the job keeps its place and goes through later."""
+    from bot.models import ErrorKind
+    from bot.providers.base import ProviderError
+
+    simulator = polling_app.providers["simulator"]
+    real_submit = simulator.submit
+    calls = 0
+
+    async def busy_then_ok(request: object) -> ProviderTask:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ProviderError(ErrorKind.RATE_LIMIT, "HTTP 429", http_status=429)
+        return await real_submit(request)  # type: ignore[arg-type]
+
+    simulator.submit = busy_then_ok  # type: ignore[method-assign]
+    polling_app.engine.config = polling_app.engine.config.__class__(
+        **{**polling_app.engine.config.__dict__, "retry_base": 0.01}
+    )
+    job = await submit(polling_app, inputs)
+    done = await polling_app.engine.wait_for_end(job.id, timeout=20)
+    assert calls == 2 and done.state is JobState.DELIVERED

@@ -228,6 +228,8 @@ async def test_server_error_on_submit(world, case: ProviderCase) -> None:
         with pytest.raises(ProviderError) as err:
             await provider.submit(submit_request(inputs))
         assert err.value.kind is ErrorKind.OUTAGE
+        # the task may exist: the engine must reconcile or refund, never send it again
+        assert err.value.maybe_accepted
 
 
 async def test_server_error_on_read_is_retried(world) -> None:

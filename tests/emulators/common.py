@@ -27,7 +27,8 @@ class Fault(StrEnum):
     """A failure injected with `Emulator.inject`: the next request whose handler
     takes that kind shows it. Create handlers take every kind (the CALLBACK_* and
     TASK_FAILED ones mark the new task); read handlers take SERVER_ERROR,
-    MALFORMED_JSON and SLOW."""
+    MALFORMED_JSON and SLOW. Steps before the create (uploads) take none, so
+    the contract suite can count create calls."""
 
     UNAUTHORIZED = "unauthorized"  # 401 in the provider's shape
     BALANCE = "balance"  # account out of credit, in the provider's shape
@@ -56,8 +57,11 @@ class Recorded:
 class Emulator:
     """Base: subclasses add routes in `routes()` and decide how faults look on the wire."""
 
-    def __init__(self, workdir: Path, *, slow_seconds: float = 3.0, polls_to_finish: int = 2) -> None:
+    def __init__(
+        self, workdir: Path, *, slow_seconds: float = 3.0, polls_to_finish: int = 2, client_max_size: int = 1024**2
+    ) -> None:
         self.workdir = workdir
+        self.client_max_size = client_max_size  # Kling takes base64 images: ~13.4 MB of JSON for 10 MB
         self.slow_seconds = slow_seconds
         self.polls_to_finish = polls_to_finish  # GETs in "processing" before a task succeeds
         self.faults: deque[Fault] = deque()
@@ -74,7 +78,7 @@ class Emulator:
 
     # --- life --------------------------------------------------------------------
     async def start(self) -> str:
-        app = web.Application(middlewares=[self._record])
+        app = web.Application(middlewares=[self._record], client_max_size=self.client_max_size)
         app.add_routes(self.routes())
         app.add_routes([web.get("/files/{name}", self._serve_file)])
         self._runner = web.AppRunner(app)

@@ -94,20 +94,14 @@ class KlingEmulator(Emulator):
         slow_seconds: float = 3.0,
         polls_to_finish: int = 2,
     ) -> None:
-        super().__init__(workdir, slow_seconds=slow_seconds, polls_to_finish=polls_to_finish)
+        super().__init__(
+            workdir, slow_seconds=slow_seconds, polls_to_finish=polls_to_finish, client_max_size=MAX_BODY_BYTES
+        )
         self.access_key = access_key
         self.secret_key = secret_key
         self.tasks: dict[str, EmulatedTask] = {}  # by task_id, in creation order
         self._by_external: dict[str, EmulatedTask] = {}
         self._callback_chains: dict[str, asyncio.Task[None]] = {}
-
-    async def start(self) -> str:
-        base_url = await super().start()
-        # The shared base builds the app with aiohttp's 1 MiB body cap; Kling takes
-        # base64 images up to 10 MB, so raise it (read per request, so setting it now works).
-        assert self._runner is not None
-        self._runner.app._client_max_size = MAX_BODY_BYTES
-        return base_url
 
     def routes(self) -> list[web.RouteDef]:
         return [

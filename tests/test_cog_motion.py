@@ -1,0 +1,270 @@
+"""The /motion and /quota cogs with fake interaction objects (the Discord stand-in tests cover the wire).
+
+The fakes record every call with a timestamp, attachments are served by a
+local HTTP server that records when they were fetched, and the real core
+runs on the simulator underneath.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+from aiohttp import web
+
+from bot.app import CoreApp
+from bot.discord_bot import DiscordNotifier
+from bot.models import JobState
+from cogs.motion import MotionCog
+from cogs.quota import QuotaCog
+from tests.core_harness import core_settings
+from tests.media_factory import make_image, make_video
+
+
+@dataclass
+class Call:
+    what: str
+    at: float
+    kwargs: dict[str, Any]
+
+
+@dataclass
+class FakeMessage:
+    id: int
+    content: str
+    file: discord.File | None
+    nonce: str | None
+    allowed_mentions: discord.AllowedMentions | None
+
+    @property
+    def jump_url(self) -> str:
+        return f"https://discord.test/channels/1/2/{self.id}"
+
+
+@dataclass
+class FakeChannel:
+    messages: list[FakeMessage] = field(default_factory=list)
+
+    async def send(self, content: str, *, file: discord.File | None = None, nonce: str | None = None,
+                   allowed_mentions: discord.AllowedMentions | None = None) -> FakeMessage:
+        for message in self.messages:
+            if nonce is not None and message.nonce == nonce:
+                return message  # Discord's enforce_nonce
+        message = FakeMessage(len(self.messages) + 1, content, file, nonce, allowed_mentions)
+        self.messages.append(message)
+        return message
+
+
+class FakeResponse:
+    def __init__(self, calls: list[Call]) -> None:
+        self.calls = calls
+        self._done = False
+
+    def is_done(self) -> bool:
+        return self._done
+
+    async def defer(self, *, ephemeral: bool = False, thinking: bool = False) -> None:
+        assert not self._done, "an interaction can be answered once"
+        self._done = True
+        self.calls.append(Call("defer", time.monotonic(), {"ephemeral": ephemeral, "thinking": thinking}))
+
+    async def send_message(self, content: str, *, ephemeral: bool = False) -> None:
+        assert not self._done, "an interaction can be answered once"
+        self._done = True
+        self.calls.append(Call("send_message", time.monotonic(), {"content": content, "ephemeral": ephemeral}))
+
+
+class FakeInteraction:
+    def __init__(self, user_id: int = 42, filesize_limit: int = 10 * 1024 * 1024) -> None:
+        self.calls: list[Call] = []
+        self.response = FakeResponse(self.calls)
+        self.user = discord.Object(user_id)
+        self.guild_id = 7
+        self.channel_id = 99
+        self.filesize_limit = filesize_limit
+
+    async def edit_original_response(self, *, content: str) -> None:
+        assert self.response.is_done(), "edit before the first answer"
+        self.calls.append(Call("edit", time.monotonic(), {"content": content}))
+
+    def named(self, what: str) -> list[Call]:
+        return [c for c in self.calls if c.what == what]
+
+
+@dataclass
+class FakeAttachment:
+    filename: str
+    size: int
+    content_type: str | None
+    width: int | None
+    height: int | None
+    url: str
+
+
+class FakeBot:
+    def __init__(self) -> None:
+        self.channel = FakeChannel()
+        self.notifier = DiscordNotifier(self)  # type: ignore[arg-type]
+        self.core: CoreApp
+
+    def get_partial_messageable(self, channel_id: int, guild_id: int | None = None) -> FakeChannel:
+        return self.channel
+
+
+class Cdn:
+    """Serves files like Discord's CDN and records when each was fetched."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.fetches: list[tuple[str, float]] = []
+        self.base_url = ""
+
+    async def serve(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        self.fetches.append((name, time.monotonic()))
+        return web.FileResponse(self.root / name)
+
+    def attachment(self, name: str, content_type: str, width: int | None, height: int | None, size: int | None = None) -> FakeAttachment:
+        path = self.root / name
+        return FakeAttachment(name, size if size is not None else path.stat().st_size, content_type, width, height,
+                              f"{self.base_url}/attachments/{name}")
+
+
+@pytest.fixture
+async def cdn(tmp_path: Path) -> AsyncIterator[Cdn]:
+    root = tmp_path / "cdn"
+    make_image(root / "hero.png", 512, 768)
+    make_video(root / "dance.mp4", 360, 640, seconds=3.0)
+    (root / "disguised.mp4").write_bytes((root / "hero.png").read_bytes())
+    cdn = Cdn(root)
+    app = web.Application()
+    app.router.add_get("/attachments/{name}", cdn.serve)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    cdn.base_url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    yield cdn
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[FakeBot]:
+    fake = FakeBot()
+    fake.core = CoreApp(core_settings(tmp_path / "data", user_daily_credits=5), fake.notifier)  # type: ignore[arg-type]
+    await fake.core.start()
+    yield fake
+    await fake.core.stop()
+
+
+async def run_motion(bot: FakeBot, interaction: FakeInteraction, **kwargs: Any) -> None:
+    cog = MotionCog(bot)  # type: ignore[arg-type]
+    await MotionCog.motion.callback(cog, interaction, **kwargs)  # type: ignore[arg-type]
+
+
+async def job_count(bot: FakeBot) -> int:
+    async with bot.core.store.db.execute("SELECT COUNT(*) FROM jobs") as cur:
+        row = await cur.fetchone()
+    return int(row[0])
+
+
+async def test_success_defers_first_then_posts_once(bot: FakeBot, cdn: Cdn) -> None:
+    interaction = FakeInteraction()
+    await run_motion(
+        bot, interaction,
+        image=cdn.attachment("hero.png", "image/png", 512, 768),
+        video=cdn.attachment("dance.mp4", "video/mp4", 360, 640),
+        prompt="moonwalk",
+    )
+    first = interaction.calls[0]
+    assert first.what == "defer" and first.kwargs == {"ephemeral": True, "thinking": True}
+    assert cdn.fetches and all(at > first.at for _, at in cdn.fetches), "downloads must wait for the deferral"
+    queued = interaction.named("edit")[-1].kwargs["content"]
+    assert "Queued" in queued and "3 credits" in queued and "2 left today" in queued
+    [job] = await bot.core.store.jobs_in(list(JobState))
+    done = await bot.core.engine.wait_for_end(job.id, timeout=20)
+    assert done.state.value == "delivered"
+    [message] = bot.channel.messages
+    assert message.content.startswith("<@42>")
+    assert "moonwalk" in message.content
+    assert message.file is not None and message.file.filename == f"motion-{job.id}.mp4"
+    assert message.nonce == f"job-{job.id}"
+    assert message.allowed_mentions is not None and message.allowed_mentions.everyone is False
+    assert "Done!" in interaction.named("edit")[-1].kwargs["content"]
+
+
+async def test_metadata_refusal_is_ephemeral_and_immediate(bot: FakeBot, cdn: Cdn) -> None:
+    interaction = FakeInteraction()
+    await run_motion(
+        bot, interaction,
+        image=cdn.attachment("hero.png", "image/png", 200, 900),  # Discord says: too small and too narrow
+        video=cdn.attachment("dance.mp4", "video/mp4", 360, 640),
+    )
+    [answer] = interaction.calls
+    assert answer.what == "send_message" and answer.kwargs["ephemeral"] is True
+    assert "300 px" in answer.kwargs["content"]
+    assert cdn.fetches == [] and await job_count(bot) == 0
+
+
+async def test_byte_refusal_goes_to_the_private_deferral(bot: FakeBot, cdn: Cdn) -> None:
+    interaction = FakeInteraction()
+    await run_motion(
+        bot, interaction,
+        image=cdn.attachment("hero.png", "image/png", 512, 768),
+        # Discord's metadata looks fine; the bytes are a PNG
+        video=cdn.attachment("disguised.mp4", "video/mp4", 360, 640),
+    )
+    assert interaction.calls[0].what == "defer" and interaction.calls[0].kwargs["ephemeral"] is True
+    [edit] = interaction.named("edit")
+    assert edit.kwargs["content"].startswith("❌") and "MP4" in edit.kwargs["content"]
+    assert await job_count(bot) == 0
+    assert bot.channel.messages == []
+
+
+async def test_prompt_too_long_refused_before_deferral(bot: FakeBot, cdn: Cdn) -> None:
+    interaction = FakeInteraction()
+    await run_motion(
+        bot, interaction,
+        image=cdn.attachment("hero.png", "image/png", 512, 768),
+        video=cdn.attachment("dance.mp4", "video/mp4", 360, 640),
+        prompt="x" * 2501,
+    )
+    [answer] = interaction.calls
+    assert answer.what == "send_message" and answer.kwargs["ephemeral"] and "2,500" in answer.kwargs["content"]
+
+
+async def test_exhausted_quota_is_refused_privately(bot: FakeBot, cdn: Cdn) -> None:
+    first = FakeInteraction()
+    image = cdn.attachment("hero.png", "image/png", 512, 768)
+    video = cdn.attachment("dance.mp4", "video/mp4", 360, 640)
+    await run_motion(bot, first, image=image, video=video)  # 3 of 5 credits
+    second = FakeInteraction()
+    await run_motion(bot, second, image=image, video=video)
+    [edit] = second.named("edit")
+    assert "you have 2 of 5 left today" in edit.kwargs["content"]
+    assert await job_count(bot) == 1
+
+
+async def test_quota_command_shows_what_is_left(bot: FakeBot) -> None:
+    interaction = FakeInteraction()
+    await QuotaCog.quota.callback(QuotaCog(bot), interaction)  # type: ignore[arg-type]
+    [answer] = interaction.calls
+    assert answer.kwargs["ephemeral"] and "**5** of 5" in answer.kwargs["content"] and "resets" in answer.kwargs["content"]
+
+
+async def test_result_over_the_upload_limit_is_linked(bot: FakeBot, cdn: Cdn) -> None:
+    interaction = FakeInteraction(filesize_limit=1000)
+    await run_motion(
+        bot, interaction,
+        image=cdn.attachment("hero.png", "image/png", 512, 768),
+        video=cdn.attachment("dance.mp4", "video/mp4", 360, 640),
+    )
+    [job] = await bot.core.store.jobs_in(list(JobState))
+    await bot.core.engine.wait_for_end(job.id, timeout=20)
+    [message] = bot.channel.messages
+    assert message.file is None and "link" in message.content and "http" in message.content
