@@ -54,7 +54,9 @@ class PromptModal(discord.ui.Modal, title="Describe the motion"):
     prompt = discord.ui.TextInput(label="Prompt", custom_id="prompt")
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        await interaction.response.send_message(f"prompt: {self.prompt.value}")
+        # A file in the first answer makes the callback a multipart request.
+        receipt = discord.File(io.BytesIO(self.prompt.value.encode()), "prompt.txt")
+        await interaction.response.send_message(f"prompt: {self.prompt.value}", file=receipt)
 
 
 class ProbeBot(commands.Bot):
@@ -68,6 +70,7 @@ class ProbeBot(commands.Bot):
         self.errors: list[discord.HTTPException] = []
         self.events: list[str] = []
         self.seen_messages: list[str] = []
+        self.originals: list[str] = []
         self.resumed = asyncio.Event()
         self.release = asyncio.Event()  # holds /hold until the test lets it go
         add_probe_commands(self)
@@ -98,7 +101,12 @@ def add_probe_commands(bot: ProbeBot) -> None:
         view = discord.ui.View(timeout=None)
         view.add_item(CancelButton(42))
         await interaction.edit_original_response(content=f"pong {file.filename} {len(data)} bytes", view=view)
-        await interaction.followup.send("result", file=discord.File(io.BytesIO(b"r" * 1234), "result.txt"))
+        result = await interaction.followup.send(
+            "result", file=discord.File(io.BytesIO(b"r" * 1234), "result.txt"), wait=True
+        )
+        await result.edit(content="result (final)")  # PATCH .../messages/{id}
+        original = await interaction.original_response()  # GET .../messages/@original
+        bot.originals.append(original.content)
 
     @bot.tree.command(description="Wait for the test, then answer")
     @app_commands.choices(mode=[app_commands.Choice(name=m, value=m) for m in ("answer", "defer_then_edit")])
@@ -113,6 +121,11 @@ def add_probe_commands(bot: ProbeBot) -> None:
                 await interaction.edit_original_response(content="finally")
         except discord.HTTPException as error:
             bot.errors.append(error)
+
+    @bot.tree.command(description="Answer, then take the answer back")
+    async def tidy(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("temporary")
+        await interaction.delete_original_response()
 
     @bot.tree.command(description="Open a modal")
     async def form(interaction: discord.Interaction) -> None:
@@ -144,6 +157,8 @@ async def bot(standin: StandIn, world: World) -> AsyncIterator[ProbeBot]:
         client.tree.copy_global_to(guild=target)
         await client.tree.sync(guild=target)
         yield client
+    # Anything discord.py asked for that the stand-in lacks would make later scenarios lie.
+    assert standin.unhandled == []
 
 
 # --- connecting ------------------------------------------------------------------
@@ -220,7 +235,7 @@ async def test_rest_answers_are_exact_json_and_need_the_bot_token(standin: Stand
 
 
 async def test_sync_is_stored_and_every_write_counted(standin: StandIn, world: World, bot: ProbeBot) -> None:
-    assert {c["name"] for c in standin.synced_commands(world.guild)} == {"ping", "hold", "form"}
+    assert {c["name"] for c in standin.synced_commands(world.guild)} == {"ping", "hold", "tidy", "form"}
     assert [(w.guild_id, w.method) for w in standin.command_writes] == [(world.guild.id, "PUT")]
     ping = next(c for c in standin.synced_commands(world.guild) if c["name"] == "ping")
     assert ping["options"][0]["type"] == 11  # attachment
@@ -236,7 +251,7 @@ async def test_sync_is_stored_and_every_write_counted(standin: StandIn, world: W
 
     await bot.tree.sync()  # global
     assert standin.command_writes[-1].guild_id is None
-    assert {c["name"] for c in standin.synced_commands()} == {"ping", "hold", "form"}
+    assert {c["name"] for c in standin.synced_commands()} == {"ping", "hold", "tidy", "form"}
 
 
 async def test_invoking_an_unsynced_command_or_option_is_refused(standin: StandIn, world: World, bot: ProbeBot) -> None:
@@ -264,20 +279,27 @@ async def test_ping_defers_then_edits_and_follows_up(
     assert (resolved["width"], resolved["height"], resolved["content_type"]) == (320, 240, "image/png")
     assert resolved["size"] == image.stat().st_size and resolved["url"].startswith(standin.base_url + "/cdn/")
 
-    await handle.wait_for("followup")
-    assert [s.kind for s in handle.sent] == ["callback", "edit_original", "followup"]
+    assert handle.payload["attachment_size_limit"] == 10 * MIB  # discord.py's Interaction.filesize_limit
+
+    await handle.wait_for("get_original")
+    assert [s.kind for s in handle.sent] == ["callback", "edit_original", "followup", "edit_followup", "get_original"]
+    assert all(s.accepted for s in handle.sent)
     original = handle.original
     assert original is not None and not original.loading
     assert original.content == f"pong cat.png {image.stat().st_size} bytes"
+    assert bot.originals == [original.content]
     assert original.components[0]["components"][0]["custom_id"] == "probe:cancel:42"
     [followup] = handle.followups
+    assert followup.content == "result (final)" and followup.edits == 1
     assert [(a.filename, a.size) for a in followup.attachments] == [("result.txt", 1234)]
     assert followup.interaction_metadata["original_response_message_id"] == str(original.id)
     assert [m.id for m in standin.channel_messages(world.general)] == [original.id, followup.id]
 
 
 async def test_button_click_dispatches_to_the_dynamic_item(standin: StandIn, world: World, bot: ProbeBot) -> None:
-    invoked = await standin.invoke("ping", user=world.alice, channel=world.general, options={"file": b"x"})
+    invoked = await standin.invoke(
+        "ping", user=world.alice, channel=world.general, options={"file": Upload(b"x", "x.txt")}
+    )
     await invoked.wait_for("followup")
 
     click = await standin.click(invoked.original, "probe:cancel:42", user=world.alice)
@@ -298,8 +320,18 @@ async def test_modal_submit_reaches_the_modal(standin: StandIn, world: World, bo
     assert opened.modal is not None and opened.modal["title"] == "Describe the motion"
 
     submitted = await standin.submit_modal(opened, {"prompt": "a cat dancing"})
-    await submitted.first_answer()
-    assert submitted.original is not None and submitted.original.content == "prompt: a cat dancing"
+    answer = await submitted.first_answer()
+    assert answer.accepted and [(f.filename, f.size) for f in answer.files] == [("prompt.txt", 13)]
+    reply = submitted.original
+    assert reply is not None and reply.content == "prompt: a cat dancing"
+    assert [a.filename for a in reply.attachments] == ["prompt.txt"]
+
+
+async def test_deleting_the_original_response(standin: StandIn, world: World, bot: ProbeBot) -> None:
+    handle = await standin.invoke("tidy", user=world.alice, channel=world.general)
+    deleted = await handle.wait_for("delete_original")
+    assert deleted.status == 204
+    assert standin.channel_messages(world.general) == []
 
 
 async def test_a_late_first_answer_is_unknown_interaction(standin: StandIn, world: World, bot: ProbeBot) -> None:
@@ -363,6 +395,14 @@ async def test_message_with_a_file_is_stored_and_served(standin: StandIn, world:
     assert sent.attachments[0].size == len(data)
     assert await sent.attachments[0].read() == data  # discord.py downloads from the CDN URL
 
+    edited = await sent.edit(content="your video is ready (edited)")
+    assert message.content == edited.content and message.edits == 1
+    assert [a.filename for a in message.attachments] == ["clip.mp4"]  # kept: not listed for removal
+    fetched = await channel.fetch_message(sent.id)
+    assert fetched.content == edited.content
+    assert [m.id async for m in channel.history(limit=10)] == [sent.id]
+    assert (await bot.fetch_channel(world.general.id)).name == "general"
+
     async with aiohttp.ClientSession() as http:
         async with http.get(attachment.url.replace("hm=", "hm=0")) as response:
             assert response.status == 404  # signature checked, as on Discord's CDN
@@ -370,6 +410,13 @@ async def test_message_with_a_file_is_stored_and_served(standin: StandIn, world:
     async with aiohttp.ClientSession() as http:
         async with http.get(attachment.url) as response:
             assert response.status == 404  # CDN links expire after about a day
+
+
+async def test_a_direct_message_to_a_member(standin: StandIn, world: World, bot: ProbeBot) -> None:
+    user = await bot.fetch_user(world.alice.id)
+    sent = await user.send("your quota was reset")
+    dm = standin.dm_channel(world.alice)
+    assert [m.id for m in standin.channel_messages(dm)] == [sent.id]
 
 
 async def test_file_above_the_guild_limit_is_413_until_the_guild_is_boosted(

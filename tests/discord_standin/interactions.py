@@ -61,7 +61,6 @@ def as_upload(value: Any) -> Upload:
 class SentFile:
     filename: str
     size: int
-    content_type: str | None
 
 
 @dataclass

@@ -458,7 +458,7 @@ class RestApi:
             status=0,
             elapsed=self.s.clock.now() - handle.created_at,
             body=payload,
-            files=[SentFile(f.filename or f.name, len(f.data), None) for f in body.files],
+            files=[SentFile(f.filename or f.name, len(f.data)) for f in body.files],
         )
         try:
             response = await self._callback(request, handle, payload, body.files, sent)
@@ -493,14 +493,7 @@ class RestApi:
         if kind == CHANNEL_MESSAGE:
             check_message_body(data, files, creating=True)
             self.check_uploads(handle.channel, files)
-            message = await self.s.create_message(
-                handle.channel,
-                self.s.bot_user,
-                data,
-                files,
-                flags=int(data.get("flags") or 0),
-                interaction=handle,
-            )
+            message = await self.s.create_message(handle.channel, self.s.bot_user, data, files, interaction=handle)
             handle.original_message_id = message.id
         elif kind == DEFERRED_CHANNEL_MESSAGE:
             # Discord shows "Bot is thinking..." as a real message with the LOADING flag.
@@ -564,7 +557,7 @@ class RestApi:
             status=0,
             elapsed=self.s.clock.now() - handle.created_at,
             body=body.json,
-            files=[SentFile(f.filename or f.name, len(f.data), None) for f in body.files],
+            files=[SentFile(f.filename or f.name, len(f.data)) for f in body.files],
         )
         try:
             # Checked inside the record so that a test sees the rejected call.
@@ -635,13 +628,7 @@ class RestApi:
             check_message_body(payload, body.files, creating=True)
             self.check_uploads(handle.channel, body.files)
             message = await self.s.create_message(
-                handle.channel,
-                self.s.bot_user,
-                payload,
-                body.files,
-                flags=int(payload.get("flags") or 0),
-                interaction=handle,
-                followup=True,
+                handle.channel, self.s.bot_user, payload, body.files, interaction=handle, followup=True
             )
             handle.followup_ids.append(message.id)
             if request.query.get("wait", "false").lower() in ("1", "true"):

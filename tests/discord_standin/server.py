@@ -209,7 +209,7 @@ class StandIn:
             body = parse_body(request, raw)
             request[BODY] = body
             record.json = body.json
-            record.files = [SentFile(f.filename or f.name, len(f.data), None) for f in body.files]
+            record.files = [SentFile(f.filename or f.name, len(f.data)) for f in body.files]
             if unmatched:
                 self.unhandled.append(record)
                 raise ApiError(404, 0, "404: Not Found")
@@ -555,11 +555,13 @@ class StandIn:
                     )
                 )
             else:
-                raise ApiError(400, 50035, "Invalid Form Body", {"attachments": {"_errors": [{"code": "ATTACHMENT_NOT_FOUND", "message": "Unknown attachment"}]}})
+                unknown = {"_errors": [{"code": "ATTACHMENT_NOT_FOUND", "message": "Unknown attachment"}]}
+                raise ApiError(400, 50035, "Invalid Form Body", {"attachments": unknown})
         for index, upload in by_index.items():
             if index not in used and listed is not None:
                 # Discord attaches uploads even when the attachments list omits them.
-                result.append(self.cdn.store(channel.id, upload.filename or f"file{index}", upload.data, ephemeral=ephemeral))
+                filename = upload.filename or f"file{index}"
+                result.append(self.cdn.store(channel.id, filename, upload.data, ephemeral=ephemeral))
         return result
 
     def _mentions(self, message: Message, body: dict[str, Any]) -> None:
@@ -592,6 +594,7 @@ class StandIn:
         interaction: InteractionHandle | None = None,
         followup: bool = False,
     ) -> Message:
+        """`flags` are the stand-in's own (LOADING for a deferral); the body's are filtered."""
         flags = (int(body.get("flags") or 0) & SETTABLE_FLAGS) | flags
         ephemeral = bool(flags & EPHEMERAL)
         message = Message(
