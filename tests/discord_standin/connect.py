@@ -31,6 +31,11 @@ def connect_client(client: discord.Client | None, standin: StandIn) -> Callable[
     """
     if not standin.base_url:
         raise RuntimeError("start the stand-in before connecting a client to it")
+    compression = discord.utils._ActiveDecompressionContext.COMPRESSION_TYPE
+    if compression != "zlib-stream":
+        # discord.py picks zstd when `zstandard` or Python 3.14's compression.zstd
+        # is importable; the stand-in only speaks zlib and would refuse every socket.
+        raise RuntimeError(f"discord.py wants {compression} gateway compression; the stand-in speaks zlib-stream")
     old_base, old_gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
     Route.BASE = standin.api_base
     DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(standin.gateway_url)
