@@ -127,6 +127,15 @@ def add_probe_commands(bot: ProbeBot) -> None:
         await interaction.response.send_message("temporary")
         await interaction.delete_original_response()
 
+    @bot.tree.command(description="Pick a camera move")
+    async def camera(interaction: discord.Interaction, move: str) -> None:
+        await interaction.response.send_message(f"camera: {move}")
+
+    @camera.autocomplete("move")
+    async def camera_moves(interaction: discord.Interaction, typed: str) -> list[app_commands.Choice[str]]:
+        moves = ["zoom_in", "zoom_out", "pan_left", "pan_right"]
+        return [app_commands.Choice(name=m, value=m) for m in moves if m.startswith(typed)]
+
     @bot.tree.command(description="Open a modal")
     async def form(interaction: discord.Interaction) -> None:
         await interaction.response.send_modal(PromptModal())
@@ -235,7 +244,7 @@ async def test_rest_answers_are_exact_json_and_need_the_bot_token(standin: Stand
 
 
 async def test_sync_is_stored_and_every_write_counted(standin: StandIn, world: World, bot: ProbeBot) -> None:
-    assert {c["name"] for c in standin.synced_commands(world.guild)} == {"ping", "hold", "tidy", "form"}
+    assert {c["name"] for c in standin.synced_commands(world.guild)} == {"ping", "hold", "tidy", "camera", "form"}
     assert [(w.guild_id, w.method) for w in standin.command_writes] == [(world.guild.id, "PUT")]
     ping = next(c for c in standin.synced_commands(world.guild) if c["name"] == "ping")
     assert ping["options"][0]["type"] == 11  # attachment
@@ -251,7 +260,7 @@ async def test_sync_is_stored_and_every_write_counted(standin: StandIn, world: W
 
     await bot.tree.sync()  # global
     assert standin.command_writes[-1].guild_id is None
-    assert {c["name"] for c in standin.synced_commands()} == {"ping", "hold", "tidy", "form"}
+    assert {c["name"] for c in standin.synced_commands()} == {"ping", "hold", "tidy", "camera", "form"}
 
 
 async def test_invoking_an_unsynced_command_or_option_is_refused(standin: StandIn, world: World, bot: ProbeBot) -> None:
@@ -325,6 +334,15 @@ async def test_modal_submit_reaches_the_modal(standin: StandIn, world: World, bo
     reply = submitted.original
     assert reply is not None and reply.content == "prompt: a cat dancing"
     assert [a.filename for a in reply.attachments] == ["prompt.txt"]
+
+
+async def test_autocomplete_returns_the_bots_choices(standin: StandIn, world: World, bot: ProbeBot) -> None:
+    handle = await standin.autocomplete(
+        "camera", user=world.alice, channel=world.general, options={"move": "zoom"}, focused="move"
+    )
+    answer = await handle.first_answer()
+    assert answer.callback_type == 8
+    assert [c["value"] for c in handle.choices or []] == ["zoom_in", "zoom_out"]
 
 
 async def test_deleting_the_original_response(standin: StandIn, world: World, bot: ProbeBot) -> None:
