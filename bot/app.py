@@ -46,6 +46,7 @@ class CoreApp:
         self.engine: JobEngine
         self.web: WebServer
         self.default_provider = "simulator"
+        self._guild_providers: dict[int, str | None] = {}
 
     @property
     def base_url(self) -> str:
@@ -107,6 +108,22 @@ class CoreApp:
 
     async def __aexit__(self, *exc: tuple[type[BaseException], BaseException, TracebackType] | None) -> None:
         await self.stop()
+
+    async def provider_for(self, guild_id: int | None) -> str:
+        """The guild's chosen provider while it is still configured, else the default."""
+        if guild_id is not None:
+            if guild_id not in self._guild_providers:  # read once; set_guild_provider keeps it current
+                self._guild_providers[guild_id] = await self.store.guild_provider(guild_id)
+            chosen = self._guild_providers[guild_id]
+            if chosen and chosen in self.providers:
+                return chosen
+        return self.default_provider
+
+    async def set_guild_provider(self, guild_id: int, name: str | None, by_user: int) -> None:
+        if name is not None:
+            self.provider(name)  # refuses an unconfigured one
+        await self.store.set_guild_provider(guild_id, name, by_user)
+        self._guild_providers[guild_id] = name
 
     def provider(self, name: str | None) -> str:
         name = name or self.default_provider

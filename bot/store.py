@@ -82,6 +82,15 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX ledger_job_kind ON ledger(job_id, kind) WHERE job_id IS NOT NULL;
     CREATE INDEX ledger_period ON ledger(period, user_id);
     """,
+    # 2: per-guild choices admins make (which provider runs the guild's jobs)
+    """
+    CREATE TABLE guild_settings (
+        guild_id INTEGER PRIMARY KEY,
+        provider TEXT,
+        updated_by INTEGER,
+        updated_at REAL NOT NULL
+    );
+    """,
 ]
 
 JOB_COLUMNS = frozenset(
@@ -343,6 +352,21 @@ class Store:
             "SELECT from_state, to_state, note FROM job_events WHERE job_id = ? ORDER BY id", (job_id,)
         ) as cur:
             return [(r[0], r[1], r[2]) for r in await cur.fetchall()]
+
+    # --- guild settings -------------------------------------------------------------------
+    async def guild_provider(self, guild_id: int) -> str | None:
+        async with self.db.execute("SELECT provider FROM guild_settings WHERE guild_id = ?", (guild_id,)) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def set_guild_provider(self, guild_id: int, provider: str | None, by_user: int) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                """INSERT INTO guild_settings(guild_id, provider, updated_by, updated_at) VALUES(?, ?, ?, ?)
+                   ON CONFLICT(guild_id) DO UPDATE SET provider = excluded.provider,
+                       updated_by = excluded.updated_by, updated_at = excluded.updated_at""",
+                (guild_id, provider, by_user, time.time()),
+            )
 
     # --- ledger -----------------------------------------------------------------------
     @staticmethod

@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.intake import IncomingFile, Refusal, precheck
 from bot.models import MotionOptions, Requester
-from bot.providers.base import ProviderError, ProviderUnavailable
+from bot.providers.base import ProviderError
 
 if TYPE_CHECKING:
     from bot.discord_bot import MotionBot
@@ -73,15 +73,12 @@ class MotionCog(commands.Cog):
         )
         image_in = incoming(image)
         video_in = incoming(video) if video else None
+        provider = await core.provider_for(interaction.guild_id)
         # Refuse at once what the metadata already rules out: private, and before any download.
         try:
-            provider = core.provider(None)
             precheck(image_in, video_in, options, core.providers[provider].capabilities, provider)
         except Refusal as refusal:
             await interaction.response.send_message(f"❌ {refusal}", ephemeral=True)
-            return
-        except ProviderUnavailable as exc:
-            await interaction.response.send_message(f"❌ {exc}", ephemeral=True)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         requester = Requester(
@@ -112,7 +109,7 @@ class MotionCog(commands.Cog):
     @motion.autocomplete("template")
     async def template_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         core = self.bot.core
-        provider = core.providers[core.default_provider]
+        provider = core.providers[await core.provider_for(interaction.guild_id)]
         if not provider.capabilities.motion_templates:
             return []
         try:

@@ -268,3 +268,25 @@ async def test_result_over_the_upload_limit_is_linked(bot: FakeBot, cdn: Cdn) ->
     await bot.core.engine.wait_for_end(job.id, timeout=20)
     [message] = bot.channel.messages
     assert message.file is None and "link" in message.content and "http" in message.content
+
+
+async def test_admin_chooses_the_guild_provider_and_motion_follows_it(bot: FakeBot, cdn: Cdn) -> None:
+    from cogs.admin import AdminCog
+
+    admin = AdminCog(bot)  # type: ignore[arg-type]
+    refused = FakeInteraction()
+    await AdminCog.provider.callback(admin, refused, name="goapi")  # type: ignore[arg-type]
+    assert "not configured" in refused.calls[0].kwargs["content"]
+    assert await bot.core.provider_for(7) == "simulator"
+
+    bot.core.providers["kling"] = bot.core.providers["simulator"]  # stands in for a configured second provider
+    chosen = FakeInteraction()
+    await AdminCog.provider.callback(admin, chosen, name="kling")  # type: ignore[arg-type]
+    assert "Now using **kling**" in chosen.calls[0].kwargs["content"]
+    assert await bot.core.store.guild_provider(7) == "kling"
+    assert await bot.core.provider_for(8) == "simulator"  # other guilds keep the default
+    interaction = FakeInteraction()
+    await run_motion(bot, interaction, image=cdn.attachment("hero.png", "image/png", 512, 768),
+                     video=cdn.attachment("dance.mp4", "video/mp4", 360, 640))
+    [job] = await bot.core.store.jobs_in(list(JobState))
+    assert job.provider == "kling"
