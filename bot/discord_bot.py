@@ -28,12 +28,11 @@ EXTENSIONS = ("cogs.motion", "cogs.quota", "cogs.admin")
 TOKEN_LIFE_SECONDS = 14 * 60
 
 
-def point_discord_at(api_base: str, gateway: str) -> None:
-    """Send REST and gateway traffic to a local Discord stand-in (tests, development)."""
+def point_discord_at(api_base: str) -> None:
+    """Send REST traffic to a local Discord stand-in (tests, development); the gateway address
+    is then asked of it in setup_hook, as Discord documents (GET /gateway/bot)."""
     if api_base:
         discord.http.Route.BASE = f"{api_base.rstrip('/')}/api/v10"
-    if gateway:
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
 
 
 def nonce_for(job: JobRow, what: str) -> str:
@@ -136,6 +135,10 @@ class MotionBot(commands.Bot):
         self.tree.on_error = self.on_app_command_error
 
     async def setup_hook(self) -> None:
+        if self.settings.discord_api_base_url:
+            # A plain client never asks for the gateway; one setting must be enough to redirect both.
+            _, url, _ = await self.http.get_bot_gateway()
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
         await self.core.start()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
@@ -190,7 +193,7 @@ class MotionBot(commands.Bot):
 
 
 def run_bot(settings: Settings, *, force_sync: bool = False) -> int:
-    point_discord_at(settings.discord_api_base_url, settings.discord_gateway_url)
+    point_discord_at(settings.discord_api_base_url)
     bot = MotionBot(settings, force_sync=force_sync)
     assert settings.discord_token is not None
     try:

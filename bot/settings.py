@@ -29,7 +29,6 @@ class Settings(BaseSettings):
     # --- Discord -------------------------------------------------------------
     discord_token: SecretStr | None = None
     discord_api_base_url: str = ""  # only for a local Discord stand-in
-    discord_gateway_url: str = ""  # only for a local Discord stand-in
     discord_test_guild_id: int | None = None
     owner_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
 
