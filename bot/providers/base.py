@@ -124,6 +124,19 @@ class Provider(ABC):
     def __init__(self, http: HttpClient) -> None:
         self.http = http
 
+    def secrets(self) -> tuple[str, ...]:
+        """The credentials this adapter holds; `redact` keeps them out of any provider text."""
+        return ()
+
+    def redact(self, text: str, limit: int = 500) -> str:
+        """Provider text bound for admins and logs, without our credentials (providers may echo
+        the request back) and cut to `limit` characters. Redact before cutting, so a secret
+        straddling the cut cannot leave a prefix behind."""
+        for secret in self.secrets():
+            if secret:
+                text = text.replace(secret, "***")
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
     async def start(self) -> None:
         """Called once when the application starts."""
 

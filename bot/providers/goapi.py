@@ -102,7 +102,6 @@ _BALANCE_WORDS = re.compile(
 # Failure wording that means the user's input cannot be used; the user can act on it.
 _NO_PERSON_WORDS = re.compile(r"no (person|human|character|body)|(person|human|character).{0,20}not (found|detected)", re.IGNORECASE)
 
-_MAX_TEXT = 500  # provider text kept in error messages
 
 
 # --- wire models (lenient: GoAPI adds fields freely; we read only what we need) ---------------------
@@ -349,7 +348,7 @@ class GoApiProvider(Provider):
                 result.error_kind = ErrorKind.UNKNOWN
                 result.error_message = "goapi: task completed without a video URL"
         elif status is TaskStatus.FAILED:
-            text = self._redact(_join(error.message, error.raw_message)) or f"goapi: task {raw_status}"
+            text = self.redact(_join(error.message, error.raw_message)) or f"goapi: task {raw_status}"
             result.error_kind = _failure_kind(text)
             result.error_code = str(error.code) if failed_by_code else None
             result.error_message = text
@@ -369,7 +368,7 @@ class GoApiProvider(Provider):
                 status = code  # A2: an error dressed as 200
             else:
                 return None  # a malformed 2xx body is left to Response.json() -> OUTAGE
-        message = self._redact(_body_message(body, response.body)) or f"HTTP {status}"
+        message = self.redact(_body_message(body, response.body)) or f"HTTP {status}"
         code_text = str(code) if code is not None else str(status)
 
         def error(kind: ErrorKind, retryable: bool, user_detail: str | None = None) -> ProviderError:
@@ -395,11 +394,8 @@ class GoApiProvider(Provider):
             return error(ErrorKind.OUTAGE, True)
         return error(ErrorKind.UNKNOWN, False)
 
-    def _redact(self, text: str) -> str:
-        # Provider text goes to admins and logs; make sure our credentials never ride along.
-        for secret in (self._api_key, self._webhook_secret):
-            text = text.replace(secret, "***")
-        return text[:_MAX_TEXT]
+    def secrets(self) -> tuple[str, ...]:
+        return (self._api_key, self._webhook_secret)
 
 
 # --- helpers ------------------------------------------------------------------------------------------

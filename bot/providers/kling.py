@@ -322,6 +322,9 @@ class KlingProvider(Provider):
     def __repr__(self) -> str:
         return f"KlingProvider(base_url={self.base_url!r}, model={self.model!r})"
 
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(value for value in (self._access_key, self._secret_key, self._token) if value)
+
     # --- auth ----------------------------------------------------------------------
     def _bearer(self) -> str:
         """The cached JWT, re-minted when it is within the margin of its expiry."""

@@ -10,7 +10,7 @@ best effort, possibly twice.
 
 Because the key travels in the body, nothing here ever logs a request body, and
 every provider text that reaches a ProviderError or a ProviderTask goes through
-`_scrub` first: ModelsLab may echo the request back in an error.
+`redact` first: ModelsLab may echo the request back in an error.
 
 Assumptions (unconfirmed in providers.md §4; check against a live answer and fix here):
 - A1 model_id is "kling-motion-control" (documented as v2.6); "kling-v3-motion-control" is
@@ -92,7 +92,6 @@ _KEY_PAIR = re.compile(r"""(["']key["']\s*:\s*)(["'])[^"']*\2""")
 _KEY_QUERY = re.compile(r"\bkey=[^&\s\"']+")
 # The bot's webhook and media URLs carry signed tokens; an echo must not leak them either.
 _SIGNED_QUERY = re.compile(r"([?&](?:token|signature|sig)=)[^&\s\"']+")
-_MAX_TEXT = 500  # provider texts are for admins; keep job rows and logs small
 
 
 class _CreateBody(BaseModel):
@@ -350,21 +349,24 @@ class ModelsLabProvider(Provider):
         for field in ("message", "messege", "error"):
             value = payload.get(field)
             if value:
-                return self._scrub(_flatten(value))
+                return self.redact(_flatten(value))
         return ""
 
     def _snippet(self, body: bytes) -> str:
         # Scrub before cutting, so a key straddling the cut cannot leave a prefix behind.
-        text = self._scrub(body[:65536].decode("utf-8", "replace"))
+        text = self.redact(body[:65536].decode("utf-8", "replace"))
         return repr(text[:200])
 
-    def _scrub(self, text: str) -> str:
-        """Remove the API key (and URL tokens) from provider text, which may echo our request body."""
-        text = text.replace(self._api_key, "[key]")
+    def secrets(self) -> tuple[str, ...]:
+        return (self._api_key,)
+
+    def redact(self, text: str, limit: int = 500) -> str:
+        """Beyond the key itself, ModelsLab may echo our body back: blank any `key` field or
+        query value (even a cut-off one) and our signed URL tokens."""
         text = _KEY_PAIR.sub(r'\1"[key]"', text)
         text = _KEY_QUERY.sub("key=[key]", text)
         text = _SIGNED_QUERY.sub(r"\1[redacted]", text)
-        return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
+        return super().redact(text, limit)
 
 
 def _refuse(message: str, user_detail: str) -> ProviderError:

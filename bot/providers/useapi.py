@@ -245,7 +245,7 @@ class UseApiProvider(Provider):
             why = _first_error(exc) if isinstance(exc, ValidationError) else exc.message
             raise ProviderError(
                 ErrorKind.UNKNOWN,
-                self._scrub(f"useapi create: accepted, but the answer has no task id ({why})"),
+                self.redact(f"useapi create: accepted, but the answer has no task id ({why})"),
                 http_status=response.status,
                 retryable=False,
             ) from None
@@ -273,7 +273,7 @@ class UseApiProvider(Provider):
             model = _TaskModel.model_validate(response.json())
         except ValidationError as exc:
             raise ProviderError(
-                ErrorKind.OUTAGE, self._scrub(f"useapi task {number}: unexpected answer ({_first_error(exc)})")
+                ErrorKind.OUTAGE, self.redact(f"useapi task {number}: unexpected answer ({_first_error(exc)})")
             ) from None
         return self._to_task(model)
 
@@ -352,7 +352,7 @@ class UseApiProvider(Provider):
         if not url:
             raise ProviderError(
                 ErrorKind.OUTAGE,
-                self._scrub(f"useapi upload {media.filename}: no {field} in the answer (status {asset.status}, {asset.message!r})"),
+                self.redact(f"useapi upload {media.filename}: no {field} in the answer (status {asset.status}, {asset.message!r})"),
             )
         log.info("useapi: uploaded %s (%d bytes)", media.filename, size)
         return url
@@ -437,7 +437,7 @@ class UseApiProvider(Provider):
                 error_message="useapi: task finished without a video",
             )
         if name == "failed" or final:
-            text = self._scrub(_failure_text(model) or f"task ended as {raw}")
+            text = self.redact(_failure_text(model) or f"task ended as {raw}")
             kind, _detail = _kind_from_text(text, default=ErrorKind.UNKNOWN)
             return ProviderTask(
                 task_id=task_id,
@@ -474,7 +474,7 @@ class UseApiProvider(Provider):
             shown = error_text or message_text or "(no error text)"
             if message_text and message_text != error_text:
                 shown = f"{shown} [{message_text}]"
-            text = self._scrub(f"useapi {what}: {shown}")
+            text = self.redact(f"useapi {what}: {shown}")
             code = _kling_code(error_text) or (str(body_code) if body_code is not None else None)
 
             def error(kind: ErrorKind, **extra: Any) -> ProviderError:
@@ -500,9 +500,8 @@ class UseApiProvider(Provider):
 
         return classify
 
-    def _scrub(self, text: str) -> str:
-        # Belt and braces: should a provider ever echo the token, it stops here.
-        return text.replace(self._token, "***") if self._token else text
+    def secrets(self) -> tuple[str, ...]:
+        return (self._token,)
 
 
 # --- helpers -----------------------------------------------------------------------------
