@@ -17,7 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import CoreApp
-from bot.jobs import DeliveryTooLarge
+from bot.jobs import DeliveryImpossible, DeliveryTooLarge
 from bot.settings import Settings
 from bot.store import JobRow
 
@@ -88,7 +88,10 @@ class DiscordNotifier:
         except discord.HTTPException as exc:
             if exc.status == 413 or exc.code == 40005:
                 raise DeliveryTooLarge() from exc
-            raise
+            if exc.status not in (403, 404):
+                raise  # Discord trouble: the engine retries
+            # The channel is gone or closed to the bot: the video still reaches its owner by DM.
+            message = await self._direct_message(job, content, video, exc)
         interaction = self._live_interaction(job.id)
         if interaction is not None:
             try:
@@ -97,6 +100,16 @@ class DiscordNotifier:
                 pass
         self._status.pop(job.id, None)
         return message.id
+
+    async def _direct_message(
+        self, job: JobRow, content: str, video: Path | None, why: discord.HTTPException
+    ) -> discord.Message:
+        try:
+            user = await self.bot.fetch_user(job.user_id)
+            file = discord.File(video, filename=f"motion-{job.id}.mp4") if video else discord.utils.MISSING
+            return await user.send(content + "\n-# (the channel could not be used)", file=file)
+        except discord.HTTPException as exc:
+            raise DeliveryImpossible(f"channel refused ({why.status} {why.text}); DM refused ({exc.status})") from exc
 
     async def notify_failure(self, job: JobRow, text: str) -> None:
         interaction = self._live_interaction(job.id)
@@ -111,11 +124,17 @@ class DiscordNotifier:
         if job.channel_id is None:
             return
         channel = self.bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
-        await channel.send(
-            f"<@{job.user_id}> your video could not be made: {text}\n-# job `{job.id}`",
-            nonce=nonce_for(job, "end"),
-            allowed_mentions=discord.AllowedMentions(users=[discord.Object(job.user_id)], roles=False, everyone=False),
-        )
+        content = f"<@{job.user_id}> your video could not be made: {text}\n-# job `{job.id}`"
+        try:
+            await channel.send(
+                content,
+                nonce=nonce_for(job, "end"),
+                allowed_mentions=discord.AllowedMentions(users=[discord.Object(job.user_id)], roles=False, everyone=False),
+            )
+        except discord.HTTPException as exc:
+            if exc.status not in (403, 404):
+                raise
+            await self._direct_message(job, content, None, exc)
 
 
 class MotionBot(commands.Bot):

@@ -42,7 +42,8 @@ class Notifier(Protocol):
 
     async def deliver(self, job: JobRow, video: Path | None, link: str | None) -> int | None:
         """Post the result (a file, or a link when it is too large); return the message id.
-        Raise DeliveryTooLarge if the platform refuses the file's size."""
+        Raise DeliveryTooLarge if the platform refuses the file's size, DeliveryImpossible if
+        there is nowhere left to post it."""
 
     async def notify_failure(self, job: JobRow, text: str) -> None:
         """Tell the user the job ended without a video, and why."""
@@ -50,6 +51,10 @@ class Notifier(Protocol):
 
 class DeliveryTooLarge(Exception):
     """The platform refused the file as too large: post a link instead."""
+
+
+class DeliveryImpossible(Exception):
+    """Nowhere to post (channel deleted, user unreachable): retrying cannot help."""
 
 
 class JobNotFound(Exception):
@@ -365,11 +370,14 @@ class JobEngine:
             if self._timed_out(job):
                 await self._expire(job)
                 return
-            provider = self._provider(job.provider)
             assert job.provider_task_id is not None
             try:
+                provider = self._provider(job.provider)
                 task = await provider.get_task(job.provider_task_id)
             except ProviderError as error:
+                if job.provider not in self.providers:
+                    await self._fail(job_id, error)  # its credentials were removed: nobody can follow it now
+                    return
                 log.warning("job %s: poll failed: %s", job_id, error)
                 interval = min(self.config.poll_max_interval, interval * 2)
                 continue
@@ -514,7 +522,10 @@ class JobEngine:
         text = job.error_message or "The video could not be made."
         if job.state is not JobState.CANCELLED:
             text += " Your credits were returned."
-        await self._retry_forever(job_id, "failure notice", lambda: self.notifier.notify_failure(job, text))
+        try:
+            await self._retry_forever(job_id, "failure notice", lambda: self.notifier.notify_failure(job, text))
+        except DeliveryImpossible as exc:
+            log.warning("job %s: failure notice could not be posted: %s", job_id, exc)
         await self.store.update_job(job_id, notified_at=time.time())
         self._cleanup_inputs(job_id, keep_result=False)
         self._mark_settled(job_id)
@@ -524,11 +535,11 @@ class JobEngine:
         if job.state is not JobState.SUCCEEDED:
             return
         assert job.result_url is not None
-        provider = self._provider(job.provider)
+        provider = self.providers.get(job.provider)
         path = self.job_dir(job_id) / "result.mp4"
         video: Path | None = None
         link: str | None = None
-        if not path.exists():
+        if not path.exists() and provider is not None:
             try:
                 await provider.download(job.result_url, path)
             except ProviderError as error:
@@ -547,13 +558,20 @@ class JobEngine:
                 fallback = self.media_url(job_id, "result.mp4") or job.result_url
                 return await self.notifier.deliver(job, None, fallback)
 
-        message_id = await self._retry_forever(job_id, "delivery", post)
+        undeliverable = None
+        try:
+            message_id = await self._retry_forever(job_id, "delivery", post)
+        except DeliveryImpossible as exc:
+            # Channel gone and the user unreachable: retrying forever would help nobody.
+            message_id, undeliverable = None, f"could not be posted: {exc}"
+            log.warning("job %s: result %s", job_id, undeliverable)
         async with self.store.transaction() as db:
             await Store.transition_in(
                 db,
                 job_id,
                 JobState.DELIVERED,
                 allowed_from=[JobState.SUCCEEDED],
+                note=undeliverable or "",
                 delivered_at=time.time(),
                 message_id=message_id,
             )
@@ -568,7 +586,7 @@ class JobEngine:
         while True:
             try:
                 return await action()
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, DeliveryImpossible):
                 raise
             except Exception as error:
                 delay = min(300.0, self.config.retry_base * 2**attempt)

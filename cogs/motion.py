@@ -95,16 +95,17 @@ class MotionCog(commands.Cog):
         except ProviderError as exc:
             await interaction.edit_original_response(content=f"❌ {exc.user_message}")
             return
-        self.bot.notifier.track(job.id, interaction)
         position = await core.store.queue_position(job.id)
         status = await core.quotas.status(core.store, interaction.user.id, interaction.guild_id)
-        place = f"#{position} in line" if position else "starting"
+        place = f"Queued (#{position} in line)" if position else "Starting now"
         await interaction.edit_original_response(
             content=(
-                f"Queued ({place}). This video costs {price.credits} credits ({price.explain()}); "
+                f"{place}. This video costs {price.credits} credits ({price.explain()}); "
                 f"you have {status.left} left today.\nThe result will be posted in this channel.\n-# job `{job.id}`"
             )
         )
+        # Only now: the engine's later status edits must land after this first one.
+        self.bot.notifier.track(job.id, interaction)
 
     @motion.autocomplete("template")
     async def template_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:

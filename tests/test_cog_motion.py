@@ -184,8 +184,9 @@ async def test_success_defers_first_then_posts_once(bot: FakeBot, cdn: Cdn) -> N
     first = interaction.calls[0]
     assert first.what == "defer" and first.kwargs == {"ephemeral": True, "thinking": True}
     assert cdn.fetches and all(at > first.at for _, at in cdn.fetches), "downloads must wait for the deferral"
-    queued = interaction.named("edit")[-1].kwargs["content"]
-    assert "Queued" in queued and "3 credits" in queued and "2 left today" in queued
+    queued = interaction.named("edit")[0].kwargs["content"]
+    assert ("Queued (#1 in line)" in queued or "Starting now" in queued), queued
+    assert "3 credits" in queued and "2 left today" in queued
     [job] = await bot.core.store.jobs_in(list(JobState))
     done = await bot.core.engine.wait_for_end(job.id, timeout=20)
     assert done.state.value == "delivered"
