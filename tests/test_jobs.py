@@ -234,3 +234,35 @@ async def test_busy_provider_keeps_the_job_waiting_then_submits(polling_app: Cor
     job = await submit(polling_app, inputs)
     done = await polling_app.engine.wait_for_end(job.id, timeout=20)
     assert calls == 2 and done.state is JobState.DELIVERED
+
+
+async def test_job_whose_provider_was_removed_is_refunded_not_stuck(polling_app: CoreApp, inputs: Inputs, channel: FakeChannel) -> None:
+    job = await submit(polling_app, inputs)
+    await wait_state(polling_app, job.id, "submitted", "processing")
+    simulator = polling_app.providers.pop("simulator")  # as after a restart without its credentials
+    try:
+        done = await polling_app.engine.wait_for_end(job.id, timeout=20)
+    finally:
+        polling_app.providers["simulator"] = simulator
+    assert done.state is JobState.FAILED
+    assert await polling_app.store.ledger_for_job(job.id) == [("reserve", 3), ("refund", 3)]
+    assert len(channel.for_job(job.id)) == 1
+
+
+async def test_nowhere_to_post_closes_the_job_instead_of_retrying_forever(polling_app: CoreApp, inputs: Inputs) -> None:
+    from bot.jobs import DeliveryImpossible
+
+    attempts = 0
+
+    async def nowhere(*_: object) -> int | None:
+        nonlocal attempts
+        attempts += 1
+        raise DeliveryImpossible("channel deleted; DM refused")
+
+    polling_app.engine.notifier.deliver = nowhere  # type: ignore[method-assign]
+    job = await submit(polling_app, inputs)
+    done = await polling_app.engine.wait_for_end(job.id, timeout=20)
+    assert done.state is JobState.DELIVERED and done.message_id is None
+    assert attempts == 1
+    notes = [note for _, to, note in await polling_app.store.job_events(job.id) if to == "delivered"]
+    assert notes == ["could not be posted: channel deleted; DM refused"]
