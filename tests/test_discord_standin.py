@@ -15,7 +15,8 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
+from collections.abc import AsyncIterator
 
 import aiohttp
 import discord
@@ -25,7 +26,6 @@ from discord import app_commands
 from discord.ext import commands
 
 from tests.discord_standin import MIB, Guild, StandIn, Upload, User, run_client
-from tests.discord_standin.fixtures import standin  # noqa: F401  (pytest fixture)
 from tests.media_factory import make_image
 
 MESSAGES_ROUTE = "POST /channels/{channel_id}/messages"

@@ -4,7 +4,7 @@ module (`from tests.discord_standin.fixtures import standin`) so pytest finds th
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import pytest_asyncio
 

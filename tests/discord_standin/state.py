@@ -78,7 +78,7 @@ class Snowflakes:
 
 
 def iso(when: dt.datetime | None = None) -> str:
-    return (when or dt.datetime.now(dt.timezone.utc)).isoformat()
+    return (when or dt.datetime.now(dt.UTC)).isoformat()
 
 
 @dataclass
