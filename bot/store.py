@@ -347,6 +347,11 @@ class Store:
                 f"UPDATE jobs SET {sets}, updated_at = ? WHERE id = ?", (*fields.values(), time.time(), job_id)
             )
 
+    async def job_counts(self) -> dict[tuple[str, str], int]:
+        """Jobs per (provider, state), for /metrics."""
+        async with self.db.execute("SELECT provider, state, COUNT(*) FROM jobs GROUP BY provider, state") as cur:
+            return {(r[0], r[1]): int(r[2]) for r in await cur.fetchall()}
+
     async def job_events(self, job_id: str) -> list[tuple[str | None, str, str]]:
         async with self.db.execute(
             "SELECT from_state, to_state, note FROM job_events WHERE job_id = ? ORDER BY id", (job_id,)

@@ -37,6 +37,7 @@ class WebServer:
         app.add_routes(
             [
                 web.get("/healthz", self.healthz),
+                web.get("/metrics", self.metrics),
                 web.post("/callbacks/{provider}/{job_id}", self.callback),
                 web.get("/media/{job_id}/{name}", self.media),
             ]
@@ -64,6 +65,15 @@ class WebServer:
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "providers": sorted(self.providers)})
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        """Prometheus text format: jobs by provider and state, credits spent today."""
+        lines = ["# TYPE motionbot_jobs gauge"]
+        for (provider, state), count in sorted((await self.engine.store.job_counts()).items()):
+            lines.append(f'motionbot_jobs{{provider="{provider}",state="{state}"}} {count}')
+        usage = await self.engine.store.usage(self.engine.store.db, self.engine.quotas.period())
+        lines += ["# TYPE motionbot_credits_used_today gauge", f"motionbot_credits_used_today {usage.used}"]
+        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
 
     async def callback(self, request: web.Request) -> web.Response:
         provider, job_id = request.match_info["provider"], request.match_info["job_id"]

@@ -266,3 +266,15 @@ async def test_nowhere_to_post_closes_the_job_instead_of_retrying_forever(pollin
     assert attempts == 1
     notes = [note for _, to, note in await polling_app.store.job_events(job.id) if to == "delivered"]
     assert notes == ["could not be posted: channel deleted; DM refused"]
+
+
+async def test_health_and_metrics(polling_app: CoreApp, inputs: Inputs) -> None:
+    job = await submit(polling_app, inputs)
+    await polling_app.engine.wait_for_end(job.id, timeout=20)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{polling_app.web.base_url}/healthz") as resp:
+            assert resp.status == 200 and (await resp.json())["status"] == "ok"
+        async with session.get(f"{polling_app.web.base_url}/metrics") as resp:
+            text = await resp.text()
+    assert 'motionbot_jobs{provider="simulator",state="delivered"} 1' in text
+    assert "motionbot_credits_used_today 3" in text
