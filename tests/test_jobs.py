@@ -278,3 +278,36 @@ async def test_health_and_metrics(polling_app: CoreApp, inputs: Inputs) -> None:
             text = await resp.text()
     assert 'motionbot_jobs{provider="simulator",state="delivered"} 1' in text
     assert "motionbot_credits_used_today 3" in text
+
+
+async def test_failover_hands_a_busy_providers_job_to_the_next_and_says_so(tmp_path: Path, inputs: Inputs, channel: FakeChannel) -> None:
+    from bot.models import ErrorKind
+    from bot.providers.base import ProviderError
+    from bot.providers.simulator import SimulatorProvider
+
+    app = await started(core_settings(tmp_path / "data", provider_failover=True), channel)
+    try:
+        second = SimulatorProvider(app.http, data_dir=tmp_path / "second", delay_seconds=0.2, public_base_url=lambda: app.base_url)
+        app.providers["kling"] = second  # stands in for a second configured provider
+        submits: list[str] = []
+
+        async def always_busy(_: object) -> ProviderTask:
+            submits.append("simulator")
+            raise ProviderError(ErrorKind.RATE_LIMIT, "HTTP 429 past retries", http_status=429)
+
+        app.providers["simulator"].submit = always_busy  # type: ignore[method-assign]
+        notifier = app.engine.notifier
+        job = await submit(app, inputs)
+        done = await app.engine.wait_for_end(job.id, timeout=20)
+        assert submits == ["simulator"]
+        assert done.state is JobState.DELIVERED and done.provider == "kling"
+        assert any("went to kling" in text for job_id, text in notifier.progress_texts if job_id == job.id)  # type: ignore[attr-defined]
+    finally:
+        await app.stop()
+
+
+async def test_without_failover_a_busy_provider_keeps_the_job(polling_app: CoreApp, inputs: Inputs) -> None:
+    """Failover is off by default: prices differ, so a job never moves provider on its own."""
+    assert polling_app.engine.config.failover is False
+    polling_app.providers["kling"] = polling_app.providers["simulator"]
+    assert polling_app.engine._failover_order(await submit(polling_app, inputs)) == ["simulator"]
