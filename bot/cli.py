@@ -39,11 +39,21 @@ def add_motion_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 class TerminalNotifier:
-    """Prints progress to stderr; delivery copies the result to --out."""
+    """Prints progress to stderr; delivery copies this run's result to --out.
+
+    The engine also resumes terminal jobs an earlier run left unfinished (after
+    --timeout or a crash). Their results must not land in this run's --out, so
+    they are saved next to it as <job id>.mp4, and their failures are not
+    reported as this run's.
+    """
 
     def __init__(self, out: Path) -> None:
         self.out = out
+        self.job_id: str | None = None  # set once this run's job exists
         self.failure: str | None = None
+
+    def is_mine(self, job: JobRow) -> bool:
+        return job.id == self.job_id
 
     async def progress(self, job: JobRow, text: str) -> None:
         print(f"[{job.id}] {text}", file=sys.stderr)
@@ -51,12 +61,23 @@ class TerminalNotifier:
     async def deliver(self, job: JobRow, video: Path | None, link: str | None) -> int | None:
         if video is None:
             raise RuntimeError(f"result was not downloaded; it is at {link}")
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(shutil.copyfile, video, self.out)
+        dest = self.out if self.is_mine(job) else earlier_run_output(self.out, job.id)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(shutil.copyfile, video, dest)
+        if dest != self.out:
+            print(f"[{job.id}] (from an earlier run) wrote {dest}", file=sys.stderr)
         return None
 
     async def notify_failure(self, job: JobRow, text: str) -> None:
-        self.failure = text
+        if self.is_mine(job):
+            self.failure = text
+        else:
+            print(f"[{job.id}] (from an earlier run) failed: {text}", file=sys.stderr)
+
+
+def earlier_run_output(out: Path, job_id: str) -> Path:
+    """Where a resumed job from an earlier run is saved: its --out is not stored, so beside this one."""
+    return out.with_name(f"{job_id}.mp4")
 
 
 def local_file(path: Path) -> IncomingFile:
@@ -67,6 +88,24 @@ def local_file(path: Path) -> IncomingFile:
         size=path.stat().st_size,
         content_type=mimetypes.guess_type(path.name)[0],
         path=path,
+    )
+
+
+def needs_public_url(core: CoreApp, settings: Settings, provider: str | None) -> str | None:
+    """Why the chosen provider cannot take local files here, if it cannot.
+
+    Terminal inputs have no URL of their own; providers that fetch inputs by URL get
+    ours only with PUBLIC_URL. Without it the job would be charged and then fail at submit.
+    """
+    try:
+        name = core.provider(provider)
+    except ProviderUnavailable:
+        return None  # submit_motion reports an unknown provider with the configured ones
+    if settings.public_url or not core.providers[name].capabilities.needs_input_urls:
+        return None
+    return (
+        f"{name} fetches its inputs by URL: set PUBLIC_URL to an address that reaches this machine's "
+        f"WEB_PORT ({settings.web_port}), e.g. http://127.0.0.1:{settings.web_port} for a provider on this machine"
     )
 
 
@@ -88,11 +127,18 @@ async def run_motion(settings: Settings, args: argparse.Namespace) -> int:
     # Port 0: the terminal run must not collide with a running bot, unless providers must call us back.
     core = CoreApp(settings, notifier, origin="terminal", web_port=None if settings.public_url else 0)
     try:
-        await core.start()
-    except ProviderUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
-    try:
+        try:
+            await core.start()
+        except ProviderUnavailable as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_INPUT
+        except OSError as exc:
+            # Most often WEB_PORT is taken (say, by the running bot): a setting to change, not a crash.
+            print(f"error: cannot start: {exc} (check WEB_HOST, WEB_PORT and DATA_DIR)", file=sys.stderr)
+            return EXIT_INPUT
+        if problem := needs_public_url(core, settings, args.provider):
+            print(f"error: {problem}", file=sys.stderr)
+            return EXIT_INPUT
         requester = Requester(user_id=TERMINAL_USER_ID, origin="terminal", upload_limit=2**62)
         try:
             job, price = await core.submit_motion(requester, image, video, options, args.provider)
@@ -105,11 +151,17 @@ async def run_motion(settings: Settings, args: argparse.Namespace) -> int:
         except ProviderError as exc:
             print(f"provider error: {exc}", file=sys.stderr)
             return EXIT_PROVIDER
+        notifier.job_id = job.id
         print(f"[{job.id}] queued on {job.provider}, {price.credits} credits ({price.explain()})", file=sys.stderr)
         try:
             job = await core.engine.wait_for_end(job.id, timeout=args.timeout)
         except TimeoutError:
-            print(f"[{job.id}] still running after {args.timeout} s; the bot will finish it", file=sys.stderr)
+            # Only a terminal run resumes terminal jobs (the Discord bot resumes its own origin only).
+            print(
+                f"[{job.id}] still running after {args.timeout} s; the next `python -m bot motion` run "
+                f"finishes it and saves it beside that run's --out as {job.id}.mp4",
+                file=sys.stderr,
+            )
             return EXIT_PROVIDER
         if job.state.value == "delivered":
             print(f"[{job.id}] wrote {args.out}", file=sys.stderr)

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
+        # `NAME=` (as in .env.example) means "not set": use the default. Otherwise an empty
+        # DISCORD_TEST_GUILD_ID is a bad integer and an empty DATABASE_PATH becomes Path(".").
+        env_ignore_empty=True,
     )
 
     # --- Discord -------------------------------------------------------------
