@@ -167,26 +167,41 @@ async def test_token_still_expired_after_remint_is_an_auth_error(world: World) -
     assert world.emulator.tasks == {}
 
 
-def _auth_cases() -> list[tuple[str, dict[str, str], int, int]]:
+def _auth_headers(label: str) -> dict[str, str]:
+    """Built when the test runs, not when it is collected: the times are relative to now."""
     now = int(time.time())
     good = {"iss": ACCESS_KEY, "exp": now + 1800, "nbf": now - 5}
-    return [
-        ("valid", {"Authorization": f"Bearer {_token(good)}"}, 200, 0),
-        ("no header", {}, 401, 1001),
-        ("not bearer", {"Authorization": f"Basic {_token(good)}"}, 401, 1002),
-        ("two spaces", {"Authorization": f"Bearer  {_token(good)}"}, 401, 1002),
-        ("not a jwt", {"Authorization": "Bearer not-a-jwt"}, 401, 1002),
-        ("wrong secret", {"Authorization": f"Bearer {_token(good, 'another-secret-key-of-32-bytes!!')}"}, 401, 1000),
-        ("wrong issuer", {"Authorization": f"Bearer {_token({**good, 'iss': 'someone-else'})}"}, 401, 1000),
-        ("expired", {"Authorization": f"Bearer {_token({**good, 'exp': now - 1})}"}, 401, 1004),
-        ("not yet valid", {"Authorization": f"Bearer {_token({**good, 'nbf': now + 60})}"}, 401, 1003),
-        ("no exp", {"Authorization": f"Bearer {_token({'iss': ACCESS_KEY, 'nbf': now - 5})}"}, 401, 1002),
-    ]
+    return {
+        "valid": {"Authorization": f"Bearer {_token(good)}"},
+        "no header": {},
+        "not bearer": {"Authorization": f"Basic {_token(good)}"},
+        "two spaces": {"Authorization": f"Bearer  {_token(good)}"},
+        "not a jwt": {"Authorization": "Bearer not-a-jwt"},
+        "wrong secret": {"Authorization": f"Bearer {_token(good, 'another-secret-key-of-32-bytes!!')}"},
+        "wrong issuer": {"Authorization": f"Bearer {_token({**good, 'iss': 'someone-else'})}"},
+        "expired": {"Authorization": f"Bearer {_token({**good, 'exp': now - 1})}"},
+        "not yet valid": {"Authorization": f"Bearer {_token({**good, 'nbf': now + 60})}"},
+        "no exp": {"Authorization": f"Bearer {_token({'iss': ACCESS_KEY, 'nbf': now - 5})}"},
+    }[label]
 
 
-@pytest.mark.parametrize(("label", "headers", "status", "code"), _auth_cases(), ids=[c[0] for c in _auth_cases()])
-async def test_emulator_checks_auth_like_kling(world: World, label: str, headers: dict[str, str], status: int, code: int) -> None:
-    async with world.http.session.get(world.emulator.base_url + MOTION, headers=headers) as resp:
+AUTH_CASES = [
+    ("valid", 200, 0),
+    ("no header", 401, 1001),
+    ("not bearer", 401, 1002),
+    ("two spaces", 401, 1002),
+    ("not a jwt", 401, 1002),
+    ("wrong secret", 401, 1000),
+    ("wrong issuer", 401, 1000),
+    ("expired", 401, 1004),
+    ("not yet valid", 401, 1003),
+    ("no exp", 401, 1002),
+]
+
+
+@pytest.mark.parametrize(("label", "status", "code"), AUTH_CASES, ids=[c[0] for c in AUTH_CASES])
+async def test_emulator_checks_auth_like_kling(world: World, label: str, status: int, code: int) -> None:
+    async with world.http.session.get(world.emulator.base_url + MOTION, headers=_auth_headers(label)) as resp:
         body = await resp.json()
     assert (resp.status, body["code"]) == (status, code), body
     assert "request_id" in body

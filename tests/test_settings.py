@@ -17,12 +17,6 @@ EXAMPLE = REPO / ".env.example"
 SETTING_LINE = re.compile(r"^([A-Z][A-Z0-9_]*)=")
 FIELDS = {name.upper(): name for name in Settings.model_fields}
 
-# Settings documented by the comment above the setting just before them. Keep this empty:
-# a new setting gets its own comment. KLING_SECRET_KEY shares "access key and secret key"
-# with KLING_ACCESS_KEY; remove it here once .env.example gives it its own comment line.
-SHARES_COMMENT_ABOVE = {"KLING_SECRET_KEY": "KLING_ACCESS_KEY"}
-
-
 @pytest.fixture(autouse=True)
 def no_settings_from_outside(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Only what a test sets counts: no variable from the shell, no .env from the working folder."""
@@ -63,9 +57,6 @@ def test_every_setting_in_env_example_has_a_comment_right_above() -> None:
     for name, index in settings.items():
         above = lines[index - 1].strip() if index > 0 else ""
         if above.startswith("#") and len(above) > 1:
-            continue
-        shares_with = SHARES_COMMENT_ABOVE.get(name)
-        if shares_with is not None and settings.get(shares_with) == index - 1:
             continue
         undocumented.append(name)
     assert not undocumented, f"put a comment line right above these in .env.example: {undocumented}"
