@@ -324,7 +324,7 @@ class JobEngine:
         log.info("job %s: submitted as task %s", job_id, task.task_id)
         await self._progress(job_id, "Sent to the video service. Waiting for it to start…")
         await self.apply_task(job_id, task)
-        self._spawn("track", job_id, self._track(job_id))
+        self._spawn("track", job_id, self._track(job_id, first_wait=task.eta_seconds))
 
     async def _reconcile_submitting(self, job_id: str) -> None:
         """A submit whose outcome is unknown (crash or timeout): look the task up, never resubmit blindly."""
@@ -358,12 +358,17 @@ class JobEngine:
         started = job.submitted_at or job.created_at
         return time.time() - started > self.config.job_timeout
 
-    async def _track(self, job_id: str) -> None:
+    async def _track(self, job_id: str, first_wait: float | None = None) -> None:
         """Poll with backoff until the job leaves the provider. With callbacks configured this is
-        only the safety net, so it starts slower."""
+        only the safety net, so it starts slower. A provider's own estimate brings the first look
+        forward: a 5-second job should not wait for a 10-second poll."""
         interval = self.config.callback_fallback_poll if self.config.public_url else self.config.poll_interval
+        # Only the first look, and only without callbacks: after it, plain backoff (an estimate that
+        # stays at zero must not turn into a hammering loop).
+        wait = interval if first_wait is None or self.config.public_url else min(interval, first_wait + 0.5)
         while True:
-            await self._sleep(interval)
+            await self._sleep(wait)
+            wait = interval
             job = await self._get(job_id)
             if job.state not in IN_FLIGHT:
                 return
@@ -380,12 +385,14 @@ class JobEngine:
                     return
                 log.warning("job %s: poll failed: %s", job_id, error)
                 interval = min(self.config.poll_max_interval, interval * 2)
+                wait = interval
                 continue
             await self.store.update_job(job_id, poll_attempts=job.poll_attempts + 1)
             await self.apply_task(job_id, task)
             if task.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED):
                 return
-            interval = min(self.config.poll_max_interval, max(interval * 1.5, task.eta_seconds or 0))
+            interval = min(self.config.poll_max_interval, interval * 1.5)
+            wait = interval
 
     async def handle_callback(self, provider_name: str, job_id: str, token: str | None, headers: Mapping[str, str], body: bytes) -> None:
         """A provider's callback; raises CallbackResult with the status to answer. Changes nothing

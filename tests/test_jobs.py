@@ -311,3 +311,14 @@ async def test_without_failover_a_busy_provider_keeps_the_job(polling_app: CoreA
     assert polling_app.engine.config.failover is False
     polling_app.providers["kling"] = polling_app.providers["simulator"]
     assert polling_app.engine._failover_order(await submit(polling_app, inputs)) == ["simulator"]
+
+
+async def test_first_poll_follows_the_providers_estimate(tmp_path: Path, inputs: Inputs, channel: FakeChannel) -> None:
+    """A short job is picked up when the provider says it will be ready, not a whole poll interval later."""
+    app = await started(core_settings(tmp_path / "data", poll_interval_seconds=30, poll_max_interval_seconds=60), channel)
+    try:
+        job = await submit(app, inputs)
+        done = await app.engine.wait_for_end(job.id, timeout=10)  # the 30 s interval would time this out
+        assert done.state is JobState.DELIVERED and done.poll_attempts == 1
+    finally:
+        await app.stop()
