@@ -1,0 +1,166 @@
+"""How fast does the bot answer a burst of /motion, and how much memory does it take?
+
+Runs `python -m bot` as a real OS process against the Discord stand-in (in this
+process), makes N members invoke /motion at the same moment, and reports:
+
+- first answer: seconds from the stand-in dispatching an INTERACTION_CREATE to the bot's
+  first callback for it (the deferral) arriving, on the stand-in's clock: median, p99,
+  max, and how many the stand-in refused as later than Discord's 3 s rule; next to it,
+  how long the stand-in took to send the whole burst (it sends the burst and takes the
+  callbacks on one event loop, so part of a first answer is the stand-in still sending);
+- all delivered: seconds from the burst until every result was posted (simulator
+  provider, so this mostly measures the simulator's renders, not Discord);
+- memory: RSS of the bot process from /proc/<pid>/status, VmRSS after start-up (idle)
+  and VmHWM (the kernel's peak RSS) after the burst was delivered.
+
+    .venv/bin/python bench/bench_interactions.py                 # 1 (baseline), 50, 100 and 200 members
+    .venv/bin/python bench/bench_interactions.py --users 20 --no-delivery
+
+This is a measurement, not a test: it asserts nothing and CI does not run it.
+Linux only (reads /proc).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as a plain script: the stand-in and helpers live in tests/
+
+from tests.discord_standin import StandIn
+from tests.e2e_helpers import (
+    BotProcess,
+    bot_env,
+    jobs,
+    make_media,
+    wait_for_new_session,
+)
+
+
+@dataclass
+class Result:
+    users: int
+    answered: int  # first answers the stand-in accepted: in time under Discord's 3 s rule
+    burst: float  # from the first INTERACTION_CREATE to the last one, as the stand-in sent them
+    median: float
+    p99: float
+    worst: float
+    delivered_after: float | None
+    idle_rss_mib: float
+    peak_rss_mib: float
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile: with 50 samples p99 is the largest, as it should be."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
+
+
+def rss_mib(pid: int, field: str) -> float:
+    """VmRSS (now) or VmHWM (peak so far) of a process, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024  # the kernel reports kB
+    raise LookupError(f"{field} not in /proc/{pid}/status")
+
+
+async def run_once(users: int, *, delay: float, deliver: bool, workdir: Path) -> Result:
+    media = make_media(workdir / "media")
+    async with StandIn() as standin:
+        members = [standin.create_user(f"user{i}") for i in range(users)]
+        guild = await standin.create_guild("Bench", channels=["general"], members=members)
+        general = guild.channel_named("general")
+        data_dir = workdir / "data"
+        env = bot_env(
+            standin,
+            data_dir,
+            simulator_delay_seconds=delay,
+            poll_interval_seconds=0.5,
+            poll_max_interval_seconds=2,
+            provider_max_concurrency=users,  # measure the bot, not a provider's slot limit
+            log_level="WARNING",
+        )
+        bot = BotProcess(env, workdir / "run")
+        await bot.start()
+        try:
+            await wait_for_new_session(standin, set())
+            await asyncio.sleep(2.5)  # discord.py's guild_ready_timeout, then the bot sits idle
+            idle = rss_mib(bot.pid, "VmRSS")
+
+            started = time.monotonic()
+            handles = await asyncio.gather(
+                *(standin.invoke("motion", user=m, channel=general, options=media.options()) for m in members)
+            )
+            firsts = await asyncio.gather(*(h.first_answer(timeout=60) for h in handles))
+            elapsed = [s.elapsed for s in firsts]
+            burst = max(h.created_at for h in handles) - min(h.created_at for h in handles)
+            delivered_after = None
+            if deliver:
+                await standin.wait_until(
+                    lambda: len(standin.channel_messages(general)) >= users, 60 + users * 3, "every result posted"
+                )
+                delivered_after = time.monotonic() - started
+                # The post comes just before its database write; wait for that too so nothing is cut short.
+                await standin.wait_until(
+                    lambda: all(r["state"] == "delivered" for r in jobs(data_dir)), 30, "every job recorded"
+                )
+            peak = rss_mib(bot.pid, "VmHWM")
+        finally:
+            await bot.stop()
+        if bot.proc is not None and bot.proc.returncode not in (0, -15):
+            print(bot.log()[-3000:], file=sys.stderr)
+    return Result(
+        users=users,
+        answered=sum(s.accepted for s in firsts),
+        burst=burst,
+        median=statistics.median(elapsed),
+        p99=percentile(elapsed, 99),
+        worst=max(elapsed),
+        delivered_after=delivered_after,
+        idle_rss_mib=idle,
+        peak_rss_mib=peak,
+    )
+
+
+def table(results: list[Result]) -> str:
+    header = (
+        "| members at once | events sent over | deferred in time | first answer median | p99 | max "
+        "| all delivered after | bot RSS idle | bot peak RSS |"
+    )
+    lines = [header, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        delivered = f"{r.delivered_after:.1f} s" if r.delivered_after is not None else "not measured"
+        lines.append(
+            f"| {r.users} | {r.burst * 1000:.0f} ms | {r.answered}/{r.users} "
+            f"| {r.median * 1000:.0f} ms | {r.p99 * 1000:.0f} ms "
+            f"| {r.worst * 1000:.0f} ms | {delivered} | {r.idle_rss_mib:.0f} MiB | {r.peak_rss_mib:.0f} MiB |"
+        )
+    return "\n".join(lines)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, nargs="+", default=[1, 50, 100, 200], help="members invoking at once")
+    parser.add_argument("--delay", type=float, default=1.0, help="SIMULATOR_DELAY_SECONDS for the bot")
+    parser.add_argument("--no-delivery", action="store_true", help="stop after the first answers")
+    args = parser.parse_args()
+    results = []
+    for users in args.users:
+        # A fresh stand-in, database and bot process per size, so runs do not inherit each other's load.
+        with tempfile.TemporaryDirectory(prefix="bench-interactions-") as tmp:
+            result = await run_once(users, delay=args.delay, deliver=not args.no_delivery, workdir=Path(tmp))
+        results.append(result)
+        print(f"{users} members: done", file=sys.stderr)
+    print(table(results))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
