@@ -6,6 +6,7 @@ share every check, the store and the provider clients.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from types import TracebackType
 
@@ -41,6 +42,7 @@ class CoreApp:
             max_active_per_user=settings.max_active_jobs_per_user,
         )
         self._session: aiohttp.ClientSession | None = None
+        self._stopped: asyncio.Future[None] | None = None
         self.http: HttpClient
         self.providers: dict[str, Provider] = {}
         self.engine: JobEngine
@@ -92,6 +94,12 @@ class CoreApp:
         log.info("core started: providers %s, default %s", ", ".join(sorted(self.providers)), self.default_provider)
 
     async def stop(self) -> None:
+        """Idempotent, and finishes even if the caller is cancelled half-way (shutdown paths overlap)."""
+        if self._stopped is None:
+            self._stopped = asyncio.ensure_future(self._stop())
+        await asyncio.shield(self._stopped)
+
+    async def _stop(self) -> None:
         if hasattr(self, "engine"):
             await self.engine.stop()
         for provider in self.providers.values():

@@ -5,9 +5,12 @@ This module and cogs/ are the only places that import discord.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import logging
+import signal
 import time
 from pathlib import Path
 
@@ -48,14 +51,16 @@ class DiscordNotifier:
         self._status: dict[str, tuple[discord.Interaction, float]] = {}
 
     def track(self, job_id: str, interaction: discord.Interaction) -> None:
-        self._status[job_id] = (interaction, time.monotonic())
+        # The token's clock started when the user ran the command, not when the job was queued.
+        deadline = interaction.created_at.timestamp() + TOKEN_LIFE_SECONDS
+        self._status[job_id] = (interaction, deadline)
 
     def _live_interaction(self, job_id: str) -> discord.Interaction | None:
         entry = self._status.get(job_id)
         if entry is None:
             return None
-        interaction, since = entry
-        if time.monotonic() - since > TOKEN_LIFE_SECONDS:
+        interaction, deadline = entry
+        if time.time() > deadline:
             self._status.pop(job_id, None)
             return None
         return interaction
@@ -154,6 +159,10 @@ class MotionBot(commands.Bot):
         self.tree.on_error = self.on_app_command_error
 
     async def setup_hook(self) -> None:
+        # `docker stop` sends SIGTERM: close cleanly (jobs would survive a kill too, but a clean
+        # stop lets in-flight posts finish and the database close).
+        with contextlib.suppress(NotImplementedError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._on_sigterm)
         if self.settings.discord_api_base_url:
             # A plain client never asks for the gateway; one setting must be enough to redirect both.
             _, url, _ = await self.http.get_bot_gateway()
@@ -163,9 +172,15 @@ class MotionBot(commands.Bot):
             await self.load_extension(extension)
         await self.sync_commands(force=self.force_sync)
 
+    def _on_sigterm(self) -> None:
+        # Keep a reference: the event loop holds tasks only weakly.
+        self._stop_task = asyncio.create_task(self.close())
+
     async def close(self) -> None:
+        log.info("stopping")
         await super().close()
         await self.core.stop()
+        log.info("stopped")
 
     def _sync_target(self) -> discord.Object | None:
         guild_id = self.settings.discord_test_guild_id
@@ -215,8 +230,19 @@ def run_bot(settings: Settings, *, force_sync: bool = False) -> int:
     point_discord_at(settings.discord_api_base_url)
     bot = MotionBot(settings, force_sync=force_sync)
     assert settings.discord_token is not None
+    token = settings.discord_token.get_secret_value()
+
+    async def runner() -> None:
+        # Not bot.run(): its event loop ends as soon as the gateway closes, cancelling whatever
+        # close() still had to do; here the core always gets to stop (database closed, jobs saved).
+        try:
+            async with bot:
+                await bot.start(token)
+        finally:
+            await bot.core.stop()
+
     try:
-        bot.run(settings.discord_token.get_secret_value(), log_handler=None)
+        asyncio.run(runner())
     except discord.LoginFailure:
         print("Discord refused DISCORD_TOKEN. Check the token in .env (Developer Portal → Bot → Reset Token).")
         return 2

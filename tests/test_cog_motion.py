@@ -87,6 +87,7 @@ class FakeInteraction:
         self.guild_id = 7
         self.channel_id = 99
         self.filesize_limit = filesize_limit
+        self.created_at = discord.utils.utcnow()
 
     async def edit_original_response(self, *, content: str) -> None:
         assert self.response.is_done(), "edit before the first answer"

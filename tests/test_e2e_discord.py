@@ -517,3 +517,18 @@ async def test_bot_process_killed_mid_jobs_delivers_each_exactly_once_and_syncs_
         for process in (*runs, forced):
             if process.proc is not None:
                 await process.kill()
+
+
+async def test_sigterm_stops_the_bot_cleanly(standin: StandIn, tmp_path: Path) -> None:
+    """`docker stop` and systemd send SIGTERM: the bot closes its session and database and exits 0."""
+    process = BotProcess(bot_env(standin, tmp_path / "data"), tmp_path / "run")
+    known = {s.id for s in standin.gateway.sessions.values()}
+    await process.start()
+    try:
+        await wait_for_new_session(standin, known)
+    except BaseException:
+        await process.kill()
+        raise
+    code = await process.stop(timeout=15)
+    assert code == 0, process.log()
+    assert "Traceback" not in process.log()
