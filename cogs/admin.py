@@ -58,6 +58,36 @@ class AdminCog(commands.Cog):
     async def provider_names(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         return [app_commands.Choice(name=n, value=n) for n in sorted(self.bot.core.providers) if current.lower() in n][:25]
 
+    @admin.command(name="job", description="Details of one video job: state, provider answers, errors, credits")
+    @app_commands.describe(job_id="The id shown under the job's status message")
+    async def job(self, interaction: discord.Interaction, job_id: str) -> None:
+        core = self.bot.core
+        job = await core.store.get_job(job_id.strip().strip("`"))
+        # Admins see their own server's jobs; only the bot owner sees any job.
+        if job is None or (job.guild_id != interaction.guild_id and not await is_owner(interaction)):
+            await interaction.response.send_message(f"❌ No job `{job_id}` in this server.", ephemeral=True)
+            return
+        events = await core.store.job_events(job.id)
+        ledger = await core.store.ledger_for_job(job.id)
+        options = job.request.get("options") or {}
+        lines = [
+            f"**Job `{job.id}`**: {job.state.value}, by <@{job.user_id}> in <#{job.channel_id}>",
+            f"Provider: {job.provider}, task `{job.provider_task_id or '—'}`, last status `{job.provider_status or '—'}`, "
+            f"provider cost {job.provider_cost or '—'}",
+            f"Options: {options.get('mode')}, orientation={options.get('orientation')}, "
+            f"{job.request.get('video_seconds', 0):.1f} s, price {job.price} credits",
+            "Credits: " + (", ".join(f"{kind} {amount}" for kind, amount in ledger) or "none"),
+            "History: " + " → ".join(to for _, to, _ in events),
+        ]
+        if job.error_kind:
+            lines.append(f"Error: {job.error_detail or job.error_message}")
+        notes = [note for _, _, note in events if note]
+        if notes:
+            lines.append("Notes: " + "; ".join(notes))
+        await interaction.response.send_message(
+            "\n".join(lines)[:2000], ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        )
+
     @admin.command(name="sync", description="Push the slash commands to Discord now (bot owner only)")
     @app_commands.check(is_owner)
     async def sync(self, interaction: discord.Interaction) -> None:

@@ -73,7 +73,7 @@ class FakeResponse:
         self._done = True
         self.calls.append(Call("defer", time.monotonic(), {"ephemeral": ephemeral, "thinking": thinking}))
 
-    async def send_message(self, content: str, *, ephemeral: bool = False) -> None:
+    async def send_message(self, content: str, *, ephemeral: bool = False, **_: Any) -> None:
         assert not self._done, "an interaction can be answered once"
         self._done = True
         self.calls.append(Call("send_message", time.monotonic(), {"content": content, "ephemeral": ephemeral}))
@@ -292,3 +292,32 @@ async def test_admin_chooses_the_guild_provider_and_motion_follows_it(bot: FakeB
                      video=cdn.attachment("dance.mp4", "video/mp4", 360, 640))
     [job] = await bot.core.store.jobs_in(list(JobState))
     assert job.provider == "kling"
+
+
+async def test_admin_job_details_show_the_providers_error_to_admins_of_that_server(bot: FakeBot, cdn: Cdn) -> None:
+    from cogs.admin import AdminCog
+
+    interaction = FakeInteraction()
+    await run_motion(bot, interaction, image=cdn.attachment("hero.png", "image/png", 512, 768),
+                     video=cdn.attachment("dance.mp4", "video/mp4", 360, 640), prompt="[simulate:content_policy]")
+    [job] = await bot.core.store.jobs_in(list(JobState))
+    await bot.core.engine.wait_for_end(job.id, timeout=20)
+
+    admin = AdminCog(bot)  # type: ignore[arg-type]
+    details = FakeInteraction()
+    await AdminCog.job.callback(admin, details, job_id=f"`{job.id}`")  # type: ignore[arg-type]
+    text = details.calls[0].kwargs["content"]
+    assert details.calls[0].kwargs["ephemeral"]
+    assert "failed" in text and "content_policy" in text and "reserve 3, refund 3" in text
+    assert "queued → submitting → submitted" in text
+
+    stranger = FakeInteraction()
+    stranger.guild_id = 8  # another server's admin
+    stranger.client = bot  # type: ignore[attr-defined]
+    bot.is_owner = lambda user: _false()  # type: ignore[attr-defined]
+    await AdminCog.job.callback(admin, stranger, job_id=job.id)  # type: ignore[arg-type]
+    assert "No job" in stranger.calls[0].kwargs["content"]
+
+
+async def _false() -> bool:
+    return False
