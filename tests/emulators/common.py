@@ -112,6 +112,21 @@ class Emulator:
         if self.take_fault(Fault.SLOW):
             await asyncio.sleep(self.slow_seconds)
 
+    def server_error(self) -> web.Response:
+        """The provider's own answer to an internal error; subclasses give it their shape."""
+        return self.json_response({"error": "internal server error"}, 500)
+
+    async def read_fault(self) -> web.Response | None:
+        """For read handlers: the injected fault's answer, or None to go on (after a pause if SLOW)."""
+        fault = self.take_fault(Fault.SERVER_ERROR, Fault.MALFORMED_JSON, Fault.SLOW)
+        if fault is Fault.SERVER_ERROR:
+            return self.server_error()
+        if fault is Fault.MALFORMED_JSON:
+            return self.malformed()
+        if fault is Fault.SLOW:
+            await asyncio.sleep(self.slow_seconds)
+        return None
+
     # --- helpers for subclasses --------------------------------------------------------
     def requests_to(self, method: str, path_prefix: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method and r.path.startswith(path_prefix)]

@@ -99,9 +99,8 @@ class GoApiEmulator(Emulator):
     async def get(self, request: web.Request) -> web.StreamResponse:
         if not self._authorized(request):
             return self._unauthorized()
-        fault = self.take_fault(Fault.SERVER_ERROR, Fault.MALFORMED_JSON, Fault.SLOW)
-        if fault is not None and (answer := await self._fault_answer(fault)) is not None:
-            return answer
+        if failure := await self.read_fault():
+            return failure
         task = self.tasks.get(request.match_info["task_id"])
         if task is None:
             return self._error(404, "task not found")
@@ -111,9 +110,8 @@ class GoApiEmulator(Emulator):
     async def cancel(self, request: web.Request) -> web.StreamResponse:
         if not self._authorized(request):
             return self._unauthorized()
-        fault = self.take_fault(Fault.SERVER_ERROR, Fault.MALFORMED_JSON, Fault.SLOW)
-        if fault is not None and (answer := await self._fault_answer(fault)) is not None:
-            return answer
+        if failure := await self.read_fault():
+            return failure
         task = self.tasks.get(request.match_info["task_id"])
         if task is None:
             return self._error(404, "task not found")
@@ -252,6 +250,9 @@ class GoApiEmulator(Emulator):
     def _unauthorized(self) -> web.Response:
         return self._error(401, "Unauthorized: invalid or missing API key")
 
+    def server_error(self) -> web.Response:
+        return self._error(500, "internal server error")
+
     async def _fault_answer(self, fault: Fault) -> web.StreamResponse | None:
         """The wire answer for a fault, or None when the request goes on (slow, or a task-level fault)."""
         if fault is Fault.UNAUTHORIZED:
@@ -261,7 +262,7 @@ class GoApiEmulator(Emulator):
         if fault is Fault.RATE_LIMIT:
             return self._error(429, "too many requests", headers={"Retry-After": "1"})
         if fault is Fault.SERVER_ERROR:
-            return self._error(500, "internal server error")
+            return self.server_error()
         if fault is Fault.MALFORMED_JSON:
             return self.malformed()
         if fault is Fault.SLOW:

@@ -237,7 +237,7 @@ class KlingEmulator(Emulator):
     async def query(self, request: web.Request) -> web.Response:
         if denied := self.check_auth(request):
             return denied
-        if failure := await self._read_fault():
+        if failure := await self.read_fault():
             return failure
         wanted = request.match_info["id"]
         task = self.tasks.get(wanted) or self._by_external.get(wanted)
@@ -249,7 +249,7 @@ class KlingEmulator(Emulator):
     async def list_tasks(self, request: web.Request) -> web.Response:
         if denied := self.check_auth(request):
             return denied
-        if failure := await self._read_fault():
+        if failure := await self.read_fault():
             return failure
         try:
             page = int(request.query.get("pageNum", "1"))
@@ -261,15 +261,8 @@ class KlingEmulator(Emulator):
         newest_first = list(reversed(self.tasks.values()))
         return self.ok([t.view() for t in newest_first[(page - 1) * size : page * size]])
 
-    async def _read_fault(self) -> web.Response | None:
-        fault = self.take_fault(Fault.SERVER_ERROR, Fault.MALFORMED_JSON, Fault.SLOW)
-        if fault is Fault.SERVER_ERROR:
-            return self.error(500, 5000, "Server internal error")
-        if fault is Fault.MALFORMED_JSON:
-            return self.malformed()
-        if fault is Fault.SLOW:
-            await asyncio.sleep(self.slow_seconds)
-        return None
+    def server_error(self) -> web.Response:
+        return self.error(500, 5000, "Server internal error")
 
     # --- task life -----------------------------------------------------------------------------
     def _advance(self, task: EmulatedTask) -> None:

@@ -187,16 +187,14 @@ class UseApiEmulator(Emulator):
         self.tasks[task.id] = task
         return self.json_response(self.task_model(task))
 
+    def server_error(self) -> web.Response:
+        return self.json_response(SERVER_ERROR, 500)
+
     async def get_task(self, request: web.Request) -> web.Response:
         if (denied := self._check_auth(request)) or (denied := self._check_email(request.query.get("email"))):
             return denied
-        fault = self.take_fault(Fault.SERVER_ERROR, Fault.MALFORMED_JSON, Fault.SLOW)
-        if fault is Fault.SLOW:
-            await asyncio.sleep(self.slow_seconds)
-        elif fault is Fault.SERVER_ERROR:
-            return self.json_response(SERVER_ERROR, 500)
-        elif fault is Fault.MALFORMED_JSON:
-            return self.malformed()
+        if failure := await self.read_fault():
+            return failure
         raw_id = request.match_info["task_id"]
         if not raw_id.isdigit():
             return self._bad("task_id must be a number")
@@ -209,13 +207,8 @@ class UseApiEmulator(Emulator):
     async def motions(self, request: web.Request) -> web.Response:
         if (denied := self._check_auth(request)) or (denied := self._check_email(request.query.get("email"))):
             return denied
-        fault = self.take_fault(Fault.SERVER_ERROR, Fault.MALFORMED_JSON, Fault.SLOW)
-        if fault is Fault.SLOW:
-            await asyncio.sleep(self.slow_seconds)
-        elif fault is Fault.SERVER_ERROR:
-            return self.json_response(SERVER_ERROR, 500)
-        elif fault is Fault.MALFORMED_JSON:
-            return self.malformed()
+        if failure := await self.read_fault():
+            return failure
         mine = request.query.get("mine", "false").lower() == "true"
         return self.json_response([] if mine else self.templates())
 
