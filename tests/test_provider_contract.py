@@ -265,19 +265,11 @@ async def test_task_fails_after_acceptance(world) -> None:
     assert final.error_message
 
 
-async def test_malformed_json_is_an_outage_not_a_crash(world) -> None:
+@pytest.mark.parametrize("fault", [Fault.MALFORMED_JSON, Fault.SLOW], ids=["malformed JSON", "slow past the timeout"])
+async def test_unreadable_or_late_answers_are_an_outage_not_a_crash(world, fault: Fault) -> None:
     emulator, provider, inputs, _ = world
     task = await provider.submit(submit_request(inputs))
-    emulator.inject(Fault.MALFORMED_JSON, times=10)
-    with pytest.raises(ProviderError) as err:
-        await provider.get_task(task.task_id)
-    assert err.value.kind is ErrorKind.OUTAGE
-
-
-async def test_slow_answer_times_out(world) -> None:
-    emulator, provider, inputs, _ = world
-    task = await provider.submit(submit_request(inputs))
-    emulator.inject(Fault.SLOW, times=10)
+    emulator.inject(fault, times=10)
     with pytest.raises(ProviderError) as err:
         await provider.get_task(task.task_id)
     assert err.value.kind is ErrorKind.OUTAGE

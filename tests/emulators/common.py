@@ -118,7 +118,10 @@ class Emulator:
 
     async def read_fault(self) -> web.Response | None:
         """For read handlers: the injected fault's answer, or None to go on (after a pause if SLOW)."""
-        fault = self.take_fault(Fault.SERVER_ERROR, Fault.MALFORMED_JSON, Fault.SLOW)
+        return await self.common_fault_answer(self.take_fault(Fault.SERVER_ERROR, Fault.MALFORMED_JSON, Fault.SLOW))
+
+    async def common_fault_answer(self, fault: Fault | None) -> web.Response | None:
+        """The answer to the faults every route can show; None to go on."""
         if fault is Fault.SERVER_ERROR:
             return self.server_error()
         if fault is Fault.MALFORMED_JSON:

@@ -261,13 +261,7 @@ class GoApiEmulator(Emulator):
             return self._error(402, "insufficient credits: please top up your account")
         if fault is Fault.RATE_LIMIT:
             return self._error(429, "too many requests", headers={"Retry-After": "1"})
-        if fault is Fault.SERVER_ERROR:
-            return self.server_error()
-        if fault is Fault.MALFORMED_JSON:
-            return self.malformed()
-        if fault is Fault.SLOW:
-            await asyncio.sleep(self.slow_seconds)
-        return None
+        return await self.common_fault_answer(fault)
 
     def _ok(self, data: dict[str, Any]) -> web.Response:
         return self.json_response({"code": 200, "message": "success", "data": data})
