@@ -392,7 +392,7 @@ async def test_fifty_users_at_once_are_all_deferred_in_time_and_served(
             *(standin.invoke("motion", user=u, channel=general, options=media.options()) for u in users)
         )
         firsts = await asyncio.gather(*(h.first_answer(timeout=10) for h in handles))
-        late = [(h.user.username, s.status, s.error_code) for h, s in zip(handles, firsts) if not s.accepted]
+        late = [(h.user.username, s.status, s.error_code) for h, s in zip(handles, firsts, strict=True) if not s.accepted]
         assert late == []  # the stand-in's 3 s rule accepted every deferral
         assert all(s.callback_type == DEFERRED for s in firsts)
         await standin.wait_until(
