@@ -100,7 +100,7 @@ class DiscordNotifier:
         interaction = self._live_interaction(job.id)
         if interaction is not None:
             try:
-                await interaction.edit_original_response(content=f"Done! {message.jump_url}")
+                await interaction.edit_original_response(content=f"Done! {message.jump_url}", view=None)
             except discord.HTTPException:
                 pass
         self._status.pop(job.id, None)
@@ -122,7 +122,7 @@ class DiscordNotifier:
         if interaction is not None:
             try:
                 # Still private while we can: a failure is the user's business.
-                await interaction.edit_original_response(content=f"❌ {text}\n-# job `{job.id}`")
+                await interaction.edit_original_response(content=f"❌ {text}\n-# job `{job.id}`", view=None)
                 return
             except discord.HTTPException:
                 pass

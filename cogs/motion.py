@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import discord
@@ -25,6 +26,30 @@ def incoming(attachment: discord.Attachment) -> IncomingFile:
         height=attachment.height,
         url=attachment.url,
     )
+
+
+class CancelJobButton(discord.ui.DynamicItem[discord.ui.Button], template=r"job:cancel:(?P<job_id>[0-9a-f]{12})"):
+    """Cancel on the status message; the job id lives in the custom_id, so it works after a restart."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(label="Cancel", style=discord.ButtonStyle.secondary, custom_id=f"job:cancel:{job_id}")
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> CancelJobButton:
+        return cls(match["job_id"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        text = await interaction.client.core.engine.cancel(self.job_id, interaction.user.id)  # type: ignore[attr-defined]
+        await interaction.response.send_message(text, ephemeral=True)
+
+
+def cancel_view(job_id: str) -> discord.ui.View:
+    return discord.ui.View(timeout=None).add_item(CancelJobButton(job_id))
 
 
 class MotionCog(commands.Cog):
@@ -102,7 +127,8 @@ class MotionCog(commands.Cog):
             content=(
                 f"{place}. This video costs {price.credits} credits ({price.explain()}); "
                 f"you have {status.left} left today.\nThe result will be posted in this channel.\n-# job `{job.id}`"
-            )
+            ),
+            view=cancel_view(job.id),
         )
         # Only now: the engine's later status edits must land after this first one.
         self.bot.notifier.track(job.id, interaction)
@@ -126,4 +152,5 @@ class MotionCog(commands.Cog):
 
 
 async def setup(bot: MotionBot) -> None:
+    bot.add_dynamic_items(CancelJobButton)
     await bot.add_cog(MotionCog(bot))

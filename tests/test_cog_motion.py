@@ -89,9 +89,9 @@ class FakeInteraction:
         self.filesize_limit = filesize_limit
         self.created_at = discord.utils.utcnow()
 
-    async def edit_original_response(self, *, content: str) -> None:
+    async def edit_original_response(self, *, content: str, **extra: Any) -> None:
         assert self.response.is_done(), "edit before the first answer"
-        self.calls.append(Call("edit", time.monotonic(), {"content": content}))
+        self.calls.append(Call("edit", time.monotonic(), {"content": content, **extra}))
 
     def named(self, what: str) -> list[Call]:
         return [c for c in self.calls if c.what == what]
@@ -321,3 +321,32 @@ async def test_admin_job_details_show_the_providers_error_to_admins_of_that_serv
 
 async def _false() -> bool:
     return False
+
+
+async def test_status_carries_a_cancel_button_that_cancels_for_its_owner(bot: FakeBot, cdn: Cdn) -> None:
+    import re
+
+    from cogs.motion import CancelJobButton
+
+    # No provider slot ever frees up, so the job stays in line and can be cancelled.
+    bot.core.engine.config = bot.core.engine.config.__class__(**{**bot.core.engine.config.__dict__, "provider_max_concurrency": 0})
+    status = FakeInteraction()
+    await run_motion(bot, status, image=cdn.attachment("hero.png", "image/png", 512, 768),
+                     video=cdn.attachment("dance.mp4", "video/mp4", 360, 640))
+    [button] = status.named("edit")[0].kwargs["view"].children
+    match = re.fullmatch(CancelJobButton.__discord_ui_compiled_template__, button.custom_id)
+    assert match is not None
+    item = await CancelJobButton.from_custom_id(FakeInteraction(), button, match)  # type: ignore[arg-type]
+
+    stranger = FakeInteraction(user_id=7)
+    stranger.client = bot  # type: ignore[attr-defined]
+    await item.callback(stranger)  # type: ignore[arg-type]
+    assert stranger.calls[0].kwargs == {"content": "Only the person who started this video can cancel it.", "ephemeral": True}
+
+    owner = FakeInteraction()
+    owner.client = bot  # type: ignore[attr-defined]
+    await item.callback(owner)  # type: ignore[arg-type]
+    assert owner.calls[0].kwargs == {"content": "Cancelled. Your credits were returned.", "ephemeral": True}
+    job = await bot.core.engine.wait_for_end(item.job_id, timeout=10)
+    assert job.state is JobState.CANCELLED
+    assert await bot.core.store.ledger_for_job(job.id) == [("reserve", 3), ("refund", 3)]

@@ -532,3 +532,31 @@ async def test_sigterm_stops_the_bot_cleanly(standin: StandIn, tmp_path: Path) -
     code = await process.stop(timeout=15)
     assert code == 0, process.log()
     assert "Traceback" not in process.log()
+
+
+async def test_cancel_button_on_the_status_cancels_a_waiting_job_and_refunds_it(
+    standin: StandIn, media: Media, tmp_path: Path
+) -> None:
+    alice = standin.create_user("alice")
+    guild = await standin.create_guild("Lab", channels=["general"], members=[alice])
+    general = guild.channel_named("general")
+    data_dir = tmp_path / "data"
+    # One provider slot and a 3 s job: alice's second video waits in line, cancellable.
+    settings = bot_settings(standin, data_dir, simulator_delay_seconds=3.0, provider_max_concurrency=1)
+    async with running_bot(standin, settings):
+        first = await standin.invoke("motion", user=alice, channel=general, options=media.options())
+        await first.wait_for("edit_original", lambda s: s.accepted, timeout=15)
+        second = await standin.invoke("motion", user=alice, channel=general, options=media.options())
+        await second.wait_for("edit_original", lambda s: s.accepted and is_queued(s.body), timeout=15)
+        assert second.original is not None
+        [waiting] = [row for row in jobs(data_dir) if row["state"] == "queued"]
+        click = await standin.click(second.original, f"job:cancel:{waiting['id']}", user=alice)
+        answer = await click.first_answer()
+        assert answer.accepted and "Cancelled" in (answer.body or {}).get("data", {}).get("content", ""), answer
+        await second.wait_for("edit_original", lambda s: s.accepted and "❌ Cancelled" in str(s.body), timeout=15)
+        await wait_done(first)
+
+    by_id = {row["id"]: row for row in jobs(data_dir)}
+    assert by_id[waiting["id"]]["state"] == "cancelled"
+    assert job_ledger(data_dir, waiting["id"]) == [("reserve", 3), ("refund", 3)]
+    assert len(results_for(standin, general, alice)) == 1  # only the first video was posted

@@ -322,3 +322,29 @@ async def test_first_poll_follows_the_providers_estimate(tmp_path: Path, inputs:
         assert done.state is JobState.DELIVERED and done.poll_attempts == 1
     finally:
         await app.stop()
+
+
+async def test_cancel_a_queued_job_refunds_it_and_leaves_others_alone(tmp_path: Path, inputs: Inputs, channel: FakeChannel) -> None:
+    app = await started(
+        core_settings(tmp_path / "data", provider_max_concurrency=1, simulator_delay_seconds=1.5, max_active_jobs_per_user=3),
+        channel,
+    )
+    try:
+        running = await submit(app, inputs)
+        await wait_state(app, running.id, "submitted", "processing")
+        waiting = await submit(app, inputs)  # the one provider slot is taken: this one waits in line
+        assert await app.store.queue_position(waiting.id) == 1
+        assert await app.engine.cancel(waiting.id, user_id=999) == "Only the person who started this video can cancel it."
+        assert await app.engine.cancel(waiting.id, user_id=42) == "Cancelled. Your credits were returned."
+        cancelled = await app.engine.wait_for_end(waiting.id, timeout=10)
+        assert cancelled.state is JobState.CANCELLED
+        assert await app.store.ledger_for_job(waiting.id) == [("reserve", 3), ("refund", 3)]
+        [notice] = channel.for_job(waiting.id)
+        assert notice.content == "Cancelled. Your credits were returned."
+        # a job already at the provider cannot be stopped by the simulator: said plainly, nothing changes
+        assert "cannot stop it" in await app.engine.cancel(running.id, user_id=42)
+        done = await app.engine.wait_for_end(running.id, timeout=20)
+        assert done.state is JobState.DELIVERED
+        assert await app.engine.cancel(running.id, user_id=42) == "This video is already finished."
+    finally:
+        await app.stop()
