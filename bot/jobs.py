@@ -230,15 +230,17 @@ class JobEngine:
                 pass
 
     async def _dispatch_once(self) -> None:
+        active = await self.store.active_by_provider()  # one count per pass, kept up to date below
         for job in await self.store.jobs_in([JobState.QUEUED], self.origin):
             if ("submit", job.id) in self._busy:
                 continue
-            if await self.store.count_active(provider=job.provider) >= self.config.provider_max_concurrency:
+            if active.get(job.provider, 0) >= self.config.provider_max_concurrency:
                 continue  # this provider is full; a later job for another provider may still go
             async with self.store.transaction() as db:
                 moved = await Store.transition_in(db, job.id, JobState.SUBMITTING, allowed_from=[JobState.QUEUED])
             if moved is None:
                 continue
+            active[job.provider] = active.get(job.provider, 0) + 1
             self._spawn("submit", job.id, self._submit(job.id))
 
     def _provider(self, name: str) -> Provider:

@@ -286,17 +286,21 @@ class Store:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
-    async def count_active(self, *, user_id: int | None = None, provider: str | None = None) -> int:
-        """Jobs holding a slot: submitting or in flight at the provider (plus queued, per user)."""
-        if user_id is not None:
-            sql = "SELECT COUNT(*) FROM jobs WHERE user_id = ? AND state IN ('queued','submitting','submitted','processing')"
-            args: tuple[Any, ...] = (user_id,)
-        else:
-            sql = "SELECT COUNT(*) FROM jobs WHERE provider = ? AND state IN ('submitting','submitted','processing')"
-            args = (provider,)
-        async with self.db.execute(sql, args) as cur:
+    async def count_active(self, *, user_id: int) -> int:
+        """A user's unfinished jobs: waiting in line or being made."""
+        async with self.db.execute(
+            "SELECT COUNT(*) FROM jobs WHERE user_id = ? AND state IN ('queued','submitting','submitted','processing')",
+            (user_id,),
+        ) as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
+
+    async def active_by_provider(self) -> dict[str, int]:
+        """Jobs holding a provider slot (submitting or in flight there), per provider."""
+        async with self.db.execute(
+            "SELECT provider, COUNT(*) FROM jobs WHERE state IN ('submitting','submitted','processing') GROUP BY provider"
+        ) as cur:
+            return {row[0]: int(row[1]) for row in await cur.fetchall()}
 
     @staticmethod
     async def transition_in(
