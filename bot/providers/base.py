@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from bot.limits import KLING_MOTION_LIMITS, MotionLimits
 from bot.models import USER_MESSAGES, ErrorKind, Mode, MotionRequest, Orientation
@@ -176,12 +176,3 @@ class Provider(ABC):
 
 class ProviderUnavailable(Exception):
     """The named provider is unknown or has no credentials."""
-
-
-class ProviderInfo(BaseModel):
-    """What admins see about one configured provider."""
-
-    name: str
-    enabled: bool
-    reason: str = ""
-    capabilities: Capabilities = Field(default_factory=Capabilities)

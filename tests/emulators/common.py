@@ -108,10 +108,6 @@ class Emulator:
             return self.faults.popleft()
         return None
 
-    async def maybe_slow(self) -> None:
-        if self.take_fault(Fault.SLOW):
-            await asyncio.sleep(self.slow_seconds)
-
     def server_error(self) -> web.Response:
         """The provider's own answer to an internal error; subclasses give it their shape."""
         return self.json_response({"error": "internal server error"}, 500)
