@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from bot.app import CoreApp
-from bot.intake import IncomingFile, Refusal
-from bot.models import MotionOptions, Requester
+from bot.intake import IncomingFile
+from bot.models import MotionOptions, Refusal, Requester
 from bot.providers.base import ProviderError, ProviderUnavailable
 from bot.quotas import TERMINAL_USER_ID
 from bot.settings import Settings

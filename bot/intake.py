@@ -19,11 +19,8 @@ from bot.media import AttachmentMeta, MediaRejected, check_image, check_prompt, 
 from bot.models import MediaFile, MotionOptions, MotionRequest, Requester
 from bot.pricing import Price, price_for
 from bot.providers.base import Capabilities, Provider, ProviderError
-from bot.quotas import QuotaRefused
 from bot.store import JobRow
 
-# What a user can be told "no" for, with a sentence that explains it.
-Refusal = (MediaRejected, QuotaRefused)
 
 
 @dataclass(frozen=True)

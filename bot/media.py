@@ -23,6 +23,7 @@ from PIL import Image
 from pydantic import BaseModel
 
 from bot.limits import KLING_MOTION_LIMITS, MB, SECONDS_TOLERANCE, MotionLimits
+from bot.models import Refusal
 
 # PyAV's name for the demuxer that reads the whole QuickTime/ISO-BMFF family.
 MOV_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"
@@ -51,13 +52,12 @@ _ASPECT_EPSILON = 1e-9
 _UNKNOWN_CONTENT_TYPE = "application/octet-stream"
 
 
-class MediaRejected(Exception):
-    """A user-facing refusal. str(exc) is one clear sentence naming the limit and the value found."""
+class MediaRejected(Refusal):
+    """An input breaks a limit; the message names the limit and the value found."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field  # "image" | "video" | "prompt" | "options"
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -14,18 +14,18 @@ from datetime import UTC, datetime, timedelta
 
 import aiosqlite
 
+from bot.models import Refusal
 from bot.store import Store
 
 TERMINAL_USER_ID = 0  # jobs run from the terminal: operators, exempt from the per-user allowance
 
 
-class QuotaRefused(Exception):
-    """The job does not fit a limit. str(exc) is the sentence shown to the user."""
+class QuotaRefused(Refusal):
+    """The job does not fit a credit or concurrency limit."""
 
     def __init__(self, scope: str, message: str) -> None:
         super().__init__(message)
         self.scope = scope  # "user" | "guild" | "global" | "active"
-        self.message = message
 
 
 @dataclass(frozen=True)

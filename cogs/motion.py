@@ -9,8 +9,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.intake import IncomingFile, Refusal, precheck
-from bot.models import MotionOptions, Requester
+from bot.intake import IncomingFile, precheck
+from bot.models import MotionOptions, Refusal, Requester
 from bot.providers.base import ProviderError
 
 if TYPE_CHECKING:
