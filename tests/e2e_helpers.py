@@ -22,10 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import discord
-from discord.gateway import DiscordWebSocket
-from discord.http import Route
-
 from bot.discord_bot import MotionBot, point_discord_at
 from bot.settings import Settings
 from tests.discord_standin import (
@@ -36,6 +32,7 @@ from tests.discord_standin import (
     Upload,
     User,
 )
+from tests.discord_standin.connect import check_compression, restoring_targets, started
 from tests.media_factory import make_image, make_video
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,34 +97,23 @@ def bot_settings(standin: StandIn, data_dir: Path, **overrides: object) -> Setti
 async def running_bot(
     standin: StandIn, settings: Settings, *, force_sync: bool = False, timeout: float = 15.0
 ) -> AsyncIterator[MotionBot]:
-    """Our bot in this process, started as `run_bot` starts it, until the block ends."""
-    if discord.utils._ActiveDecompressionContext.COMPRESSION_TYPE != "zlib-stream":
-        # discord.py picks zstd when `zstandard` is importable; the stand-in only speaks zlib.
-        raise RuntimeError("discord.py would use zstd gateway compression; the stand-in speaks zlib-stream")
-    old_base, old_gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
-    point_discord_at(settings.discord_api_base_url)
-    bot = MotionBot(settings, force_sync=force_sync)
-    # discord.py waits guild_ready_timeout (2 s) after the last GUILD_CREATE before on_ready;
-    # MotionBot takes no client options, so shorten it on the connection state to keep tests quick.
-    bot._connection.guild_ready_timeout = 0.1
-    assert settings.discord_token is not None
-    runner = asyncio.create_task(bot.start(settings.discord_token.get_secret_value()), name="motion-bot")
-    ready = asyncio.create_task(bot.wait_until_ready())
+    """Our bot in this process, started as `run_bot` starts it, until the block ends.
+
+    Unlike the stand-in's `run_client`, the test does not aim discord.py: the bot
+    does it itself from DISCORD_API_BASE_URL, which is what is under test."""
+    check_compression()
+    restore = restoring_targets()
     try:
-        done, _ = await asyncio.wait({runner, ready}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        if runner in done:
-            runner.result()  # why it stopped (bad token, a crash in setup_hook, ...)
-            raise RuntimeError("the bot stopped before it became ready")
-        if ready not in done:
-            raise TimeoutError(f"the bot was not ready after {timeout}s")
-        yield bot
+        point_discord_at(settings.discord_api_base_url)
+        bot = MotionBot(settings, force_sync=force_sync)
+        # discord.py waits guild_ready_timeout (2 s) after the last GUILD_CREATE before on_ready;
+        # MotionBot takes no client options, so shorten it on the connection state to keep tests quick.
+        bot._connection.guild_ready_timeout = 0.1
+        assert settings.discord_token is not None
+        async with started(bot, settings.discord_token.get_secret_value(), timeout=timeout):
+            yield bot
     finally:
-        ready.cancel()
-        await bot.close()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await asyncio.wait_for(runner, 5.0)
-        # Both are process-wide class attributes: the next test starts from discord.com again.
-        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = old_base, old_gateway
+        restore()
 
 
 class BotProcess:
