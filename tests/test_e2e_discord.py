@@ -16,7 +16,7 @@ import itertools
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import av
@@ -53,9 +53,24 @@ MESSAGES_ROUTE = "POST /channels/{channel_id}/messages"
 RESULT_TIMEOUT = 60.0
 
 
+class Lab(NamedTuple):
+    alice: User
+    guild: Any
+    general: Channel
+    data_dir: Path
+
+
 @pytest.fixture
 def media(tmp_path: Path) -> Media:
     return make_media(tmp_path / "media")
+
+
+@pytest.fixture
+async def lab(standin: StandIn, tmp_path: Path) -> Lab:
+    """The usual world: member alice in server "Lab" with a #general channel, and the bot's data folder."""
+    alice = standin.create_user("alice")
+    guild = await standin.create_guild("Lab", channels=["general"], members=[alice])
+    return Lab(alice, guild, guild.channel_named("general"), tmp_path / "data")
 
 
 def is_done(sent_body: dict[str, Any] | None) -> bool:
@@ -106,12 +121,9 @@ def assert_refused_privately(handle: InteractionHandle, word: str) -> str:
 
 
 async def test_motion_happy_path_defers_edits_status_and_posts_the_video(
-    standin: StandIn, media: Media, tmp_path: Path
+    standin: StandIn, media: Media, lab: Lab
 ) -> None:
-    alice = standin.create_user("alice")
-    guild = await standin.create_guild("Lab", channels=["general"], members=[alice])
-    general = guild.channel_named("general")
-    data_dir = tmp_path / "data"
+    alice, guild, general, data_dir = lab
     # A simulated job of 1 s leaves the 0.1 s polls plenty of room to see (and show) "processing".
     async with running_bot(standin, bot_settings(standin, data_dir, simulator_delay_seconds=1.0)):
         handle = await standin.invoke("motion", user=alice, channel=general, options=media.options(prompt="a dance"))
@@ -145,11 +157,8 @@ async def test_motion_happy_path_defers_edits_status_and_posts_the_video(
     assert standin.unhandled == []
 
 
-async def test_failed_job_is_reported_privately_and_refunded(standin: StandIn, media: Media, tmp_path: Path) -> None:
-    alice = standin.create_user("alice")
-    guild = await standin.create_guild("Lab", channels=["general"], members=[alice])
-    general = guild.channel_named("general")
-    data_dir = tmp_path / "data"
+async def test_failed_job_is_reported_privately_and_refunded(standin: StandIn, media: Media, lab: Lab) -> None:
+    alice, guild, general, data_dir = lab
     async with running_bot(standin, bot_settings(standin, data_dir)):
         handle = await standin.invoke(
             "motion", user=alice, channel=general, options=media.options(prompt="[simulate:outage]")
@@ -274,11 +283,9 @@ async def test_bad_input_is_refused_privately_without_job_or_charge(
     make_bad: Callable[[Path], dict[str, object]],
     says: str,
     first_callback: int,
+    lab: Lab,
 ) -> None:
-    alice = standin.create_user("alice")
-    guild = await standin.create_guild("Lab", channels=["general"], members=[alice])
-    general = guild.channel_named("general")
-    data_dir = tmp_path / "data"
+    alice, guild, general, data_dir = lab
     options = media.options(**make_bad(tmp_path / "bad"))
     async with running_bot(standin, bot_settings(standin, data_dir)):
         handle = await standin.invoke("motion", user=alice, channel=general, options=options)
@@ -295,11 +302,8 @@ async def test_bad_input_is_refused_privately_without_job_or_charge(
 # --- 4. quota ---------------------------------------------------------------------------
 
 
-async def test_quota_exhausted_is_refused_without_a_job(standin: StandIn, media: Media, tmp_path: Path) -> None:
-    alice = standin.create_user("alice")
-    guild = await standin.create_guild("Lab", channels=["general"], members=[alice])
-    general = guild.channel_named("general")
-    data_dir = tmp_path / "data"
+async def test_quota_exhausted_is_refused_without_a_job(standin: StandIn, media: Media, lab: Lab) -> None:
+    alice, guild, general, data_dir = lab
     # Exactly one 3 s standard video (3 credits) per day.
     async with running_bot(standin, bot_settings(standin, data_dir, user_daily_credits=3)):
         first = await standin.invoke("motion", user=alice, channel=general, options=media.options())
@@ -318,12 +322,9 @@ async def test_quota_exhausted_is_refused_without_a_job(standin: StandIn, media:
 
 
 async def test_job_outliving_the_interaction_token_is_still_delivered(
-    standin: StandIn, media: Media, tmp_path: Path
+    standin: StandIn, media: Media, lab: Lab
 ) -> None:
-    alice = standin.create_user("alice")
-    guild = await standin.create_guild("Lab", channels=["general"], members=[alice])
-    general = guild.channel_named("general")
-    data_dir = tmp_path / "data"
+    alice, guild, general, data_dir = lab
     async with running_bot(standin, bot_settings(standin, data_dir, simulator_delay_seconds=1.5)):
         handle = await standin.invoke("motion", user=alice, channel=general, options=media.options())
         await handle.wait_for("edit_original", lambda s: s.accepted and is_queued(s.body))
@@ -352,12 +353,9 @@ async def test_job_outliving_the_interaction_token_is_still_delivered(
     ],
 )
 async def test_rate_limited_result_post_waits_and_posts_once(
-    standin: StandIn, media: Media, tmp_path: Path, times: int
+    standin: StandIn, media: Media, times: int, lab: Lab
 ) -> None:
-    alice = standin.create_user("alice")
-    guild = await standin.create_guild("Lab", channels=["general"], members=[alice])
-    general = guild.channel_named("general")
-    data_dir = tmp_path / "data"
+    alice, guild, general, data_dir = lab
     retry_after = 0.2
     # The result post is the bot's only channel-message create: its first tries get 429s.
     standin.rate_limit(MESSAGES_ROUTE, times=times, retry_after=retry_after)
@@ -535,12 +533,9 @@ async def test_sigterm_stops_the_bot_cleanly(standin: StandIn, tmp_path: Path) -
 
 
 async def test_cancel_button_on_the_status_cancels_a_waiting_job_and_refunds_it(
-    standin: StandIn, media: Media, tmp_path: Path
+    standin: StandIn, media: Media, lab: Lab
 ) -> None:
-    alice = standin.create_user("alice")
-    guild = await standin.create_guild("Lab", channels=["general"], members=[alice])
-    general = guild.channel_named("general")
-    data_dir = tmp_path / "data"
+    alice, guild, general, data_dir = lab
     # One provider slot and a 3 s job: alice's second video waits in line, cancellable.
     settings = bot_settings(standin, data_dir, simulator_delay_seconds=3.0, provider_max_concurrency=1)
     async with running_bot(standin, settings):
