@@ -11,6 +11,7 @@ from pathlib import Path
 from bot.app import CoreApp
 from bot.intake import IncomingFile
 from bot.models import MotionOptions, Requester
+from bot.providers.base import MotionTemplate
 from bot.settings import Settings
 from bot.store import JobRow
 from tests.media_factory import make_image, make_video
@@ -115,3 +116,14 @@ async def wait_state(app: CoreApp, job_id: str, *states: str, timeout: float = 1
             await asyncio.sleep(0.02)
 
     return await asyncio.wait_for(poll(), timeout)
+
+
+def with_templates(app: CoreApp, templates: list[MotionTemplate]) -> None:
+    """Give the simulator a provider's preset motions (as GoAPI and useapi.net have)."""
+    simulator = app.providers["simulator"]
+    simulator.capabilities = simulator.capabilities.model_copy(update={"motion_templates": True})  # type: ignore[misc]
+
+    async def listed() -> list[MotionTemplate]:
+        return templates
+
+    simulator.list_motion_templates = listed  # type: ignore[method-assign]

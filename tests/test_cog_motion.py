@@ -350,3 +350,14 @@ async def test_status_carries_a_cancel_button_that_cancels_for_its_owner(bot: Fa
     job = await bot.core.engine.wait_for_end(item.job_id, timeout=10)
     assert job.state is JobState.CANCELLED
     assert await bot.core.store.ledger_for_job(job.id) == [("reserve", 3), ("refund", 3)]
+
+
+async def test_template_autocomplete_lists_the_providers_motions(bot: FakeBot) -> None:
+    from bot.providers.base import MotionTemplate
+    from tests.core_harness import with_templates
+
+    cog = MotionCog(bot)  # type: ignore[arg-type]
+    assert await MotionCog.template_autocomplete(cog, FakeInteraction(), "") == []  # the plain simulator has none
+    with_templates(bot.core, [MotionTemplate(id="t1", name="Heart Gesture Dance"), MotionTemplate(id="t2", name="Moonwalk")])
+    choices = await MotionCog.template_autocomplete(cog, FakeInteraction(), "moon")  # type: ignore[arg-type]
+    assert [(c.name, c.value) for c in choices] == [("Moonwalk", "t2")]

@@ -348,3 +348,25 @@ async def test_cancel_a_queued_job_refunds_it_and_leaves_others_alone(tmp_path: 
         assert await app.engine.cancel(running.id, user_id=42) == "This video is already finished."
     finally:
         await app.stop()
+
+
+async def test_a_motion_templates_own_length_sets_the_price(polling_app: CoreApp, inputs: Inputs) -> None:
+    from bot.models import MotionOptions
+    from bot.providers.base import MotionTemplate
+    from tests.core_harness import requester, with_templates
+
+    with_templates(polling_app, [MotionTemplate(id="t7", name="Heart Dance", seconds=7.0),
+                                 MotionTemplate(id="t12", name="Long Walk", seconds=12.0)])
+    job, price = await polling_app.submit_motion(requester(), inputs.image(), None, MotionOptions(motion_template="t7"))
+    assert price.credits == 7 and job.request["video"] is None
+    # capped by the orientation rule like an uploaded video: 12 s with orientation=image costs 10
+    _, capped = await polling_app.submit_motion(
+        requester(43), inputs.image(), None, MotionOptions(motion_template="Long Walk", orientation="image")
+    )
+    assert capped.credits == 10
+    with pytest.raises(MediaRejected, match="no motion template called 'nope'"):
+        await polling_app.submit_motion(requester(44), inputs.image(), None, MotionOptions(motion_template="nope"))
+    with pytest.raises(MediaRejected, match="not both"):
+        await polling_app.submit_motion(requester(45), inputs.image(), inputs.video(), MotionOptions(motion_template="t7"))
+    async with polling_app.store.db.execute("SELECT COUNT(*) FROM jobs") as cur:
+        assert (await cur.fetchone())[0] == 2  # the refused ones left nothing
