@@ -197,9 +197,12 @@ class JobEngine:
     async def wait_for_end(self, job_id: str, timeout: float | None = None) -> JobRow:
         """Until the job is delivered, failed, cancelled or expired (and the user told)."""
         event = self._ended.setdefault(job_id, asyncio.Event())
-        job = await self._get(job_id)
-        if not self._is_settled(job):
-            await asyncio.wait_for(event.wait(), timeout)
+        try:
+            job = await self._get(job_id)
+            if not self._is_settled(job):
+                await asyncio.wait_for(event.wait(), timeout)
+        finally:
+            self._ended.pop(job_id, None)
         return await self._get(job_id)
 
     @staticmethod
@@ -207,7 +210,9 @@ class JobEngine:
         return job.state is JobState.DELIVERED or (job.state in ENDS and job.notified_at is not None)
 
     def _mark_settled(self, job_id: str) -> None:
-        self._ended.setdefault(job_id, asyncio.Event()).set()
+        event = self._ended.get(job_id)  # only jobs someone waits for have one: no growth over months
+        if event is not None:
+            event.set()
         self._wake.set()  # a slot is free
 
     async def _get(self, job_id: str) -> JobRow:

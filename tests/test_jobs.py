@@ -370,3 +370,14 @@ async def test_a_motion_templates_own_length_sets_the_price(polling_app: CoreApp
         await polling_app.submit_motion(requester(45), inputs.image(), inputs.video(), MotionOptions(motion_template="t7"))
     async with polling_app.store.db.execute("SELECT COUNT(*) FROM jobs") as cur:
         assert (await cur.fetchone())[0] == 2  # the refused ones left nothing
+
+
+async def test_ending_jobs_leave_no_bookkeeping_behind(polling_app: CoreApp, inputs: Inputs) -> None:
+    """A bot runs for months: per-job in-memory state must go when the job does."""
+    waited = await submit(polling_app, inputs)
+    unwatched = await submit(polling_app, inputs, user_id=43)
+    await polling_app.engine.wait_for_end(waited.id, timeout=20)
+    await wait_state(polling_app, unwatched.id, "delivered")
+    await asyncio.sleep(0.1)
+    assert polling_app.engine._ended == {}
+    assert polling_app.engine._busy == set()
