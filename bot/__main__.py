@@ -44,7 +44,9 @@ def run_discord(settings: Settings, force_sync: bool) -> int:
             file=sys.stderr,
         )
         return 2
-    from bot.discord_bot import run_bot  # imported late: the terminal path needs no discord
+    from bot.discord_bot import (
+        run_bot,  # imported late: the terminal path needs no discord
+    )
 
     try:
         return run_bot(settings, force_sync=force_sync)

@@ -12,12 +12,13 @@ from types import TracebackType
 
 import aiohttp
 
+from bot.errors import ProviderUnavailable
 from bot.http import HttpClient
 from bot.intake import IncomingFile, take_motion_request
 from bot.jobs import EngineConfig, JobEngine, Notifier
 from bot.models import MotionOptions, Requester
 from bot.pricing import Price
-from bot.providers.base import Provider, ProviderUnavailable
+from bot.providers.base import Provider
 from bot.providers.registry import build_providers, choose_default
 from bot.quotas import QuotaPolicy
 from bot.settings import Settings

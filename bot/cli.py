@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 from bot.app import CoreApp
+from bot.errors import ProviderError, ProviderUnavailable, Refusal
 from bot.intake import IncomingFile
-from bot.models import MotionOptions, Refusal, Requester
-from bot.providers.base import ProviderError, ProviderUnavailable
+from bot.models import MotionOptions, Requester
 from bot.quotas import TERMINAL_USER_ID
 from bot.settings import Settings
 from bot.store import JobRow

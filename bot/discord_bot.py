@@ -20,7 +20,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import CoreApp
-from bot.jobs import DeliveryImpossible, DeliveryTooLarge
+from bot.errors import DeliveryImpossible, DeliveryTooLarge
 from bot.settings import Settings
 from bot.store import JobRow
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import aiohttp
 
+from bot.errors import ProviderError, TooLarge, provider_error
 from bot.models import ErrorKind
-from bot.providers.base import ProviderError
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class Response:
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError):
             # No snippet of the body: some providers echo the request, credentials included.
-            raise ProviderError(
+            raise provider_error(
                 ErrorKind.OUTAGE,
                 f"malformed JSON from provider (HTTP {self.status}, {len(self.body)} bytes)",
                 http_status=self.status,
@@ -106,11 +106,11 @@ class HttpClient:
                     body = await resp.read()
                     response = Response(resp.status, {k.lower(): v for k, v in resp.headers.items()}, body)
             except aiohttp.ClientConnectorError as exc:
-                error = ProviderError(ErrorKind.OUTAGE, f"{provider}: cannot connect ({exc.os_error or exc})")
+                error = provider_error(ErrorKind.OUTAGE, f"{provider}: cannot connect ({exc.os_error or exc})")
                 may_retry = True  # nothing reached the provider
             except (TimeoutError, aiohttp.ClientError) as exc:
                 what = "timed out" if isinstance(exc, TimeoutError) else f"connection failed ({type(exc).__name__})"
-                error = ProviderError(
+                error = provider_error(
                     ErrorKind.OUTAGE, f"{provider}: {method} {_path(url)} {what}", maybe_accepted=not idempotent
                 )
                 may_retry = idempotent  # the provider may have acted on it
@@ -121,9 +121,9 @@ class HttpClient:
                 may_retry = error.retryable and (idempotent or response.status in NOT_ACCEPTED_STATUSES)
                 if error.retryable and not may_retry:
                     # e.g. a 500 or 504 to a create: the provider may have made the task anyway
-                    error.maybe_accepted = True
+                    error = error.but(maybe_accepted=True)
                 if error.retry_after is None:
-                    error.retry_after = parse_retry_after(response.headers.get("retry-after"))
+                    error = error.but(retry_after=parse_retry_after(response.headers.get("retry-after")))
             if not may_retry or attempt >= self.max_retries:
                 raise error
             delay = self.backoff(attempt, error.retry_after)
@@ -152,14 +152,14 @@ class HttpClient:
         try:
             async with self.session.get(url, timeout=self.timeout, headers=headers) as resp:
                 if resp.status == 429 or resp.status >= 500:
-                    raise ProviderError(
+                    raise provider_error(
                         ErrorKind.OUTAGE if resp.status >= 500 else ErrorKind.RATE_LIMIT,
                         f"download {_path(url)}: HTTP {resp.status}",
                         http_status=resp.status,
                         retry_after=parse_retry_after(resp.headers.get("Retry-After")),
                     )
                 if resp.status != 200:
-                    raise ProviderError(
+                    raise provider_error(
                         ErrorKind.UNKNOWN, f"download {_path(url)}: HTTP {resp.status}", http_status=resp.status, retryable=False
                     )
                 with partial.open("wb") as out:
@@ -170,21 +170,13 @@ class HttpClient:
                         out.write(chunk)
         except (TimeoutError, aiohttp.ClientError) as exc:
             partial.unlink(missing_ok=True)
-            raise ProviderError(ErrorKind.OUTAGE, f"download {_path(url)} failed ({type(exc).__name__})") from None
+            raise provider_error(ErrorKind.OUTAGE, f"download {_path(url)} failed ({type(exc).__name__})") from None
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
         partial.replace(dest)
         return size
 
-
-class TooLarge(Exception):
-    """A download went past its size cap."""
-
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(f"more than {limit} bytes")
-        self.size = size
-        self.limit = limit
 
 
 def _path(url: str) -> str:

@@ -13,14 +13,22 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.http import HttpClient, TooLarge
+from bot.errors import ProviderError, TooLarge
+from bot.http import HttpClient
 from bot.jobs import JobEngine, new_job_id
-from bot.media import AttachmentMeta, MediaRejected, check_image, check_prompt, check_video, precheck_image, precheck_video
+from bot.media import (
+    AttachmentMeta,
+    MediaRejected,
+    check_image,
+    check_prompt,
+    check_video,
+    precheck_image,
+    precheck_video,
+)
 from bot.models import MediaFile, MotionOptions, MotionRequest, Requester
 from bot.pricing import Price, price_for
-from bot.providers.base import Capabilities, Provider, ProviderError
+from bot.providers.base import Capabilities, Provider
 from bot.store import JobRow
-
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from bot.errors import (
+    CallbackRejected,
+    DeliveryImpossible,
+    DeliveryTooLarge,
+    JobNotFound,
+    ProviderError,
+    provider_error,
+)
 from bot.models import ENDS, IN_FLIGHT, ErrorKind, JobState, MotionRequest, Requester
 from bot.pricing import Price
-from bot.providers.base import Provider, ProviderError, ProviderTask, SubmitRequest, TaskStatus
+from bot.providers.base import Provider, ProviderTask, SubmitRequest, TaskStatus
 from bot.quotas import QuotaPolicy
 from bot.signing import Signer
 from bot.store import JobRow, Store
@@ -49,16 +57,7 @@ class Notifier(Protocol):
         """Tell the user the job ended without a video, and why."""
 
 
-class DeliveryTooLarge(Exception):
-    """The platform refused the file as too large: post a link instead."""
 
-
-class DeliveryImpossible(Exception):
-    """Nowhere to post (channel deleted, user unreachable): retrying cannot help."""
-
-
-class JobNotFound(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -73,14 +72,6 @@ class EngineConfig:
     retry_base: float = 2.0  # delivery and submit retries back off from here
     failover: bool = False
 
-
-class CallbackResult(Exception):
-    """Raised by handle_callback with the HTTP status the web layer should answer."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 class JobEngine:
@@ -252,7 +243,7 @@ class JobEngine:
         try:
             return self.providers[name]
         except KeyError:
-            raise ProviderError(
+            raise provider_error(
                 ErrorKind.AUTH, f"provider {name!r} is not configured", retryable=False
             ) from None
 
@@ -353,7 +344,7 @@ class JobEngine:
                 return
         await self._fail(
             job_id,
-            ProviderError(
+            provider_error(
                 ErrorKind.OUTAGE,
                 "submit interrupted; the provider cannot be asked whether it arrived",
                 user_detail="The bot could not confirm your request reached it, so it was stopped and you were not charged.",
@@ -402,22 +393,22 @@ class JobEngine:
             wait = interval
 
     async def handle_callback(self, provider_name: str, job_id: str, token: str | None, headers: Mapping[str, str], body: bytes) -> None:
-        """A provider's callback; raises CallbackResult with the status to answer. Changes nothing
+        """A provider's callback; raises CallbackRejected with the status to answer. Changes nothing
         unless the token, the job and the body all check out."""
         if not self.signer.verify(token, "callback", provider_name, job_id):
-            raise CallbackResult(401, "bad callback token")
+            raise CallbackRejected(401, "bad callback token")
         job = await self.store.get_job(job_id)
         if job is None or job.provider != provider_name:
-            raise CallbackResult(404, "unknown job")
+            raise CallbackRejected(404, "unknown job")
         provider = self.providers.get(provider_name)
         if provider is None:
-            raise CallbackResult(404, "unknown provider")
+            raise CallbackRejected(404, "unknown provider")
         try:
             task = provider.parse_callback(headers, body)
         except ProviderError as error:
-            raise CallbackResult(400, f"malformed callback: {error.message}") from None
+            raise CallbackRejected(400, f"malformed callback: {error.message}") from None
         if job.provider_task_id and task.task_id != job.provider_task_id:
-            raise CallbackResult(400, "callback is for another task")
+            raise CallbackRejected(400, "callback is for another task")
         if job.state in ENDS or job.state is JobState.SUCCEEDED:
             return  # late or repeated: nothing to do, and nothing to complain about
         if job.state is JobState.SUBMITTING and not job.provider_task_id:
@@ -463,7 +454,7 @@ class JobEngine:
             kind = task.error_kind or ErrorKind.UNKNOWN
             await self._fail(
                 job_id,
-                ProviderError(
+                provider_error(
                     kind, task.error_message or "task failed", code=task.error_code, user_detail=task.user_detail
                 ),
                 provider_cost=task.cost,

@@ -22,8 +22,8 @@ import av
 from PIL import Image
 from pydantic import BaseModel
 
+from bot.errors import Refusal
 from bot.limits import KLING_MOTION_LIMITS, MB, SECONDS_TOLERANCE, MotionLimits
-from bot.models import Refusal
 
 # PyAV's name for the demuxer that reads the whole QuickTime/ISO-BMFF family.
 MOV_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"

@@ -65,13 +65,6 @@ USER_MESSAGES: dict[ErrorKind, str] = {
 }
 
 
-class Refusal(Exception):
-    """We say no before anything is spent. str(exc) is the one sentence shown to the user."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
 
 Orientation = Literal["image", "video"]
 Mode = Literal["std", "pro"]

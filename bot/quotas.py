@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import aiosqlite
 
-from bot.models import Refusal
+from bot.errors import Refusal
 from bot.store import Store
 
 TERMINAL_USER_ID = 0  # jobs run from the terminal: operators, exempt from the per-user allowance

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from bot.jobs import CallbackResult, JobEngine
+from bot.errors import CallbackRejected
+from bot.jobs import JobEngine
 from bot.providers.base import Provider
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ class WebServer:
             return web.json_response({"error": "body too large"}, status=413)
         try:
             await self.engine.handle_callback(provider, job_id, request.query.get("token"), request.headers, body)
-        except CallbackResult as result:
+        except CallbackRejected as result:
             log.info("callback %s/%s refused: %s", provider, job_id, result.reason)
             return web.json_response({"error": result.reason}, status=result.status)
         return web.json_response({"ok": True})

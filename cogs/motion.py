@@ -9,9 +9,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.errors import ProviderError, Refusal
 from bot.intake import IncomingFile, precheck
-from bot.models import MotionOptions, Refusal, Requester
-from bot.providers.base import ProviderError
+from bot.models import MotionOptions, Requester
 
 if TYPE_CHECKING:
     from bot.discord_bot import MotionBot

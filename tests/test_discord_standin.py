@@ -13,10 +13,10 @@ import io
 import json
 import time
 import zlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from collections.abc import AsyncIterator
 
 import aiohttp
 import discord

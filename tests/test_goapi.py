@@ -17,9 +17,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.errors import ProviderError
 from bot.http import HttpClient, Response
 from bot.models import ErrorKind, MediaFile, MotionOptions, MotionRequest
-from bot.providers.base import ProviderError, ProviderTask, SubmitRequest, TaskStatus
+from bot.providers.base import ProviderTask, SubmitRequest, TaskStatus
 from bot.providers.goapi import PRESET_MOTIONS, GoApiProvider
 from tests.emulators.common import Fault
 from tests.emulators.goapi import API_KEY, GoApiEmulator, ResultShape

@@ -16,7 +16,14 @@ from bot.media import MediaRejected
 from bot.models import JobState
 from bot.providers.base import ProviderTask, TaskStatus
 from bot.quotas import QuotaRefused
-from tests.core_harness import FakeChannel, Inputs, RecordingNotifier, core_settings, submit, wait_state
+from tests.core_harness import (
+    FakeChannel,
+    Inputs,
+    RecordingNotifier,
+    core_settings,
+    submit,
+    wait_state,
+)
 
 
 @pytest.fixture
@@ -189,8 +196,9 @@ async def test_too_large_result_is_posted_as_a_link(tmp_path: Path, inputs: Inpu
 
 async def test_a_create_that_may_have_landed_is_never_sent_twice(polling_app: CoreApp, inputs: Inputs, channel: FakeChannel) -> None:
     """A 500 or timeout on create, at a provider that cannot be asked afterwards: stop and refund."""
+    from bot.errors import provider_error
     from bot.models import ErrorKind
-    from bot.providers.base import Capabilities, ProviderError
+    from bot.providers.base import Capabilities
 
     simulator = polling_app.providers["simulator"]
     simulator.capabilities = Capabilities(can_find_by_job_id=False)  # type: ignore[misc]
@@ -199,7 +207,7 @@ async def test_a_create_that_may_have_landed_is_never_sent_twice(polling_app: Co
     async def flaky_submit(_: object) -> ProviderTask:
         nonlocal calls
         calls += 1
-        raise ProviderError(ErrorKind.OUTAGE, "HTTP 500", http_status=500, maybe_accepted=True)
+        raise provider_error(ErrorKind.OUTAGE, "HTTP 500", http_status=500, maybe_accepted=True)
 
     simulator.submit = flaky_submit  # type: ignore[method-assign]
     job = await submit(polling_app, inputs)
@@ -213,8 +221,8 @@ async def test_a_create_that_may_have_landed_is_never_sent_twice(polling_app: Co
 
 async def test_busy_provider_keeps_the_job_waiting_then_submits(polling_app: CoreApp, inputs: Inputs) -> None:
     """A 429 proves the create was not taken: the job keeps its place and goes through later."""
+    from bot.errors import provider_error
     from bot.models import ErrorKind
-    from bot.providers.base import ProviderError
 
     simulator = polling_app.providers["simulator"]
     real_submit = simulator.submit
@@ -224,7 +232,7 @@ async def test_busy_provider_keeps_the_job_waiting_then_submits(polling_app: Cor
         nonlocal calls
         calls += 1
         if calls == 1:
-            raise ProviderError(ErrorKind.RATE_LIMIT, "HTTP 429", http_status=429)
+            raise provider_error(ErrorKind.RATE_LIMIT, "HTTP 429", http_status=429)
         return await real_submit(request)  # type: ignore[arg-type]
 
     simulator.submit = busy_then_ok  # type: ignore[method-assign]
@@ -250,7 +258,7 @@ async def test_job_whose_provider_was_removed_is_refunded_not_stuck(polling_app:
 
 
 async def test_nowhere_to_post_closes_the_job_instead_of_retrying_forever(polling_app: CoreApp, inputs: Inputs) -> None:
-    from bot.jobs import DeliveryImpossible
+    from bot.errors import DeliveryImpossible
 
     attempts = 0
 
@@ -281,8 +289,8 @@ async def test_health_and_metrics(polling_app: CoreApp, inputs: Inputs) -> None:
 
 
 async def test_failover_hands_a_busy_providers_job_to_the_next_and_says_so(tmp_path: Path, inputs: Inputs, channel: FakeChannel) -> None:
+    from bot.errors import provider_error
     from bot.models import ErrorKind
-    from bot.providers.base import ProviderError
     from bot.providers.simulator import SimulatorProvider
 
     app = await started(core_settings(tmp_path / "data", provider_failover=True), channel)
@@ -293,7 +301,7 @@ async def test_failover_hands_a_busy_providers_job_to_the_next_and_says_so(tmp_p
 
         async def always_busy(_: object) -> ProviderTask:
             submits.append("simulator")
-            raise ProviderError(ErrorKind.RATE_LIMIT, "HTTP 429 past retries", http_status=429)
+            raise provider_error(ErrorKind.RATE_LIMIT, "HTTP 429 past retries", http_status=429)
 
         app.providers["simulator"].submit = always_busy  # type: ignore[method-assign]
         notifier = app.engine.notifier

@@ -22,9 +22,10 @@ import jwt
 import pytest
 from aiohttp import web
 
+from bot.errors import ProviderError
 from bot.http import HttpClient, Response
 from bot.models import ErrorKind, MediaFile, MotionOptions, MotionRequest
-from bot.providers.base import ProviderError, SubmitRequest, TaskStatus
+from bot.providers.base import SubmitRequest, TaskStatus
 from bot.providers.kling import ERROR_CODES, KlingProvider, classify
 from tests.contract.case_kling import ACCESS_KEY, SECRET_KEY
 from tests.emulators.common import Fault

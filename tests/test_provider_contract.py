@@ -16,9 +16,10 @@ import pytest
 from aiohttp import web
 
 import tests.contract as contract_pkg
+from bot.errors import ProviderError
 from bot.http import HttpClient
 from bot.models import ErrorKind, MediaFile, MotionOptions, MotionRequest
-from bot.providers.base import Provider, ProviderError, ProviderTask, SubmitRequest, TaskStatus
+from bot.providers.base import Provider, ProviderTask, SubmitRequest, TaskStatus
 from tests.contract import ProviderCase
 from tests.emulators.common import Emulator, Fault
 from tests.media_factory import make_image, make_video

@@ -20,7 +20,14 @@ from bot.app import CoreApp
 from bot.jobs import JobEngine
 from bot.models import JobState
 from bot.providers.base import TaskStatus
-from tests.core_harness import FakeChannel, Inputs, RecordingNotifier, core_settings, submit, wait_state
+from tests.core_harness import (
+    FakeChannel,
+    Inputs,
+    RecordingNotifier,
+    core_settings,
+    submit,
+    wait_state,
+)
 
 
 class Crash(BaseException):

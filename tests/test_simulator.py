@@ -21,10 +21,11 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
+from bot.errors import ProviderError
 from bot.http import HttpClient
 from bot.models import ErrorKind, MediaFile, MotionOptions, MotionRequest
 from bot.providers import simulator_render
-from bot.providers.base import ProviderError, ProviderTask, SubmitRequest, TaskStatus
+from bot.providers.base import ProviderTask, SubmitRequest, TaskStatus
 from bot.providers.simulator import SimulatorProvider, task_id_for
 from tests.media_factory import make_image, make_video, truncate
 

@@ -18,9 +18,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.errors import ProviderError
 from bot.http import HttpClient
 from bot.models import ErrorKind, MediaFile, MotionOptions, MotionRequest
-from bot.providers.base import ProviderError, SubmitRequest, TaskStatus
+from bot.providers.base import SubmitRequest, TaskStatus
 from bot.providers.useapi import TEMPLATE_CACHE_SECONDS, UseApiProvider
 from tests.emulators.common import Fault
 from tests.emulators.useapi import MODERATED, NO_PERSON, PREFIX, TOKEN, UseApiEmulator

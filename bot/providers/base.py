@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel
 
+from bot.errors import provider_error
 from bot.limits import KLING_MOTION_LIMITS, MotionLimits
-from bot.models import USER_MESSAGES, ErrorKind, Mode, MotionRequest, Orientation
+from bot.models import ErrorKind, Mode, MotionRequest, Orientation
 
 if TYPE_CHECKING:
     from bot.http import HttpClient
@@ -73,47 +74,6 @@ class SubmitRequest(BaseModel):
     callback_url: str | None = None  # None: no public URL, the bot polls
 
 
-class ProviderError(Exception):
-    """A provider call failed. `kind` is what callers match on.
-
-    `message` is the provider's own text (admins, logs, job details); it must
-    never contain a credential. `user_message` is the plain sentence for users.
-    """
-
-    def __init__(
-        self,
-        kind: ErrorKind,
-        message: str,
-        *,
-        code: str | None = None,
-        http_status: int | None = None,
-        retryable: bool | None = None,
-        retry_after: float | None = None,
-        user_detail: str | None = None,
-        maybe_accepted: bool = False,
-    ) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.code = code
-        self.http_status = http_status
-        self.retry_after = retry_after
-        self.user_detail = user_detail
-        # True when a create call failed in a way that leaves unknown whether the
-        # provider accepted it (timeout, dropped connection): never blindly resubmit.
-        self.maybe_accepted = maybe_accepted
-        self.retryable = retryable if retryable is not None else kind in (ErrorKind.RATE_LIMIT, ErrorKind.OUTAGE)
-
-    @property
-    def user_message(self) -> str:
-        base = USER_MESSAGES[self.kind]
-        return f"{base} {self.user_detail}" if self.user_detail else base
-
-    def __str__(self) -> str:
-        code = f" [{self.code}]" if self.code else ""
-        status = f" HTTP {self.http_status}" if self.http_status else ""
-        return f"{self.kind.value}{status}{code}: {self.message}"
-
 
 class Provider(ABC):
     """Base class of every provider adapter."""
@@ -154,7 +114,7 @@ class Provider(ABC):
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> ProviderTask:
         """Turn a callback body into a task update; raise ProviderError(BAD_INPUT) if malformed
         or if a provider-level secret header does not match."""
-        raise ProviderError(ErrorKind.BAD_INPUT, f"{self.name} does not send callbacks")
+        raise provider_error(ErrorKind.BAD_INPUT, f"{self.name} does not send callbacks")
 
     async def find_task(self, job_id: str) -> ProviderTask | None:
         """After a crash during submit: the task created for this job, or None if there is none.
@@ -164,7 +124,7 @@ class Provider(ABC):
         raise NotImplementedError
 
     async def cancel(self, task_id: str) -> None:
-        raise ProviderError(ErrorKind.BAD_INPUT, f"{self.name} cannot cancel tasks", retryable=False)
+        raise provider_error(ErrorKind.BAD_INPUT, f"{self.name} cannot cancel tasks", retryable=False)
 
     async def list_motion_templates(self) -> list[MotionTemplate]:
         return []
@@ -172,7 +132,3 @@ class Provider(ABC):
     async def download(self, url: str, dest: Path) -> int:
         """Stream the result to `dest`; return its size. Adapters needing auth override this."""
         return await self.http.download(url, dest)
-
-
-class ProviderUnavailable(Exception):
-    """The named provider is unknown or has no credentials."""

@@ -57,13 +57,13 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bot.errors import ProviderError, provider_error
 from bot.http import HttpClient, Response
 from bot.models import ErrorKind, MotionRequest
 from bot.providers.base import (
     Capabilities,
     MotionTemplate,
     Provider,
-    ProviderError,
     ProviderTask,
     SubmitRequest,
     TaskStatus,
@@ -232,17 +232,17 @@ class GoApiProvider(Provider):
         # The secret comes back verbatim (no HMAC over the body); compare it in constant time.
         given = next((v for k, v in headers.items() if k.lower() == WEBHOOK_SECRET_HEADER), None)
         if given is None or not hmac.compare_digest(given.encode(), self._webhook_secret.encode()):
-            raise ProviderError(ErrorKind.BAD_INPUT, "goapi webhook: missing or wrong x-webhook-secret", retryable=False)
+            raise provider_error(ErrorKind.BAD_INPUT, "goapi webhook: missing or wrong x-webhook-secret", retryable=False)
         try:
             hook = _Webhook.model_validate(json.loads(body))
         except (ValueError, UnicodeDecodeError, ValidationError):
-            raise ProviderError(
+            raise provider_error(
                 ErrorKind.BAD_INPUT, "goapi webhook: body is not {timestamp, data} JSON", retryable=False
             ) from None
         now = time.time()
         if hook.timestamp < now - WEBHOOK_MAX_AGE or hook.timestamp > now + WEBHOOK_MAX_SKEW:
             # A replayed old notification must not move a job.
-            raise ProviderError(
+            raise provider_error(
                 ErrorKind.BAD_INPUT, f"goapi webhook: timestamp {hook.timestamp:.0f} is stale or in the future",
                 retryable=False,
             )
@@ -282,7 +282,7 @@ class GoApiProvider(Provider):
         options = request.options
 
         def refuse(message: str, user_detail: str | None = None) -> ProviderError:
-            return ProviderError(ErrorKind.BAD_INPUT, f"goapi: {message}", retryable=False, user_detail=user_detail)
+            return provider_error(ErrorKind.BAD_INPUT, f"goapi: {message}", retryable=False, user_detail=user_detail)
 
         if options.mode not in caps.modes:
             raise refuse(f"mode {options.mode!r} is not supported")
@@ -314,7 +314,7 @@ class GoApiProvider(Provider):
         payload = response.json()  # malformed -> OUTAGE
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, dict):
-            raise ProviderError(
+            raise provider_error(
                 ErrorKind.OUTAGE, f"goapi: answer without a task object (HTTP {response.status})",
                 http_status=response.status,
             )
@@ -327,7 +327,7 @@ class GoApiProvider(Provider):
             task = _TaskData.model_validate(data)
         except ValidationError as exc:
             fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
-            raise ProviderError(bad, f"goapi: malformed task object ({fields})", retryable=bad is ErrorKind.OUTAGE) from None
+            raise provider_error(bad, f"goapi: malformed task object ({fields})", retryable=bad is ErrorKind.OUTAGE) from None
 
         raw_status = task.status
         word = raw_status.strip().lower()
@@ -372,7 +372,7 @@ class GoApiProvider(Provider):
         code_text = str(code) if code is not None else str(status)
 
         def error(kind: ErrorKind, retryable: bool, user_detail: str | None = None) -> ProviderError:
-            return ProviderError(
+            return provider_error(
                 kind, f"goapi: {message}", code=code_text, http_status=response.status,
                 retryable=retryable, user_detail=user_detail,
             )

@@ -43,10 +43,17 @@ from urllib.parse import quote
 import jwt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.errors import ProviderError, provider_error
 from bot.http import HttpClient, Response, parse_retry_after
 from bot.limits import KLING_MOTION_LIMITS
 from bot.models import ErrorKind, MediaFile, Mode, Orientation
-from bot.providers.base import Capabilities, Provider, ProviderError, ProviderTask, SubmitRequest, TaskStatus
+from bot.providers.base import (
+    Capabilities,
+    Provider,
+    ProviderTask,
+    SubmitRequest,
+    TaskStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +204,7 @@ def classify(response: Response) -> ProviderError | None:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         if code == 1303:
             retry_after = max(retry_after or 0.0, MIN_CONCURRENCY_BACKOFF_SECONDS)
-        return ProviderError(
+        return provider_error(
             kind,
             f"kling: {message or 'error'}" + (f" (request_id {request_id})" if request_id else ""),
             code=str(code),
@@ -226,7 +233,7 @@ def _error_from_status(response: Response, code: object, message: str) -> Provid
         kind, retryable = ErrorKind.BAD_INPUT, False
     else:
         kind, retryable = ErrorKind.UNKNOWN, False
-    return ProviderError(
+    return provider_error(
         kind,
         f"kling: HTTP {status}: {message or response.body[:200].decode('utf-8', 'replace')}",
         code=None if code is None else str(code),
@@ -359,7 +366,7 @@ class KlingProvider(Provider):
         try:
             return KlingEnvelope.model_validate(response.json()).data
         except ValidationError:
-            raise ProviderError(ErrorKind.OUTAGE, f"kling: {method} {path}: answer is not Kling's envelope") from None
+            raise provider_error(ErrorKind.OUTAGE, f"kling: {method} {path}: answer is not Kling's envelope") from None
 
     async def _send(self, method: str, path: str, idempotent: bool, kwargs: dict[str, Any]) -> Response:
         headers = {"Authorization": f"Bearer {self._bearer()}"}
@@ -412,7 +419,7 @@ class KlingProvider(Provider):
             "GET", MOTION_PATH, idempotent=True, params={"pageNum": str(page), "pageSize": str(page_size)}
         )
         if not isinstance(data, list):
-            raise ProviderError(ErrorKind.OUTAGE, "kling: list answer has no task array")
+            raise provider_error(ErrorKind.OUTAGE, "kling: list answer has no task array")
         return [to_provider_task(_parse_task(item, "list")) for item in data]
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> ProviderTask:
@@ -421,7 +428,7 @@ class KlingProvider(Provider):
             payload = json.loads(body)
             return to_provider_task(KlingTask.model_validate(payload))
         except (ValueError, UnicodeDecodeError, ValidationError):
-            raise ProviderError(
+            raise provider_error(
                 ErrorKind.BAD_INPUT, "kling: callback body is not a Kling task object", retryable=False
             ) from None
 
@@ -431,14 +438,14 @@ class KlingProvider(Provider):
         request = submit.request
         options = request.options
         if options.motion_template is not None:
-            raise ProviderError(
+            raise provider_error(
                 ErrorKind.BAD_INPUT, "kling: the official API has no preset motions; send a motion video",
                 retryable=False,
             )
         if request.video is None:
-            raise ProviderError(ErrorKind.BAD_INPUT, "kling: a motion video is required", retryable=False)
+            raise provider_error(ErrorKind.BAD_INPUT, "kling: a motion video is required", retryable=False)
         if request.video.url is None:
-            raise ProviderError(
+            raise provider_error(
                 ErrorKind.BAD_INPUT,
                 "kling: the motion video must be given as a URL and the bot has none for it; "
                 "set PUBLIC_URL so the bot can serve its inputs",
@@ -464,7 +471,7 @@ class KlingProvider(Provider):
         limit = self.capabilities.limits.image_max_bytes
         size = image.path.stat().st_size
         if size > limit:
-            raise ProviderError(
+            raise provider_error(
                 ErrorKind.BAD_INPUT,
                 f"kling: image {image.filename} is {size} bytes; Kling takes at most {limit} bytes",
                 retryable=False,
@@ -482,4 +489,4 @@ def _parse_task(data: Any, what: str) -> KlingTask:
     try:
         return KlingTask.model_validate(data)
     except ValidationError:
-        raise ProviderError(ErrorKind.OUTAGE, f"kling: {what} answer has no valid task object") from None
+        raise provider_error(ErrorKind.OUTAGE, f"kling: {what} answer has no valid task object") from None

@@ -58,10 +58,17 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.errors import ProviderError, provider_error
 from bot.http import NOT_ACCEPTED_STATUSES, HttpClient, Response
 from bot.limits import KLING_MOTION_LIMITS
 from bot.models import ErrorKind, Mode, Orientation
-from bot.providers.base import Capabilities, Provider, ProviderError, ProviderTask, SubmitRequest, TaskStatus
+from bot.providers.base import (
+    Capabilities,
+    Provider,
+    ProviderTask,
+    SubmitRequest,
+    TaskStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -178,20 +185,19 @@ class ModelsLabProvider(Provider):
             # A timeout may have reached ModelsLab (HttpClient marks it maybe_accepted). There is no
             # lookup by job id, so such a create is never worth retrying: only reconciling.
             if err.maybe_accepted:
-                err.retryable = False
+                raise err.but(retryable=False) from None
             raise
         try:
             task = self._task_from(self._load(response), stage="create")
         except ProviderError as err:
             # A 200 we cannot follow (no id, odd shape or status): the task may well exist.
-            err.maybe_accepted, err.retryable = True, False
-            raise
+            raise err.but(maybe_accepted=True, retryable=False) from None
         log.info("%s: job %s accepted as task %s (%s)", self.name, submit.job_id, task.task_id, task.raw_status)
         return task
 
     async def get_task(self, task_id: str) -> ProviderTask:
         if not _is_id(task_id):  # A9: ids are integers; anything else would change the URL path
-            raise ProviderError(ErrorKind.BAD_INPUT, f"not a ModelsLab task id: {task_id!r}", retryable=False)
+            raise provider_error(ErrorKind.BAD_INPUT, f"not a ModelsLab task id: {task_id!r}", retryable=False)
         response = await self.http.request(
             "POST",
             self._base_url + FETCH_PATH + task_id,
@@ -207,9 +213,9 @@ class ModelsLabProvider(Provider):
         try:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError):
-            raise ProviderError(ErrorKind.BAD_INPUT, "modelslab callback: body is not JSON", retryable=False) from None
+            raise provider_error(ErrorKind.BAD_INPUT, "modelslab callback: body is not JSON", retryable=False) from None
         if not isinstance(payload, dict):
-            raise ProviderError(ErrorKind.BAD_INPUT, "modelslab callback: body is not a JSON object", retryable=False)
+            raise provider_error(ErrorKind.BAD_INPUT, "modelslab callback: body is not a JSON object", retryable=False)
         return self._task_from(payload, stage="callback")
 
     # --- request -----------------------------------------------------------------------------
@@ -266,7 +272,7 @@ class ModelsLabProvider(Provider):
             if not isinstance(payload, dict):
                 what = "malformed JSON" if payload is None else "a JSON value that is not an object"
                 # A 200 to a create may mean the task exists: never an invitation to submit again.
-                return ProviderError(
+                return provider_error(
                     ErrorKind.OUTAGE,
                     f"{self.name}: {what} (HTTP {response.status}): {self._snippet(response.body)}",
                     http_status=response.status,
@@ -297,19 +303,19 @@ class ModelsLabProvider(Provider):
         error = self._error(kind, text or f"HTTP {status}", status)
         if stage == "create" and status >= 500 and status not in NOT_ACCEPTED_STATUSES:
             # A 500 or 504 does not prove the task was not made (no dedupe by track_id): reconcile, never resend.
-            error.maybe_accepted, error.retryable = True, False
+            return error.but(maybe_accepted=True, retryable=False)
         return error
 
     def _error(self, kind: ErrorKind, text: str, http_status: int) -> ProviderError:
         # Users can act on content and input refusals, so they get the provider's sentence too.
         detail = text if kind in (ErrorKind.CONTENT_POLICY, ErrorKind.BAD_INPUT) and text else None
         message = f"{self.name}: {text or 'error without a message'}"
-        return ProviderError(kind, message, http_status=http_status, user_detail=detail)
+        return provider_error(kind, message, http_status=http_status, user_detail=detail)
 
     def _load(self, response: Response) -> dict[str, Any]:
         payload = _json_or_none(response.body)
         if not isinstance(payload, dict):  # classify already refused these; kept for type safety
-            raise ProviderError(ErrorKind.OUTAGE, f"{self.name}: unreadable answer", http_status=response.status)
+            raise provider_error(ErrorKind.OUTAGE, f"{self.name}: unreadable answer", http_status=response.status)
         return payload
 
     def _task_from(
@@ -321,10 +327,10 @@ class ModelsLabProvider(Provider):
             answer = _Answer.model_validate(payload)
         except ValidationError as exc:
             fields = ", ".join(sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]})) or "body"
-            raise ProviderError(bad_kind, f"{self.name}: unexpected answer shape ({fields})", retryable=False) from None
+            raise provider_error(bad_kind, f"{self.name}: unexpected answer shape ({fields})", retryable=False) from None
         task_id = known_id or _task_id(answer)
         if task_id is None:
-            raise ProviderError(bad_kind, f"{self.name}: answer ({answer.status}) carries no task id", retryable=False)
+            raise provider_error(bad_kind, f"{self.name}: answer ({answer.status}) carries no task id", retryable=False)
         common: dict[str, Any] = {"task_id": task_id, "raw_status": answer.status, "eta_seconds": answer.eta}
         if answer.status == "success":
             url = next(iter(answer.output or answer.proxy_links), None)
@@ -341,7 +347,7 @@ class ModelsLabProvider(Provider):
                 error_message=text or f"task {answer.status} without a message",
                 **common,
             )
-        raise ProviderError(bad_kind, f"{self.name}: unknown task status {answer.status!r}", retryable=stage == "read")
+        raise provider_error(bad_kind, f"{self.name}: unknown task status {answer.status!r}", retryable=stage == "read")
 
     # --- secrets -----------------------------------------------------------------------------
     def _message(self, payload: Mapping[str, Any]) -> str:
@@ -370,7 +376,7 @@ class ModelsLabProvider(Provider):
 
 
 def _refuse(message: str, user_detail: str) -> ProviderError:
-    return ProviderError(ErrorKind.BAD_INPUT, message, retryable=False, user_detail=user_detail)
+    return provider_error(ErrorKind.BAD_INPUT, message, retryable=False, user_detail=user_detail)
 
 
 def _json_or_none(body: bytes) -> Any:

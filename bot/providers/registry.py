@@ -5,8 +5,9 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
+from bot.errors import ProviderUnavailable
 from bot.http import HttpClient
-from bot.providers.base import Provider, ProviderUnavailable
+from bot.providers.base import Provider
 from bot.settings import Settings
 from bot.signing import Signer
 

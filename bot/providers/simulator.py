@@ -40,10 +40,17 @@ import aiohttp
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from bot.errors import provider_error
 from bot.http import HttpClient
 from bot.models import ErrorKind, Mode, Orientation
 from bot.providers import simulator_render
-from bot.providers.base import Capabilities, Provider, ProviderError, ProviderTask, SubmitRequest, TaskStatus
+from bot.providers.base import (
+    Capabilities,
+    Provider,
+    ProviderTask,
+    SubmitRequest,
+    TaskStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +180,7 @@ class SimulatorProvider(Provider):
         request = submit.request
         failure = self._failure_for(request.options.prompt)
         if failure in SUBMIT_FAILURES:
-            raise ProviderError(
+            raise provider_error(
                 SUBMIT_FAILURES[failure],
                 FAILURE_MESSAGES[failure],
                 code=f"simulated_{failure}",
@@ -181,10 +188,10 @@ class SimulatorProvider(Provider):
                 user_detail="(This was a simulated failure; no provider was called.)",
             )
         if request.video is None:
-            raise ProviderError(ErrorKind.BAD_INPUT, "the simulator needs an uploaded reference video", retryable=False)
+            raise provider_error(ErrorKind.BAD_INPUT, "the simulator needs an uploaded reference video", retryable=False)
         for media in (request.image, request.video):
             if not media.path.is_file():
-                raise ProviderError(ErrorKind.BAD_INPUT, f"input file is missing: {media.filename}", retryable=False)
+                raise provider_error(ErrorKind.BAD_INPUT, f"input file is missing: {media.filename}", retryable=False)
 
         now = time.time()
         record = _Record(
@@ -210,7 +217,7 @@ class SimulatorProvider(Provider):
     async def get_task(self, task_id: str) -> ProviderTask:
         record = self._load(task_id) if TASK_ID.fullmatch(task_id) else None
         if record is None:
-            raise ProviderError(ErrorKind.BAD_INPUT, f"unknown simulator task {task_id!r}", retryable=False)
+            raise provider_error(ErrorKind.BAD_INPUT, f"unknown simulator task {task_id!r}", retryable=False)
         self._follow(record)  # e.g. polled before start(): make sure the render is under way
         return self._view(record)
 
@@ -222,26 +229,26 @@ class SimulatorProvider(Provider):
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):
-            raise ProviderError(ErrorKind.BAD_INPUT, "simulator callback: body is not JSON") from None
+            raise provider_error(ErrorKind.BAD_INPUT, "simulator callback: body is not JSON") from None
         if not isinstance(data, dict):
-            raise ProviderError(ErrorKind.BAD_INPUT, "simulator callback: body is not a JSON object")
+            raise provider_error(ErrorKind.BAD_INPUT, "simulator callback: body is not a JSON object")
         task_id, status, result_url, error = (data.get(k) for k in ("task_id", "status", "result_url", "error"))
         if not isinstance(task_id, str) or not TASK_ID.fullmatch(task_id):
-            raise ProviderError(ErrorKind.BAD_INPUT, "simulator callback: missing or bad task_id")
+            raise provider_error(ErrorKind.BAD_INPUT, "simulator callback: missing or bad task_id")
         if status not in ("processing", "succeeded", "failed"):
-            raise ProviderError(ErrorKind.BAD_INPUT, f"simulator callback: unknown status {status!r}")
+            raise provider_error(ErrorKind.BAD_INPUT, f"simulator callback: unknown status {status!r}")
         if result_url is not None and not isinstance(result_url, str):
-            raise ProviderError(ErrorKind.BAD_INPUT, "simulator callback: result_url is not a string")
+            raise provider_error(ErrorKind.BAD_INPUT, "simulator callback: result_url is not a string")
         if status == "succeeded" and not result_url:
-            raise ProviderError(ErrorKind.BAD_INPUT, "simulator callback: succeeded without a result_url")
+            raise provider_error(ErrorKind.BAD_INPUT, "simulator callback: succeeded without a result_url")
         failure: _Failure | None = None
         if error is not None:
             try:
                 failure = _Failure.model_validate(error)
             except ValidationError:
-                raise ProviderError(ErrorKind.BAD_INPUT, "simulator callback: malformed error object") from None
+                raise provider_error(ErrorKind.BAD_INPUT, "simulator callback: malformed error object") from None
         if status == "failed" and failure is None:
-            raise ProviderError(ErrorKind.BAD_INPUT, "simulator callback: failed without an error")
+            raise provider_error(ErrorKind.BAD_INPUT, "simulator callback: failed without an error")
         return ProviderTask(
             task_id=task_id,
             status=TaskStatus(status),

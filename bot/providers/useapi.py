@@ -58,13 +58,13 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bot.errors import ProviderError, provider_error
 from bot.http import HttpClient, Response, parse_retry_after
 from bot.models import ErrorKind, MediaFile
 from bot.providers.base import (
     Capabilities,
     MotionTemplate,
     Provider,
-    ProviderError,
     ProviderTask,
     SubmitRequest,
     TaskStatus,
@@ -243,7 +243,7 @@ class UseApiProvider(Provider):
         except (ProviderError, ValidationError) as exc:
             # It answered 200, so the task may well exist: retrying could make a second one.
             why = _first_error(exc) if isinstance(exc, ValidationError) else exc.message
-            raise ProviderError(
+            raise provider_error(
                 ErrorKind.UNKNOWN,
                 self.redact(f"useapi create: accepted, but the answer has no task id ({why})"),
                 http_status=response.status,
@@ -272,7 +272,7 @@ class UseApiProvider(Provider):
         try:
             model = _TaskModel.model_validate(response.json())
         except ValidationError as exc:
-            raise ProviderError(
+            raise provider_error(
                 ErrorKind.OUTAGE, self.redact(f"useapi task {number}: unexpected answer ({_first_error(exc)})")
             ) from None
         return self._to_task(model)
@@ -284,7 +284,7 @@ class UseApiProvider(Provider):
             model = _TaskModel.model_validate(json.loads(body))
         except (ValueError, UnicodeDecodeError, ValidationError) as exc:
             detail = _first_error(exc) if isinstance(exc, ValidationError) else "not JSON"
-            raise ProviderError(
+            raise provider_error(
                 ErrorKind.BAD_INPUT, f"useapi callback: malformed body ({detail})", retryable=False
             ) from None
         return self._to_task(model)
@@ -307,7 +307,7 @@ class UseApiProvider(Provider):
         caps = self.capabilities
 
         def refuse(why: str) -> ProviderError:
-            return ProviderError(ErrorKind.BAD_INPUT, f"useapi: {why}", retryable=False, user_detail=why)
+            return provider_error(ErrorKind.BAD_INPUT, f"useapi: {why}", retryable=False, user_detail=why)
 
         if options.mode not in caps.modes:
             raise refuse(f"Mode {options.mode!r} is not supported.")
@@ -326,7 +326,7 @@ class UseApiProvider(Provider):
         if content_type not in allowed:
             content_type = _TYPE_BY_SUFFIX.get(Path(media.filename).suffix.lower(), "")
         if content_type not in allowed:
-            raise ProviderError(
+            raise provider_error(
                 ErrorKind.BAD_INPUT,
                 f"useapi: {media.filename!r} is {media.content_type}, expected one of {', '.join(allowed)}",
                 retryable=False,
@@ -347,10 +347,10 @@ class UseApiProvider(Provider):
         try:
             asset = _Asset.model_validate(response.json())
         except ValidationError as exc:
-            raise ProviderError(ErrorKind.OUTAGE, f"useapi upload: unexpected answer ({_first_error(exc)})") from None
+            raise provider_error(ErrorKind.OUTAGE, f"useapi upload: unexpected answer ({_first_error(exc)})") from None
         url = getattr(asset, field)
         if not url:
-            raise ProviderError(
+            raise provider_error(
                 ErrorKind.OUTAGE,
                 self.redact(f"useapi upload {media.filename}: no {field} in the answer (status {asset.status}, {asset.message!r})"),
             )
@@ -387,7 +387,7 @@ class UseApiProvider(Provider):
         )
         payload = response.json()
         if not isinstance(payload, list):
-            raise ProviderError(ErrorKind.OUTAGE, "useapi motions: expected a JSON array")
+            raise provider_error(ErrorKind.OUTAGE, "useapi motions: expected a JSON array")
         templates: list[tuple[MotionTemplate, str]] = []
         for item in payload:
             try:
@@ -406,7 +406,7 @@ class UseApiProvider(Provider):
         for template, url in await self._cached_templates():
             if choice in (template.id, url):
                 return url
-        raise ProviderError(
+        raise provider_error(
             ErrorKind.BAD_INPUT,
             f"useapi: unknown motion template {choice!r}",
             retryable=False,
@@ -478,7 +478,7 @@ class UseApiProvider(Provider):
             code = _kling_code(error_text) or (str(body_code) if body_code is not None else None)
 
             def error(kind: ErrorKind, **extra: Any) -> ProviderError:
-                return ProviderError(kind, text, code=code, http_status=status, **extra)
+                return provider_error(kind, text, code=code, http_status=status, **extra)
 
             if status in (401, 403):
                 return error(ErrorKind.AUTH, retryable=False)
@@ -510,7 +510,7 @@ class UseApiProvider(Provider):
 def _task_number(task_id: str) -> int:
     """useapi task ids are numbers; ours are their decimal strings."""
     if not task_id.isdigit():
-        raise ProviderError(ErrorKind.BAD_INPUT, f"useapi: task id {task_id!r} is not a number", retryable=False)
+        raise provider_error(ErrorKind.BAD_INPUT, f"useapi: task id {task_id!r} is not a number", retryable=False)
     return int(task_id)
 
 

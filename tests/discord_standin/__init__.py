@@ -5,7 +5,16 @@ client is pointed at it."""
 from tests.discord_standin.connect import connect_client, run_client
 from tests.discord_standin.interactions import InteractionHandle, Sent, Upload
 from tests.discord_standin.server import Recorded, StandIn
-from tests.discord_standin.state import MIB, Channel, Guild, Member, Message, Role, StoredFile, User
+from tests.discord_standin.state import (
+    MIB,
+    Channel,
+    Guild,
+    Member,
+    Message,
+    Role,
+    StoredFile,
+    User,
+)
 
 __all__ = [
     "MIB",

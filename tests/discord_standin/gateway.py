@@ -13,9 +13,9 @@ import asyncio
 import json
 import secrets
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
 

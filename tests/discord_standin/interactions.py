@@ -9,10 +9,10 @@ option, or a clear error if the bot never synced such a command or option.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from collections.abc import Callable
 
 from tests.discord_standin.state import (
     DEFAULT_UPLOAD_LIMIT,

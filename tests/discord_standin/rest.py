@@ -7,10 +7,10 @@ with `.code` taken from the body).
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from typing import TYPE_CHECKING, Any
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from collections.abc import Callable, Iterable
 
 from aiohttp import web
 
@@ -31,11 +31,11 @@ from tests.discord_standin.gateway import (
     Session,
 )
 from tests.discord_standin.interactions import (
+    ACK_DEADLINE,
     APPLICATION_COMMAND,
     AUTOCOMPLETE,
     MESSAGE_COMPONENT,
     MODAL_SUBMIT,
-    ACK_DEADLINE,
     TOKEN_LIFETIME,
     InteractionHandle,
     OptionBuilder,
