@@ -22,7 +22,7 @@ from bot.providers.base import Provider
 from bot.providers.registry import build_providers, choose_default
 from bot.quotas import QuotaPolicy
 from bot.settings import Settings
-from bot.signing import Signer, load_key
+from bot.signing import Links, Signer, load_key
 from bot.store import JobRow, Store
 from bot.web import WebServer
 
@@ -72,7 +72,7 @@ class CoreApp:
             self.providers,
             self.quotas,
             self.notifier,
-            signer,
+            Links(signer, s.public_url),
             EngineConfig(
                 data_dir=s.data_dir,
                 public_url=s.public_url,

@@ -36,7 +36,7 @@ from bot.models import ENDS, IN_FLIGHT, ErrorKind, JobState, MotionRequest, Requ
 from bot.pricing import Price
 from bot.providers.base import Provider, ProviderTask, SubmitRequest, TaskStatus
 from bot.quotas import QuotaPolicy
-from bot.signing import Signer
+from bot.signing import Links
 from bot.store import JobRow, Store
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class JobEngine:
         providers: Mapping[str, Provider],
         quotas: QuotaPolicy,
         notifier: Notifier,
-        signer: Signer,
+        links: Links,
         config: EngineConfig,
         *,
         origin: str = "discord",
@@ -91,7 +91,7 @@ class JobEngine:
         self.providers = providers
         self.quotas = quotas
         self.notifier = notifier
-        self.signer = signer
+        self.links = links
         self.config = config
         self.origin = origin
         self._sleep = sleep
@@ -247,27 +247,15 @@ class JobEngine:
                 ErrorKind.AUTH, f"provider {name!r} is not configured", retryable=False
             ) from None
 
-    def callback_url(self, provider: str, job_id: str) -> str | None:
-        if not self.config.public_url:
-            return None
-        token = self.signer.token("callback", provider, job_id)
-        return f"{self.config.public_url}/callbacks/{provider}/{job_id}?token={token}"
-
-    def media_url(self, job_id: str, name: str) -> str | None:
-        if not self.config.public_url:
-            return None
-        token = self.signer.token("media", job_id, name)
-        return f"{self.config.public_url}/media/{job_id}/{name}?token={token}"
-
     def _submit_request(self, job: JobRow, provider: str) -> SubmitRequest:
         request = MotionRequest.model_validate(job.request)
         # Our own signed URLs outlive Discord's CDN links; use them when we are reachable.
         for media in (request.image, request.video):
             if media is not None:
-                own = self.media_url(job.id, media.path.name)
+                own = self.links.media_url(job.id, media.path.name)
                 if own:
                     media.url = own
-        return SubmitRequest(job_id=job.id, request=request, callback_url=self.callback_url(provider, job.id))
+        return SubmitRequest(job_id=job.id, request=request, callback_url=self.links.callback_url(provider, job.id))
 
     def _failover_order(self, job: JobRow) -> list[str]:
         if not self.config.failover:
@@ -395,7 +383,7 @@ class JobEngine:
     async def handle_callback(self, provider_name: str, job_id: str, token: str | None, headers: Mapping[str, str], body: bytes) -> None:
         """A provider's callback; raises CallbackRejected with the status to answer. Changes nothing
         unless the token, the job and the body all check out."""
-        if not self.signer.verify(token, "callback", provider_name, job_id):
+        if not self.links.verify_callback(token, provider_name, job_id):
             raise CallbackRejected(401, "bad callback token")
         job = await self.store.get_job(job_id)
         if job is None or job.provider != provider_name:
@@ -552,7 +540,7 @@ class JobEngine:
         if path.exists():
             video = path if path.stat().st_size <= job.upload_limit else None
         if video is None:
-            link = self.media_url(job_id, "result.mp4") if path.exists() else None
+            link = self.links.media_url(job_id, "result.mp4") if path.exists() else None
             link = link or job.result_url
         await self._progress(job_id, "Done! Posting your video…")
 
@@ -560,7 +548,7 @@ class JobEngine:
             try:
                 return await self.notifier.deliver(job, video, link)
             except DeliveryTooLarge:
-                fallback = self.media_url(job_id, "result.mp4") or job.result_url
+                fallback = self.links.media_url(job_id, "result.mp4") or job.result_url
                 return await self.notifier.deliver(job, None, fallback)
 
         undeliverable = None

@@ -32,6 +32,37 @@ class Signer:
         return self.token("derive", label)
 
 
+class Links:
+    """The bot's own signed URLs: where providers call back and fetch inputs, and result links.
+
+    Every URL is built and checked here, so the web server and the engine agree on the shape.
+    Without a public URL there are no links (providers cannot reach us): the bot polls, and
+    inputs go by the URL they came with.
+    """
+
+    def __init__(self, signer: Signer, public_url: str) -> None:
+        self.signer = signer
+        self.public_url = public_url.rstrip("/")
+
+    def callback_url(self, provider: str, job_id: str) -> str | None:
+        if not self.public_url:
+            return None
+        token = self.signer.token("callback", provider, job_id)
+        return f"{self.public_url}/callbacks/{provider}/{job_id}?token={token}"
+
+    def verify_callback(self, token: str | None, provider: str, job_id: str) -> bool:
+        return self.signer.verify(token, "callback", provider, job_id)
+
+    def media_url(self, job_id: str, name: str) -> str | None:
+        if not self.public_url:
+            return None
+        token = self.signer.token("media", job_id, name)
+        return f"{self.public_url}/media/{job_id}/{name}?token={token}"
+
+    def verify_media(self, token: str | None, job_id: str, name: str) -> bool:
+        return self.signer.verify(token, "media", job_id, name)
+
+
 def load_key(configured: str | None, data_dir: Path) -> bytes:
     if configured:
         return configured.encode()

@@ -91,6 +91,26 @@ MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL
     );
     """,
+    # 3: a provider's "come back later" survives a restart; acknowledged commands survive a crash
+    """
+    ALTER TABLE jobs ADD COLUMN not_before REAL;
+    CREATE TABLE intake_requests (
+        interaction_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        user_id INTEGER NOT NULL,
+        guild_id INTEGER,
+        channel_id INTEGER,
+        application_id INTEGER,
+        token_sealed TEXT NOT NULL,
+        payload_json TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        job_id TEXT,
+        outcome TEXT,
+        created_at REAL NOT NULL,
+        finished_at REAL
+    );
+    CREATE INDEX intake_requests_state ON intake_requests(state, created_at);
+    """,
 ]
 
 JOB_COLUMNS = frozenset(
@@ -109,6 +129,7 @@ JOB_COLUMNS = frozenset(
         "delivered_at",
         "notified_at",
         "message_id",
+        "not_before",
     }
 )
 
@@ -141,6 +162,7 @@ class JobRow:
     delivered_at: float | None
     notified_at: float | None
     message_id: int | None
+    not_before: float | None = None
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> JobRow:

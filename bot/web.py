@@ -94,7 +94,7 @@ class WebServer:
         job_id, name = request.match_info["job_id"], request.match_info["name"]
         if not (SAFE_NAME.match(job_id) and SAFE_NAME.match(name)):
             raise web.HTTPNotFound()
-        if not self.engine.signer.verify(request.query.get("token"), "media", job_id, name):
+        if not self.engine.links.verify_media(request.query.get("token"), job_id, name):
             raise web.HTTPForbidden()
         path = self.engine.job_dir(job_id) / name
         if not path.is_file():

@@ -80,7 +80,7 @@ async def test_callback_path_delivers_without_polling(callback_app: CoreApp, inp
 
 async def post_callback(app: CoreApp, job_id: str, body: bytes, token: str | None = "valid", provider: str = "simulator") -> int:
     if token == "valid":
-        token = app.engine.signer.token("callback", provider, job_id)
+        token = app.engine.links.signer.token("callback", provider, job_id)
     url = f"{app.web.base_url}/callbacks/{provider}/{job_id}"
     params = {"token": token} if token else {}
     async with aiohttp.ClientSession() as session, session.post(url, data=body, params=params) as resp:
@@ -100,7 +100,7 @@ async def test_forged_malformed_and_unknown_callbacks_change_nothing(callback_ap
     assert await post_callback(callback_app, job.id, forged, token="0" * 40) == 401
     assert await post_callback(callback_app, job.id, forged, token=None) == 401
     # a valid token for another job does not open this one
-    other = callback_app.engine.signer.token("callback", "simulator", "someotherjob")
+    other = callback_app.engine.links.signer.token("callback", "simulator", "someotherjob")
     assert await post_callback(callback_app, job.id, forged, token=other) == 401
     assert await post_callback(callback_app, "nosuchjob", forged) == 404
     assert await post_callback(callback_app, job.id, b"{not json") == 400
