@@ -1,14 +1,18 @@
 """Builds the core from settings: store, HTTP client, providers, job engine, web server.
 
 The Discord bot and the terminal command both run through `CoreApp`, so they
-share every check, the store and the provider clients.
+share every check, the store and the provider clients. The core exists only
+inside `async with CoreApp.open(settings, notifier) as core:`: every part is
+there from the first line of the block, and everything opened is closed again
+(in reverse order) however the block ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from types import TracebackType
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import aiohttp
 
@@ -30,48 +34,79 @@ log = logging.getLogger(__name__)
 
 
 class CoreApp:
-    def __init__(self, settings: Settings, notifier: Notifier, *, origin: str = "discord", web_port: int | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        notifier: Notifier,
+        *,
+        origin: str,
+        store: Store,
+        quotas: QuotaPolicy,
+        http: HttpClient,
+        providers: dict[str, Provider],
+        default_provider: str,
+        engine: JobEngine,
+        web: WebServer,
+    ) -> None:
+        """Use `CoreApp.open`; this only gathers the parts it has opened."""
         self.settings = settings
         self.notifier = notifier
         self.origin = origin
-        self.web_port = settings.web_port if web_port is None else web_port
-        self.store = Store(settings.db_path)
-        self.quotas = QuotaPolicy(
-            user_daily=settings.user_daily_credits,
-            guild_daily=settings.guild_daily_credits,
-            global_daily=settings.global_daily_credits,
-            max_active_per_user=settings.max_active_jobs_per_user,
-        )
-        self._session: aiohttp.ClientSession | None = None
-        self._stopped: asyncio.Future[None] | None = None
-        self.http: HttpClient
-        self.providers: dict[str, Provider] = {}
-        self.engine: JobEngine
-        self.web: WebServer
-        self.default_provider = "simulator"
+        self.store = store
+        self.quotas = quotas
+        self.http = http
+        self.providers = providers
+        self.default_provider = default_provider
+        self.engine = engine
+        self.web = web
         self._guild_providers: dict[int, str | None] = {}
 
-    @property
-    def base_url(self) -> str:
-        """Where providers reach us: PUBLIC_URL, else the local server address."""
-        return self.settings.public_url or self.web.base_url
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, settings: Settings, notifier: Notifier, *, origin: str = "discord", web_port: int | None = None
+    ) -> AsyncIterator[CoreApp]:
+        """Open every part in order; close them in reverse on the way out. The closing finishes
+        even if the caller is cancelled half-way (shutdown paths overlap: SIGTERM and the runner)."""
+        stack = AsyncExitStack()
+        try:
+            core = await cls._build(stack, settings, notifier, origin, web_port)
+            log.info("core started: providers %s, default %s", ", ".join(sorted(core.providers)), core.default_provider)
+            yield core
+        finally:
+            await asyncio.shield(stack.aclose())
 
-    async def start(self) -> None:
-        await self.store.open()
-        self._session = aiohttp.ClientSession()
-        self.http = HttpClient(
-            self._session, timeout_seconds=self.settings.http_timeout_seconds, max_retries=self.settings.http_max_retries
+    @classmethod
+    async def _build(
+        cls, stack: AsyncExitStack, s: Settings, notifier: Notifier, origin: str, web_port: int | None
+    ) -> CoreApp:
+        store = Store(s.db_path, busy_retry_seconds=s.db_busy_retry_seconds)
+        await store.open()
+        stack.push_async_callback(store.close)
+        session = aiohttp.ClientSession()
+        stack.push_async_callback(session.close)
+        http = HttpClient(session, timeout_seconds=s.http_timeout_seconds, max_retries=s.http_max_retries)
+        secret = s.callback_secret.get_secret_value() if s.callback_secret else None
+        signer = Signer(load_key(secret, s.data_dir))
+        web: WebServer | None = None
+
+        def base_url() -> str:
+            # Where providers reach us: PUBLIC_URL, else the local server (known once it listens).
+            return s.public_url or (web.base_url if web is not None else "")
+
+        providers = build_providers(s, http, signer, base_url)
+        default_provider = choose_default(s, providers)
+        quotas = QuotaPolicy(
+            user_daily=s.user_daily_credits,
+            guild_daily=s.guild_daily_credits,
+            global_daily=s.global_daily_credits,
+            max_active_per_user=s.max_active_jobs_per_user,
         )
-        secret = self.settings.callback_secret.get_secret_value() if self.settings.callback_secret else None
-        signer = Signer(load_key(secret, self.settings.data_dir))
-        self.providers = build_providers(self.settings, self.http, signer, lambda: self.base_url)
-        self.default_provider = choose_default(self.settings, self.providers)
-        s = self.settings
-        self.engine = JobEngine(
-            self.store,
-            self.providers,
-            self.quotas,
-            self.notifier,
+        engine = JobEngine(
+            store,
+            providers,
+            quotas,
+            notifier,
             Links(signer, s.public_url),
             EngineConfig(
                 data_dir=s.data_dir,
@@ -83,40 +118,35 @@ class CoreApp:
                 provider_max_concurrency=s.provider_max_concurrency,
                 failover=s.provider_failover,
             ),
-            origin=self.origin,
+            origin=origin,
         )
-        self.web = WebServer(
-            self.engine, self.providers, host=s.web_host, port=self.web_port, max_body=s.callback_max_bytes
+        web = WebServer(
+            engine, providers, host=s.web_host, port=s.web_port if web_port is None else web_port, max_body=s.callback_max_bytes
         )
-        await self.web.start()
-        for provider in self.providers.values():
+        await web.start()
+        stack.push_async_callback(web.stop)
+        for provider in providers.values():
+            stack.push_async_callback(provider.close)
             await provider.start()
-        await self.engine.start()
-        log.info("core started: providers %s, default %s", ", ".join(sorted(self.providers)), self.default_provider)
+        await engine.start()
+        stack.push_async_callback(engine.stop)
+        return cls(
+            s,
+            notifier,
+            origin=origin,
+            store=store,
+            quotas=quotas,
+            http=http,
+            providers=providers,
+            default_provider=default_provider,
+            engine=engine,
+            web=web,
+        )
 
-    async def stop(self) -> None:
-        """Idempotent, and finishes even if the caller is cancelled half-way (shutdown paths overlap)."""
-        if self._stopped is None:
-            self._stopped = asyncio.ensure_future(self._stop())
-        await asyncio.shield(self._stopped)
-
-    async def _stop(self) -> None:
-        if hasattr(self, "engine"):
-            await self.engine.stop()
-        for provider in self.providers.values():
-            await provider.close()
-        if hasattr(self, "web"):
-            await self.web.stop()
-        if self._session is not None:
-            await self._session.close()
-        await self.store.close()
-
-    async def __aenter__(self) -> CoreApp:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: tuple[type[BaseException], BaseException, TracebackType] | None) -> None:
-        await self.stop()
+    @property
+    def base_url(self) -> str:
+        """Where providers reach us: PUBLIC_URL, else the local server address."""
+        return self.settings.public_url or self.web.base_url
 
     async def provider_for(self, guild_id: int | None) -> str:
         """The guild's chosen provider while it is still configured, else the default."""

@@ -2,6 +2,9 @@
 
 Exit codes: 0 done (OUT written); 2 the input breaks a limit or the command is
 wrong (nothing submitted, nothing charged); 1 the provider failed.
+
+Terminal jobs an earlier run left unfinished are resumed and finished before
+the run exits (not left half-followed with their credits held).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import asyncio
 import mimetypes
 import shutil
 import sys
+import time
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 from bot.app import CoreApp
@@ -25,7 +30,15 @@ EXIT_OK, EXIT_PROVIDER, EXIT_INPUT = 0, 1, 2
 
 
 def add_motion_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("motion", help="make one Motion Control video from the terminal and wait for it")
+    p = sub.add_parser(
+        "motion",
+        help="make one Motion Control video from the terminal and wait for it",
+        description=(
+            "Make one Motion Control video and wait for it. Terminal jobs an earlier run left unfinished "
+            "(after --timeout, or a crash) are resumed and finished by this run before it exits; their "
+            "videos are saved beside --out as <job id>.mp4. The exit code is this run's own job's."
+        ),
+    )
     p.add_argument("--image", required=True, type=Path, help="character image (jpg/png)")
     p.add_argument("--video", type=Path, help="reference motion video (mp4/mov)")
     p.add_argument("--template", help="a provider's motion template instead of --video")
@@ -35,7 +48,10 @@ def add_motion_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--prompt", default="")
     p.add_argument("--keep-sound", action="store_true")
     p.add_argument("--provider", help="provider name (default: DEFAULT_PROVIDER or the first configured)")
-    p.add_argument("--timeout", type=float, default=None, help="give up waiting after this many seconds")
+    p.add_argument(
+        "--timeout", type=float, default=None,
+        help="give up waiting after this many seconds (the job goes on; the next run finishes it)",
+    )
 
 
 class TerminalNotifier:
@@ -125,10 +141,11 @@ async def run_motion(settings: Settings, args: argparse.Namespace) -> int:
         print(f"error: no such file: {exc}", file=sys.stderr)
         return EXIT_INPUT
     # Port 0: the terminal run must not collide with a running bot, unless providers must call us back.
-    core = CoreApp(settings, notifier, origin="terminal", web_port=None if settings.public_url else 0)
-    try:
+    async with AsyncExitStack() as stack:
         try:
-            await core.start()
+            core = await stack.enter_async_context(
+                CoreApp.open(settings, notifier, origin="terminal", web_port=None if settings.public_url else 0)
+            )
         except ProviderUnavailable as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_INPUT
@@ -139,6 +156,8 @@ async def run_motion(settings: Settings, args: argparse.Namespace) -> int:
         if problem := needs_public_url(core, settings, args.provider):
             print(f"error: {problem}", file=sys.stderr)
             return EXIT_INPUT
+        deadline = None if args.timeout is None else time.monotonic() + args.timeout
+        resumed = await announce_resumed(core)
         requester = Requester(user_id=TERMINAL_USER_ID, origin="terminal", upload_limit=2**62)
         try:
             job, price = await core.submit_motion(requester, image, video, options, args.provider)
@@ -154,7 +173,7 @@ async def run_motion(settings: Settings, args: argparse.Namespace) -> int:
         notifier.job_id = job.id
         print(f"[{job.id}] queued on {job.provider}, {price.credits} credits ({price.explain()})", file=sys.stderr)
         try:
-            job = await core.engine.wait_for_end(job.id, timeout=args.timeout)
+            job = await core.engine.wait_for_end(job.id, timeout=seconds_left(deadline))
         except TimeoutError:
             # Only a terminal run resumes terminal jobs (the Discord bot resumes its own origin only).
             print(
@@ -163,10 +182,32 @@ async def run_motion(settings: Settings, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_PROVIDER
+        await finish_resumed(core, resumed, deadline)
         if job.state.value == "delivered":
             print(f"[{job.id}] wrote {args.out}", file=sys.stderr)
             return EXIT_OK
         print(f"failed: {notifier.failure or job.error_message} ({job.error_detail})", file=sys.stderr)
         return EXIT_PROVIDER
-    finally:
-        await core.stop()
+    raise AssertionError("unreachable")  # every path above returns
+
+
+def seconds_left(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+async def announce_resumed(core: CoreApp) -> list[str]:
+    """Terminal jobs an earlier run left unfinished (it timed out or was killed). This run
+    finishes them too, so none is left half-followed with its credits held."""
+    resumed = [job.id for job in await core.engine.unfinished()]
+    for job_id in resumed:
+        print(f"[{job_id}] left unfinished by an earlier run: finishing it too (saved as {job_id}.mp4)", file=sys.stderr)
+    return resumed
+
+
+async def finish_resumed(core: CoreApp, job_ids: list[str], deadline: float | None) -> None:
+    """Wait for what this run resumed (within --timeout); what is still running goes on next time."""
+    for job_id in job_ids:
+        try:
+            await core.engine.wait_for_end(job_id, timeout=seconds_left(deadline))
+        except TimeoutError:
+            print(f"[{job_id}] (from an earlier run) still running; the next run goes on with it", file=sys.stderr)

@@ -12,6 +12,7 @@ import json
 import logging
 import signal
 import time
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import discord
@@ -155,7 +156,9 @@ class MotionBot(commands.Bot):
         self.settings = settings
         self.force_sync = force_sync
         self.notifier = DiscordNotifier(self)
-        self.core = CoreApp(settings, self.notifier, origin="discord")
+        self.core: CoreApp  # opened in setup_hook, before any extension loads
+        self._core_stack = AsyncExitStack()
+        self._core_closed: asyncio.Future[None] | None = None
         self.tree.on_error = self.on_app_command_error
 
     async def setup_hook(self) -> None:
@@ -167,7 +170,7 @@ class MotionBot(commands.Bot):
             # A plain client never asks for the gateway; one setting must be enough to redirect both.
             _, url, _ = await self.http.get_bot_gateway()
             discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
-        await self.core.start()
+        self.core = await self._core_stack.enter_async_context(CoreApp.open(self.settings, self.notifier, origin="discord"))
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands(force=self.force_sync)
@@ -179,8 +182,14 @@ class MotionBot(commands.Bot):
     async def close(self) -> None:
         log.info("stopping")
         await super().close()
-        await self.core.stop()
+        await self.close_core()
         log.info("stopped")
+
+    async def close_core(self) -> None:
+        """Idempotent, and finishes even if the caller is cancelled half-way (SIGTERM and the runner overlap)."""
+        if self._core_closed is None:
+            self._core_closed = asyncio.ensure_future(self._core_stack.aclose())
+        await asyncio.shield(self._core_closed)
 
     def _sync_target(self) -> discord.Object | None:
         guild_id = self.settings.discord_test_guild_id
@@ -239,7 +248,7 @@ def run_bot(settings: Settings, *, force_sync: bool = False) -> int:
             async with bot:
                 await bot.start(token)
         finally:
-            await bot.core.stop()
+            await bot.close_core()
 
     try:
         asyncio.run(runner())

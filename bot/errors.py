@@ -203,3 +203,11 @@ class CallbackRejected(BotError):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+
+
+class StoreBusy(BotError):
+    """Another process kept the database locked past DB_BUSY_RETRY_SECONDS. Nothing was written;
+    the work that needed it is picked up again later (the engine re-spawns jobs without an owner)."""
+
+    def __init__(self) -> None:
+        super().__init__("the database is busy")

@@ -9,7 +9,7 @@ All three limits are checked in the same transaction that writes the job.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import aiosqlite
@@ -18,6 +18,24 @@ from bot.errors import Refusal
 from bot.store import Store
 
 TERMINAL_USER_ID = 0  # jobs run from the terminal: operators, exempt from the per-user allowance
+
+
+# One sentence per budget that can say no; every field is filled for each.
+REFUSALS = {
+    "user": "This video costs {amount} credits ({price}) but you have {left} of {total} left today. "
+    "Your credits reset {resets}.",
+    "guild": "This server's daily video budget has {left} credits left and this video costs {amount}. "
+    "The budget resets {resets}.",
+    "global": "The bot has reached its daily spending limit. It resets {resets}.",
+}
+
+
+@dataclass(frozen=True)
+class _Budget:
+    scope: str  # "user" | "guild" | "global"
+    allowance: int
+    where: dict[str, int] = field(default_factory=dict)  # whose ledger rows count against it
+    grants_count: bool = True  # granted credits raise it (a member's or a server's; not the bot's)
 
 
 class QuotaRefused(Refusal):
@@ -79,9 +97,25 @@ class QuotaPolicy:
         at = self.resets_at()
         return f"at 00:00 UTC (in {describe_wait(at, self.clock())})"
 
+    def _budgets(self, user_id: int, guild_id: int | None) -> list[_Budget]:
+        """The limits that apply to one job, each with its allowance and whose ledger rows count."""
+        budgets = []
+        if user_id != TERMINAL_USER_ID:  # operators at the terminal have no personal allowance
+            budgets.append(_Budget("user", self.user_daily, {"user_id": user_id}, grants_count=True))
+        if self.guild_daily and guild_id is not None:
+            budgets.append(_Budget("guild", self.guild_daily, {"guild_id": guild_id}, grants_count=True))
+        if self.global_daily:
+            budgets.append(_Budget("global", self.global_daily, {}, grants_count=False))
+        return budgets
+
+    async def _left(self, store: Store, budget: _Budget, period: str, db: aiosqlite.Connection | None) -> tuple[int, int]:
+        """(credits left, the budget's total today) for one budget."""
+        usage = await store.usage(period, db=db, **budget.where)
+        total = budget.allowance + (usage.granted if budget.grants_count else 0)
+        return total - usage.used, total
+
     async def reserve(
         self,
-        db: aiosqlite.Connection,
         store: Store,
         *,
         user_id: int,
@@ -89,73 +123,60 @@ class QuotaPolicy:
         job_id: str,
         amount: int,
         price_text: str,
+        db: aiosqlite.Connection | None = None,
     ) -> None:
-        """Check every limit and write the reservation; call inside the job's transaction."""
+        """Check every limit and write the reservation; pass the job's transaction as `db`."""
         period = self.period()
-        operator = user_id == TERMINAL_USER_ID
-        if not operator:
-            active = await store.count_active(user_id=user_id)
-            if active >= self.max_active_per_user:
-                raise QuotaRefused(
-                    "active",
-                    f"You already have {active} video{'s' if active != 1 else ''} in progress "
-                    f"(the limit is {self.max_active_per_user}). Wait for one to finish, then try again.",
-                )
-            usage = await Store.usage(db, period, user_id=user_id)
-            left = self.user_daily + usage.granted - usage.used
-            if amount > left:
-                raise QuotaRefused(
-                    "user",
-                    f"This video costs {amount} credits ({price_text}) but you have {max(left, 0)} of "
-                    f"{self.user_daily + usage.granted} left today. Your credits reset {self._reset_text()}.",
-                )
-        if self.guild_daily and guild_id is not None:
-            usage = await Store.usage(db, period, guild_id=guild_id)
-            left = self.guild_daily + usage.granted - usage.used
-            if amount > left:
-                raise QuotaRefused(
-                    "guild",
-                    f"This server's daily video budget has {max(left, 0)} credits left and this video costs "
-                    f"{amount}. The budget resets {self._reset_text()}.",
-                )
-        if self.global_daily:
-            usage = await Store.usage(db, period)
-            if amount > self.global_daily - usage.used:
-                raise QuotaRefused(
-                    "global",
-                    f"The bot has reached its daily spending limit. It resets {self._reset_text()}.",
-                )
-        await Store.add_ledger(
-            db, kind="reserve", user_id=user_id, guild_id=guild_id, job_id=job_id, amount=amount, period=period
-        )
+        async with store.atomic(db) as conn:
+            if user_id != TERMINAL_USER_ID:
+                active = await store.count_active(user_id=user_id, db=conn)
+                if active >= self.max_active_per_user:
+                    raise QuotaRefused(
+                        "active",
+                        f"You already have {active} video{'s' if active != 1 else ''} in progress "
+                        f"(the limit is {self.max_active_per_user}). Wait for one to finish, then try again.",
+                    )
+            for budget in self._budgets(user_id, guild_id):
+                left, total = await self._left(store, budget, period, conn)
+                if amount > left:
+                    raise QuotaRefused(
+                        budget.scope,
+                        REFUSALS[budget.scope].format(
+                            amount=amount, price=price_text, left=max(left, 0), total=total, resets=self._reset_text()
+                        ),
+                    )
+            await store.add_ledger(
+                kind="reserve", user_id=user_id, guild_id=guild_id, job_id=job_id, amount=amount, period=period, db=conn
+            )
 
     @staticmethod
-    async def settle(db: aiosqlite.Connection, job_id: str, kind: str, reason: str = "") -> bool:
+    async def settle(store: Store, job_id: str, kind: str, reason: str = "", db: aiosqlite.Connection | None = None) -> bool:
         """Commit or refund a job's reservation, exactly once (and never both)."""
-        reserve = await Store.ledger_row(db, job_id, "reserve")
-        if reserve is None:
-            return False
-        other = "refund" if kind == "commit" else "commit"
-        if await Store.ledger_row(db, job_id, other) is not None:
-            return False
-        return await Store.add_ledger(
-            db,
-            kind=kind,
-            user_id=reserve["user_id"],
-            guild_id=reserve["guild_id"],
-            job_id=job_id,
-            amount=reserve["amount"],
-            period=reserve["period"],
-            reason=reason,
-        )
+        async with store.atomic(db) as conn:
+            reserve = await store.ledger_row(job_id, "reserve", db=conn)
+            if reserve is None:
+                return False
+            other = "refund" if kind == "commit" else "commit"
+            if await store.ledger_row(job_id, other, db=conn) is not None:
+                return False
+            return await store.add_ledger(
+                kind=kind,
+                user_id=reserve["user_id"],
+                guild_id=reserve["guild_id"],
+                job_id=job_id,
+                amount=reserve["amount"],
+                period=reserve["period"],
+                reason=reason,
+                db=conn,
+            )
 
     async def status(self, store: Store, user_id: int, guild_id: int | None) -> QuotaStatus:
         period = self.period()
-        usage = await Store.usage(store.db, period, user_id=user_id)
+        usage = await store.usage(period, user_id=user_id)
         guild_left = None
-        if self.guild_daily and guild_id is not None:
-            g = await Store.usage(store.db, period, guild_id=guild_id)
-            guild_left = max(0, self.guild_daily + g.granted - g.used)
+        for budget in self._budgets(user_id, guild_id):
+            if budget.scope == "guild":
+                guild_left = max(0, (await self._left(store, budget, period, None))[0])
         return QuotaStatus(
             allowance=self.user_daily,
             used=usage.used,
@@ -164,3 +185,4 @@ class QuotaPolicy:
             active_jobs=await store.count_active(user_id=user_id),
             guild_left=guild_left,
         )
+

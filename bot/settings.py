@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     # --- Storage -------------------------------------------------------------
     data_dir: Path = Path("data")
     database_path: Path | None = None  # default: DATA_DIR/bot.sqlite3
+    db_busy_retry_seconds: float = Field(default=30.0, ge=0)  # how long to retry while another process locks the database
 
     # --- Web server (callbacks, /healthz, media for providers) ---------------
     web_host: str = "127.0.0.1"
@@ -57,7 +58,7 @@ class Settings(BaseSettings):
     callback_fallback_poll_seconds: float = Field(default=90.0, gt=0)
     job_timeout_minutes: float = Field(default=60.0, gt=0)
 
-    simulator_delay_seconds: float = Field(default=15.0, ge=0)
+    simulator_delay_seconds: float = Field(default=5.0, ge=0)
     simulator_failure: Literal["", "content_policy", "outage", "bad_input", "balance"] = ""
 
     kling_access_key: SecretStr | None = None

@@ -1,25 +1,47 @@
 """SQLite persistence: the only module with SQL.
 
-One aiosqlite connection per process, WAL mode, versioned migrations
-(PRAGMA user_version). Writes go through `transaction()`, which serialises
-them with a lock and BEGIN IMMEDIATE so a check-then-write (quota, state
-transition) is atomic.
+Two aiosqlite connections per process in WAL mode: one writes, one reads, so a
+read (a repeated callback, the dispatcher's look at the queue) never waits
+behind a write. Versioned migrations (PRAGMA user_version).
+
+Every query method takes `db=None`: given a connection (from `transaction()`),
+it runs inside that transaction; without one, a read uses the reading
+connection and a write opens its own short transaction. Callers never need to
+know which connection a method wants.
+
+Writes go through `transaction()`, which serialises them with a lock and BEGIN
+IMMEDIATE so a check-then-write (quota, state transition) is atomic. Another
+process holding the database (a backup, a second bot by mistake) makes SQLite
+answer "database is locked": that is retried with a bounded backoff
+(`busy_retry_seconds`, DB_BUSY_RETRY_SECONDS), then `StoreBusy` is raised.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential,
+)
 
+from bot.errors import StoreBusy
 from bot.models import STATE_RANK, JobState
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MIGRATIONS: list[str] = [
     # 1: jobs, their history, the credit ledger, key/value metadata
@@ -180,50 +202,101 @@ class Usage:
     granted: int
 
 
+def is_busy(error: BaseException) -> bool:
+    """SQLite's "database is locked" / "database table is locked": another writer, try again later."""
+    if not isinstance(error, sqlite3.OperationalError):
+        return False
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(error) or "busy" in str(error)
+
+
 class Store:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, busy_retry_seconds: float = 30.0, busy_timeout_ms: int = 200) -> None:
         self.path = path
+        self.busy_retry_seconds = busy_retry_seconds
+        # SQLite's own wait per attempt; kept short so the connection's thread is not held long,
+        # the longer wait is the backoff in `_retry_busy` (which lets other work run meanwhile).
+        self.busy_timeout_ms = busy_timeout_ms
         self._db: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = await aiosqlite.connect(self.path, isolation_level=None)
-        self._db.row_factory = aiosqlite.Row
+        self._db = await self._connect()
         await self._db.execute("PRAGMA journal_mode=WAL")
-        await self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
         await self._db.execute("PRAGMA foreign_keys=ON")
-        await self._db.execute("PRAGMA busy_timeout=5000")
         await self._migrate()
+        self._reader = await self._connect()
+        await self._reader.execute("PRAGMA query_only=ON")
+
+    async def _connect(self) -> aiosqlite.Connection:
+        db = await aiosqlite.connect(self.path, isolation_level=None)
+        db.row_factory = aiosqlite.Row
+        await db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+        await db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+        return db
 
     async def close(self) -> None:
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
+        for conn in (self._reader, self._db):
+            if conn is not None:
+                await conn.close()
+        self._db = self._reader = None
 
     @property
     def db(self) -> aiosqlite.Connection:
+        """The writing connection (also fine for ad-hoc reads in tests)."""
         if self._db is None:
             raise RuntimeError("store is not open")
         return self._db
 
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise RuntimeError("store is not open")
+        return self._reader
+
     async def _migrate(self) -> None:
-        async with self.db.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        version = row[0] if row else 0
+        version = await self.schema_version()
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             # executescript commits on its own; wrap so a half-applied migration rolls back
-            await self.db.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+            script = f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+            await self._busy_safe(lambda script=script: self.db.executescript(script))
 
     async def schema_version(self) -> int:
-        async with self.db.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
+        rows = await self._busy_safe(lambda: self.db.execute_fetchall("PRAGMA user_version"))
+        return int(rows[0][0]) if rows else 0
+
+    # --- the two ways in: a transaction, or a read -------------------------------------------
+    async def _busy_safe(self, op: Callable[[], Awaitable[T]]) -> T:
+        """Run `op`; while SQLite says another process holds the database, retry with backoff."""
+        try:
+            return await op()  # the common case pays nothing for the retry machinery
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            log.warning("database is busy (another process is writing); retrying for up to %.0f s", self.busy_retry_seconds)
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception(is_busy),
+                stop=stop_after_delay(self.busy_retry_seconds),
+                wait=wait_exponential(multiplier=0.05, max=1.0),
+                reraise=True,
+            ):
+                with attempt:
+                    return await op()
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc):
+                raise StoreBusy() from exc
+            raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._lock:
-            await self.db.execute("BEGIN IMMEDIATE")
+            await self._busy_safe(lambda: self.db.execute("BEGIN IMMEDIATE"))
             try:
                 yield self.db
             except BaseException:
@@ -232,23 +305,40 @@ class Store:
             else:
                 await self.db.execute("COMMIT")
 
+    @asynccontextmanager
+    async def atomic(self, db: aiosqlite.Connection | None) -> AsyncIterator[aiosqlite.Connection]:
+        """The caller's transaction when given, else a short one of its own: for a check-then-write
+        that must be atomic whoever calls it."""
+        if db is not None:
+            yield db
+        else:
+            async with self.transaction() as own:
+                yield own
+
+    async def _rows(self, sql: str, args: Sequence[Any] = (), db: aiosqlite.Connection | None = None) -> list[sqlite3.Row]:
+        """All rows of a read; inside the caller's transaction when given (one hop to SQLite's thread)."""
+        conn = db if db is not None else self.reader
+        return list(await self._busy_safe(lambda: conn.execute_fetchall(sql, args)))
+
+    async def _row(self, sql: str, args: Sequence[Any] = (), db: aiosqlite.Connection | None = None) -> sqlite3.Row | None:
+        rows = await self._rows(sql, args, db)
+        return rows[0] if rows else None
+
     # --- meta -----------------------------------------------------------------------
-    async def get_meta(self, key: str) -> str | None:
-        async with self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cur:
-            row = await cur.fetchone()
+    async def get_meta(self, key: str, db: aiosqlite.Connection | None = None) -> str | None:
+        row = await self._row("SELECT value FROM meta WHERE key = ?", (key,), db)
         return row[0] if row else None
 
-    async def set_meta(self, key: str, value: str) -> None:
-        async with self.transaction() as db:
-            await db.execute(
+    async def set_meta(self, key: str, value: str, db: aiosqlite.Connection | None = None) -> None:
+        async with self.atomic(db) as conn:
+            await conn.execute(
                 "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
 
     # --- jobs -----------------------------------------------------------------------
-    @staticmethod
     async def insert_job(
-        db: aiosqlite.Connection,
+        self,
         *,
         job_id: str,
         kind: str,
@@ -260,139 +350,163 @@ class Store:
         request: dict[str, Any],
         price: int,
         upload_limit: int,
+        db: aiosqlite.Connection | None = None,
     ) -> None:
-        """Insert a queued job; call inside `transaction()` together with the reservation."""
+        """Insert a queued job (pass the transaction that also writes its reservation)."""
         now = time.time()
-        await db.execute(
-            """INSERT INTO jobs(id, kind, origin, state, user_id, guild_id, channel_id, provider,
-                               request_json, price, upload_limit, created_at, updated_at)
-               VALUES(?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (job_id, kind, origin, user_id, guild_id, channel_id, provider, json.dumps(request), price, upload_limit, now, now),
-        )
-        await db.execute(
-            "INSERT INTO job_events(job_id, from_state, to_state, note, at) VALUES(?, NULL, 'queued', '', ?)", (job_id, now)
-        )
+        async with self.atomic(db) as conn:
+            await conn.execute(
+                """INSERT INTO jobs(id, kind, origin, state, user_id, guild_id, channel_id, provider,
+                                   request_json, price, upload_limit, created_at, updated_at)
+                   VALUES(?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (job_id, kind, origin, user_id, guild_id, channel_id, provider, json.dumps(request), price, upload_limit,
+                 now, now),
+            )
+            await conn.execute(
+                "INSERT INTO job_events(job_id, from_state, to_state, note, at) VALUES(?, NULL, 'queued', '', ?)",
+                (job_id, now),
+            )
 
-    async def get_job(self, job_id: str) -> JobRow | None:
-        async with self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
-            row = await cur.fetchone()
+    async def get_job(self, job_id: str, db: aiosqlite.Connection | None = None) -> JobRow | None:
+        row = await self._row("SELECT * FROM jobs WHERE id = ?", (job_id,), db)
         return JobRow.from_row(row) if row else None
 
-    async def jobs_in(self, states: Iterable[JobState], origin: str | None = None) -> list[JobRow]:
+    async def jobs_in(
+        self, states: Iterable[JobState], origin: str | None = None, db: aiosqlite.Connection | None = None
+    ) -> list[JobRow]:
         states = list(states)
-        marks = ",".join("?" * len(states))
-        sql = f"SELECT * FROM jobs WHERE state IN ({marks})"
+        sql = f"SELECT * FROM jobs WHERE state IN ({','.join('?' * len(states))})"
         args: list[Any] = [s.value for s in states]
         if origin is not None:
             sql += " AND origin = ?"
             args.append(origin)
-        async with self.db.execute(sql + " ORDER BY created_at, id", args) as cur:
-            return [JobRow.from_row(r) for r in await cur.fetchall()]
+        return [JobRow.from_row(r) for r in await self._rows(sql + " ORDER BY created_at, id", args, db)]
 
-    async def failed_unnotified(self, origin: str | None = None) -> list[JobRow]:
-        sql = "SELECT * FROM jobs WHERE state IN ('failed', 'expired', 'cancelled') AND notified_at IS NULL"
+    async def unsettled(self, origin: str | None = None, db: aiosqlite.Connection | None = None) -> list[JobRow]:
+        """Jobs that still need work from the bot: being sent, at the provider, to be posted, or
+        ended without the user told. (Queued jobs wait for the dispatcher, not for work.)"""
+        sql = """SELECT * FROM jobs WHERE (state IN ('submitting', 'submitted', 'processing', 'succeeded')
+                 OR (state IN ('failed', 'expired', 'cancelled') AND notified_at IS NULL))"""
         args: list[Any] = []
         if origin is not None:
             sql += " AND origin = ?"
             args.append(origin)
-        async with self.db.execute(sql + " ORDER BY created_at", args) as cur:
-            return [JobRow.from_row(r) for r in await cur.fetchall()]
+        return [JobRow.from_row(r) for r in await self._rows(sql + " ORDER BY created_at, id", args, db)]
 
-    async def queue_position(self, job_id: str) -> int:
+    async def queue_position(self, job_id: str, db: aiosqlite.Connection | None = None) -> int:
         """1 for the next job to be submitted."""
-        async with self.db.execute(
+        row = await self._row(
             """SELECT COUNT(*) FROM jobs WHERE state = 'queued'
                AND (created_at, id) <= (SELECT created_at, id FROM jobs WHERE id = ?)""",
             (job_id,),
-        ) as cur:
-            row = await cur.fetchone()
+            db,
+        )
         return int(row[0]) if row else 0
 
-    async def count_active(self, *, user_id: int) -> int:
+    async def count_active(self, *, user_id: int, db: aiosqlite.Connection | None = None) -> int:
         """A user's unfinished jobs: waiting in line or being made."""
-        async with self.db.execute(
+        row = await self._row(
             "SELECT COUNT(*) FROM jobs WHERE user_id = ? AND state IN ('queued','submitting','submitted','processing')",
             (user_id,),
-        ) as cur:
-            row = await cur.fetchone()
+            db,
+        )
         return int(row[0]) if row else 0
 
-    async def active_by_provider(self) -> dict[str, int]:
+    async def active_by_provider(self, db: aiosqlite.Connection | None = None) -> dict[str, int]:
         """Jobs holding a provider slot (submitting or in flight there), per provider."""
-        async with self.db.execute(
-            "SELECT provider, COUNT(*) FROM jobs WHERE state IN ('submitting','submitted','processing') GROUP BY provider"
-        ) as cur:
-            return {row[0]: int(row[1]) for row in await cur.fetchall()}
+        rows = await self._rows(
+            "SELECT provider, COUNT(*) FROM jobs WHERE state IN ('submitting','submitted','processing') GROUP BY provider",
+            (),
+            db,
+        )
+        return {row[0]: int(row[1]) for row in rows}
 
-    @staticmethod
-    async def transition_in(
-        db: aiosqlite.Connection,
+    async def transition(
+        self,
         job_id: str,
         to: JobState,
         *,
         allowed_from: Sequence[JobState] | None = None,
         note: str = "",
+        db: aiosqlite.Connection | None = None,
         **fields: Any,
-    ) -> JobState | None:
-        """Move a job forward inside an open transaction. Returns the old state, or None when the
-        move is not allowed (already at or past `to`, or not in `allowed_from`): a no-op."""
-        bad = set(fields) - JOB_COLUMNS
-        if bad:
-            raise ValueError(f"unknown job columns: {bad}")
-        async with db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)) as cur:
-            row = await cur.fetchone()
-        if row is None:
-            return None
-        current = JobState(row[0])
-        if allowed_from is not None and current not in allowed_from:
-            return None
-        if STATE_RANK[current] >= STATE_RANK[to]:
-            return None
+    ) -> tuple[JobState, JobRow] | None:
+        """Move a job forward and write its history row. Returns (the old state, the job as now
+        written), or None when the move is not allowed (already at or past `to`, or not in
+        `allowed_from`): a no-op."""
+        _check_columns(fields)
+        async with self.atomic(db) as conn:
+            row = await self._row("SELECT state FROM jobs WHERE id = ?", (job_id,), conn)
+            if row is None:
+                return None
+            current = JobState(row[0])
+            if allowed_from is not None and current not in allowed_from:
+                return None
+            if STATE_RANK[current] >= STATE_RANK[to]:
+                return None
+            return current, await self._set_state(conn, job_id, current, to, note, fields)
+
+    async def requeue(
+        self, job_id: str, *, not_before: float, note: str, db: aiosqlite.Connection | None = None
+    ) -> int | None:
+        """The one move back: submitting -> queued, when the provider said "not now" (so it surely
+        did not take the job). Returns how many times the job was put back before, or None when
+        the job is not being submitted (a no-op)."""
+        async with self.atomic(db) as conn:
+            row = await self._row("SELECT state FROM jobs WHERE id = ?", (job_id,), conn)
+            if row is None or row[0] != JobState.SUBMITTING.value:
+                return None
+            before = await self._row(
+                "SELECT COUNT(*) FROM job_events WHERE job_id = ? AND from_state = 'submitting' AND to_state = 'queued'",
+                (job_id,),
+                conn,
+            )
+            await self._set_state(conn, job_id, JobState.SUBMITTING, JobState.QUEUED, note, {"not_before": not_before})
+            return int(before[0]) if before else 0
+
+    async def _set_state(
+        self, conn: aiosqlite.Connection, job_id: str, current: JobState, to: JobState, note: str, fields: dict[str, Any]
+    ) -> JobRow:
         now = time.time()
-        sets = ", ".join(f"{name} = ?" for name in fields)
-        await db.execute(
-            f"UPDATE jobs SET state = ?, updated_at = ?{', ' + sets if sets else ''} WHERE id = ?",
+        sets = "".join(f", {name} = ?" for name in fields)
+        rows = await conn.execute_fetchall(
+            f"UPDATE jobs SET state = ?, updated_at = ?{sets} WHERE id = ? RETURNING *",
             (to.value, now, *fields.values(), job_id),
         )
-        await db.execute(
+        await conn.execute(
             "INSERT INTO job_events(job_id, from_state, to_state, note, at) VALUES(?, ?, ?, ?, ?)",
             (job_id, current.value, to.value, note, now),
         )
-        return current
+        return JobRow.from_row(list(rows)[0])
 
-    async def update_job(self, job_id: str, **fields: Any) -> None:
+    async def update_job(self, job_id: str, db: aiosqlite.Connection | None = None, **fields: Any) -> None:
         """Change bookkeeping columns without a state change."""
-        bad = set(fields) - JOB_COLUMNS
-        if bad:
-            raise ValueError(f"unknown job columns: {bad}")
+        _check_columns(fields)
         if not fields:
             return
         sets = ", ".join(f"{name} = ?" for name in fields)
-        async with self.transaction() as db:
-            await db.execute(
-                f"UPDATE jobs SET {sets}, updated_at = ? WHERE id = ?", (*fields.values(), time.time(), job_id)
-            )
+        async with self.atomic(db) as conn:
+            await conn.execute(f"UPDATE jobs SET {sets}, updated_at = ? WHERE id = ?", (*fields.values(), time.time(), job_id))
 
-    async def job_counts(self) -> dict[tuple[str, str], int]:
+    async def job_counts(self, db: aiosqlite.Connection | None = None) -> dict[tuple[str, str], int]:
         """Jobs per (provider, state), for /metrics."""
-        async with self.db.execute("SELECT provider, state, COUNT(*) FROM jobs GROUP BY provider, state") as cur:
-            return {(r[0], r[1]): int(r[2]) for r in await cur.fetchall()}
+        rows = await self._rows("SELECT provider, state, COUNT(*) FROM jobs GROUP BY provider, state", (), db)
+        return {(r[0], r[1]): int(r[2]) for r in rows}
 
-    async def job_events(self, job_id: str) -> list[tuple[str | None, str, str]]:
-        async with self.db.execute(
-            "SELECT from_state, to_state, note FROM job_events WHERE job_id = ? ORDER BY id", (job_id,)
-        ) as cur:
-            return [(r[0], r[1], r[2]) for r in await cur.fetchall()]
+    async def job_events(self, job_id: str, db: aiosqlite.Connection | None = None) -> list[tuple[str | None, str, str]]:
+        rows = await self._rows("SELECT from_state, to_state, note FROM job_events WHERE job_id = ? ORDER BY id", (job_id,), db)
+        return [(r[0], r[1], r[2]) for r in rows]
 
     # --- guild settings -------------------------------------------------------------------
-    async def guild_provider(self, guild_id: int) -> str | None:
-        async with self.db.execute("SELECT provider FROM guild_settings WHERE guild_id = ?", (guild_id,)) as cur:
-            row = await cur.fetchone()
+    async def guild_provider(self, guild_id: int, db: aiosqlite.Connection | None = None) -> str | None:
+        row = await self._row("SELECT provider FROM guild_settings WHERE guild_id = ?", (guild_id,), db)
         return row[0] if row else None
 
-    async def set_guild_provider(self, guild_id: int, provider: str | None, by_user: int) -> None:
-        async with self.transaction() as db:
-            await db.execute(
+    async def set_guild_provider(
+        self, guild_id: int, provider: str | None, by_user: int, db: aiosqlite.Connection | None = None
+    ) -> None:
+        async with self.atomic(db) as conn:
+            await conn.execute(
                 """INSERT INTO guild_settings(guild_id, provider, updated_by, updated_at) VALUES(?, ?, ?, ?)
                    ON CONFLICT(guild_id) DO UPDATE SET provider = excluded.provider,
                        updated_by = excluded.updated_by, updated_at = excluded.updated_at""",
@@ -400,9 +514,8 @@ class Store:
             )
 
     # --- ledger -----------------------------------------------------------------------
-    @staticmethod
     async def add_ledger(
-        db: aiosqlite.Connection,
+        self,
         *,
         kind: str,
         user_id: int,
@@ -411,23 +524,27 @@ class Store:
         amount: int,
         period: str,
         reason: str = "",
+        db: aiosqlite.Connection | None = None,
     ) -> bool:
         """Add a ledger row; False when this job already has a row of this kind (exactly once)."""
-        cur = await db.execute(
-            """INSERT INTO ledger(kind, user_id, guild_id, job_id, amount, period, reason, at)
-               VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
-            (kind, user_id, guild_id, job_id, amount, period, reason, time.time()),
-        )
-        return cur.rowcount == 1
+        async with self.atomic(db) as conn:
+            cur = await conn.execute(
+                """INSERT INTO ledger(kind, user_id, guild_id, job_id, amount, period, reason, at)
+                   VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+                (kind, user_id, guild_id, job_id, amount, period, reason, time.time()),
+            )
+            return cur.rowcount == 1
 
-    @staticmethod
-    async def ledger_row(db: aiosqlite.Connection, job_id: str, kind: str) -> aiosqlite.Row | None:
-        async with db.execute("SELECT * FROM ledger WHERE job_id = ? AND kind = ?", (job_id, kind)) as cur:
-            return await cur.fetchone()
+    async def ledger_row(self, job_id: str, kind: str, db: aiosqlite.Connection | None = None) -> sqlite3.Row | None:
+        return await self._row("SELECT * FROM ledger WHERE job_id = ? AND kind = ?", (job_id, kind), db)
 
-    @staticmethod
     async def usage(
-        db: aiosqlite.Connection, period: str, *, user_id: int | None = None, guild_id: int | None = None
+        self,
+        period: str,
+        *,
+        user_id: int | None = None,
+        guild_id: int | None = None,
+        db: aiosqlite.Connection | None = None,
     ) -> Usage:
         """Credits used in `period` by a user, a guild, or everyone (both None)."""
         where, args = "period = ?", [period]
@@ -437,17 +554,23 @@ class Store:
         if guild_id is not None:
             where += " AND guild_id = ?"
             args.append(guild_id)
-        async with db.execute(
+        row = await self._row(
             f"""SELECT
                   COALESCE(SUM(CASE kind WHEN 'reserve' THEN amount WHEN 'refund' THEN -amount ELSE 0 END), 0),
                   COALESCE(SUM(CASE kind WHEN 'grant' THEN amount ELSE 0 END), 0)
                 FROM ledger WHERE {where}""",
             args,
-        ) as cur:
-            row = await cur.fetchone()
+            db,
+        )
         assert row is not None
         return Usage(used=int(row[0]), granted=int(row[1]))
 
-    async def ledger_for_job(self, job_id: str) -> list[tuple[str, int]]:
-        async with self.db.execute("SELECT kind, amount FROM ledger WHERE job_id = ? ORDER BY id", (job_id,)) as cur:
-            return [(r[0], r[1]) for r in await cur.fetchall()]
+    async def ledger_for_job(self, job_id: str, db: aiosqlite.Connection | None = None) -> list[tuple[str, int]]:
+        rows = await self._rows("SELECT kind, amount FROM ledger WHERE job_id = ? ORDER BY id", (job_id,), db)
+        return [(r[0], r[1]) for r in rows]
+
+
+def _check_columns(fields: dict[str, Any]) -> None:
+    bad = set(fields) - JOB_COLUMNS
+    if bad:
+        raise ValueError(f"unknown job columns: {bad}")

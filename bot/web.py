@@ -72,7 +72,7 @@ class WebServer:
         lines = ["# TYPE motionbot_jobs gauge"]
         for (provider, state), count in sorted((await self.engine.store.job_counts()).items()):
             lines.append(f'motionbot_jobs{{provider="{provider}",state="{state}"}} {count}')
-        usage = await self.engine.store.usage(self.engine.store.db, self.engine.quotas.period())
+        usage = await self.engine.store.usage(self.engine.quotas.period())
         lines += ["# TYPE motionbot_credits_used_today gauge", f"motionbot_credits_used_today {usage.used}"]
         return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
 

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 from bot.app import CoreApp
 from bot.intake import IncomingFile
 from bot.models import MotionOptions, Requester
 from bot.providers.base import MotionTemplate
+from bot.providers.simulator import SimulatorProvider
 from bot.settings import Settings
 from bot.store import JobRow
 from tests.media_factory import make_image, make_video
@@ -59,6 +64,18 @@ class RecordingNotifier:
 
     async def notify_failure(self, job: JobRow, text: str) -> None:
         self.channel.post(Post(job.id, f"end-{job.id}", text, None, None))
+
+
+@asynccontextmanager
+async def open_core(settings: Settings, channel: FakeChannel) -> AsyncIterator[CoreApp]:
+    async with CoreApp.open(settings, RecordingNotifier(channel)) as app:
+        yield app
+
+
+def reads_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The simulator without its in-process reports (a protocol method set to None opts out), so
+    the engine learns by reading or by HTTP callbacks, as it does with a hosted provider."""
+    monkeypatch.setattr(SimulatorProvider, "add_task_listener", None)
 
 
 def free_port() -> int:

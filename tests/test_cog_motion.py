@@ -157,10 +157,9 @@ async def cdn(tmp_path: Path) -> AsyncIterator[Cdn]:
 @pytest.fixture
 async def bot(tmp_path: Path) -> AsyncIterator[FakeBot]:
     fake = FakeBot()
-    fake.core = CoreApp(core_settings(tmp_path / "data", user_daily_credits=5), fake.notifier)  # type: ignore[arg-type]
-    await fake.core.start()
-    yield fake
-    await fake.core.stop()
+    async with CoreApp.open(core_settings(tmp_path / "data", user_daily_credits=5), fake.notifier) as core:  # type: ignore[arg-type]
+        fake.core = core
+        yield fake
 
 
 async def run_motion(bot: FakeBot, interaction: FakeInteraction, **kwargs: Any) -> None:

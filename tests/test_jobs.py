@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +15,24 @@ import aiohttp
 import pytest
 
 from bot.app import CoreApp
+from bot.errors import DeliveryImpossible, provider_error
 from bot.media import MediaRejected
-from bot.models import JobState
-from bot.providers.base import ProviderTask, TaskStatus
+from bot.metrics import REGISTRY
+from bot.models import ErrorKind, JobState, MotionOptions
+from bot.providers.base import Capabilities, MotionTemplate, ProviderTask, TaskStatus
+from bot.providers.simulator import SimulatorProvider
 from bot.quotas import QuotaRefused
+from bot.store import JobRow
 from tests.core_harness import (
     FakeChannel,
     Inputs,
-    RecordingNotifier,
     core_settings,
+    open_core,
+    reads_only,
+    requester,
     submit,
     wait_state,
+    with_templates,
 )
 
 
@@ -36,24 +46,45 @@ def channel() -> FakeChannel:
     return FakeChannel()
 
 
-async def started(settings: Any, channel: FakeChannel) -> CoreApp:
-    app = CoreApp(settings, RecordingNotifier(channel))
-    await app.start()
-    return app
+@pytest.fixture
+async def polling_app(tmp_path: Path, channel: FakeChannel, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[CoreApp]:
+    """Learns only by reading the simulator's tasks, as with a hosted provider without callbacks."""
+    reads_only(monkeypatch)
+    async with open_core(core_settings(tmp_path / "data"), channel) as app:
+        yield app
 
 
 @pytest.fixture
-async def polling_app(tmp_path: Path, channel: FakeChannel) -> AsyncIterator[CoreApp]:
-    app = await started(core_settings(tmp_path / "data"), channel)
-    yield app
-    await app.stop()
+async def callback_app(tmp_path: Path, channel: FakeChannel, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[CoreApp]:
+    """Learns by HTTP callbacks to the job's signed URL (the safety-net read is 60 s away)."""
+    reads_only(monkeypatch)
+    async with open_core(core_settings(tmp_path / "data", callbacks=True), channel) as app:
+        yield app
 
 
 @pytest.fixture
-async def callback_app(tmp_path: Path, channel: FakeChannel) -> AsyncIterator[CoreApp]:
-    app = await started(core_settings(tmp_path / "data", callbacks=True), channel)
-    yield app
-    await app.stop()
+async def reporting_app(tmp_path: Path, channel: FakeChannel) -> AsyncIterator[CoreApp]:
+    """The simulator as it runs by default: it tells the engine itself. Reads are 30 s away."""
+    settings = core_settings(
+        tmp_path / "data", poll_interval_seconds=30, poll_max_interval_seconds=60, callback_fallback_poll_seconds=30
+    )
+    async with open_core(settings, channel) as app:
+        yield app
+
+
+def count_calls(app: CoreApp, *methods: str) -> dict[str, int]:
+    """Count the simulator's provider calls by method (each still runs for real)."""
+    simulator = app.providers["simulator"]
+    calls = dict.fromkeys(methods, 0)
+    for name in methods:
+        real = getattr(simulator, name)
+
+        async def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            calls[_name] += 1
+            return await _real(*args, **kwargs)
+
+        setattr(simulator, name, counted)
+    return calls
 
 
 async def test_polling_path_delivers_once_and_charges_once(polling_app: CoreApp, inputs: Inputs, channel: FakeChannel) -> None:
@@ -70,12 +101,40 @@ async def test_polling_path_delivers_once_and_charges_once(polling_app: CoreApp,
 
 
 async def test_callback_path_delivers_without_polling(callback_app: CoreApp, inputs: Inputs, channel: FakeChannel) -> None:
+    calls = count_calls(callback_app, "submit", "get_task", "find_task")
     job = await submit(callback_app, inputs)
     done = await callback_app.engine.wait_for_end(job.id, timeout=20)
     assert done.state is JobState.DELIVERED
-    # the safety-net poll is 60 s away, so only callbacks can have moved this job
+    # the safety-net poll is 60 s away, so only callbacks can have moved this job...
     assert done.poll_attempts == 0
     assert len(channel.for_job(job.id)) == 1
+    # ...and an ending on the job's own signed URL is not confirmed by a read: one call in all
+    assert calls == {"submit": 1, "get_task": 0, "find_task": 0}
+
+
+async def test_in_process_reports_end_the_job_without_a_read(reporting_app: CoreApp, inputs: Inputs) -> None:
+    """The simulator tells the engine when the video is ready: no poll interval is waited out
+    (reads are 30 s away; wait_for_end gives up after 10)."""
+    calls = count_calls(reporting_app, "submit", "get_task")
+    job = await submit(reporting_app, inputs)
+    done = await reporting_app.engine.wait_for_end(job.id, timeout=10)
+    assert done.state is JobState.DELIVERED and done.poll_attempts == 0
+    assert calls == {"submit": 1, "get_task": 0}
+    states = [to for _, to, _ in await reporting_app.store.job_events(job.id)]
+    assert states == ["queued", "submitting", "submitted", "processing", "succeeded", "delivered"]
+
+
+async def test_a_repeated_callback_is_answered_without_a_write(callback_app: CoreApp, inputs: Inputs) -> None:
+    job = await submit(callback_app, inputs)
+    processing = await wait_state(callback_app, job.id, "processing")
+    assert processing.provider_task_id
+    writes = callback_app.store.db.total_changes
+    for _ in range(5):
+        assert await post_callback(callback_app, job.id, sim_body(processing.provider_task_id, "processing")) == 200
+    assert callback_app.store.db.total_changes == writes  # read, compare, return
+    done = await callback_app.engine.wait_for_end(job.id, timeout=20)
+    assert done.state is JobState.DELIVERED
+    assert callback_app.store.db.total_changes > writes  # the ones that move the job do write
 
 
 async def post_callback(app: CoreApp, job_id: str, body: bytes, token: str | None = "valid", provider: str = "simulator") -> int:
@@ -136,8 +195,7 @@ async def test_late_processing_report_cannot_move_a_job_back(polling_app: CoreAp
 
 
 async def test_exhausted_quota_is_refused_before_anything_is_submitted(tmp_path: Path, inputs: Inputs, channel: FakeChannel) -> None:
-    app = await started(core_settings(tmp_path / "data", user_daily_credits=5, max_active_jobs_per_user=5), channel)
-    try:
+    async with open_core(core_settings(tmp_path / "data", user_daily_credits=5, max_active_jobs_per_user=5), channel) as app:
         first = await submit(app, inputs)  # 3 credits
         with pytest.raises(QuotaRefused) as refused:
             await submit(app, inputs)  # 3 more > 2 left
@@ -145,13 +203,10 @@ async def test_exhausted_quota_is_refused_before_anything_is_submitted(tmp_path:
         assert "reset" in str(refused.value)
         async with app.store.db.execute("SELECT COUNT(*) FROM jobs") as cur:
             assert (await cur.fetchone())[0] == 1
-        assert not (app.engine.job_dir("x").parent / "unused").exists()
         leftovers = [p.name for p in app.engine.job_dir(first.id).parent.iterdir()]
         assert leftovers == [first.id]  # the refused job's files were removed
         sim_tasks = list((tmp_path / "data" / "simulator" / "tasks").glob("*.json"))
         assert len(sim_tasks) <= 1
-    finally:
-        await app.stop()
 
 
 async def test_refund_when_the_provider_fails(polling_app: CoreApp, inputs: Inputs, channel: FakeChannel) -> None:
@@ -170,8 +225,6 @@ async def test_bad_input_is_refused_without_a_job(polling_app: CoreApp, inputs: 
     disguised = tmp_path / "fake.mp4"
     disguised.write_bytes(inputs.image_path.read_bytes())
     bad = inputs.video().__class__("fake.mp4", disguised.stat().st_size, "video/mp4", path=disguised)
-    from bot.models import MotionOptions
-    from tests.core_harness import requester
 
     with pytest.raises(MediaRejected):
         await polling_app.submit_motion(requester(), inputs.image(), bad, MotionOptions())
@@ -179,27 +232,16 @@ async def test_bad_input_is_refused_without_a_job(polling_app: CoreApp, inputs: 
         assert (await cur.fetchone())[0] == 0
 
 
-async def test_too_large_result_is_posted_as_a_link(tmp_path: Path, inputs: Inputs, channel: FakeChannel) -> None:
-    app = await started(core_settings(tmp_path / "data"), channel)
-    try:
-        from bot.models import MotionOptions
-        from tests.core_harness import requester
-
-        small = requester().model_copy(update={"upload_limit": 1000})
-        job, _ = await app.submit_motion(small, inputs.image(), inputs.video(), MotionOptions())
-        await app.engine.wait_for_end(job.id, timeout=20)
-        [post] = channel.for_job(job.id)
-        assert post.video_size is None and post.link
-    finally:
-        await app.stop()
+async def test_too_large_result_is_posted_as_a_link(polling_app: CoreApp, inputs: Inputs, channel: FakeChannel) -> None:
+    small = requester().model_copy(update={"upload_limit": 1000})
+    job, _ = await polling_app.submit_motion(small, inputs.image(), inputs.video(), MotionOptions())
+    await polling_app.engine.wait_for_end(job.id, timeout=20)
+    [post] = channel.for_job(job.id)
+    assert post.video_size is None and post.link
 
 
 async def test_a_create_that_may_have_landed_is_never_sent_twice(polling_app: CoreApp, inputs: Inputs, channel: FakeChannel) -> None:
     """A 500 or timeout on create, at a provider that cannot be asked afterwards: stop and refund."""
-    from bot.errors import provider_error
-    from bot.models import ErrorKind
-    from bot.providers.base import Capabilities
-
     simulator = polling_app.providers["simulator"]
     simulator.capabilities = Capabilities(can_find_by_job_id=False)  # type: ignore[misc]
     calls = 0
@@ -221,9 +263,6 @@ async def test_a_create_that_may_have_landed_is_never_sent_twice(polling_app: Co
 
 async def test_busy_provider_keeps_the_job_waiting_then_submits(polling_app: CoreApp, inputs: Inputs) -> None:
     """A 429 proves the create was not taken: the job keeps its place and goes through later."""
-    from bot.errors import provider_error
-    from bot.models import ErrorKind
-
     simulator = polling_app.providers["simulator"]
     real_submit = simulator.submit
     calls = 0
@@ -236,12 +275,44 @@ async def test_busy_provider_keeps_the_job_waiting_then_submits(polling_app: Cor
         return await real_submit(request)  # type: ignore[arg-type]
 
     simulator.submit = busy_then_ok  # type: ignore[method-assign]
-    polling_app.engine.config = polling_app.engine.config.__class__(
-        **{**polling_app.engine.config.__dict__, "retry_base": 0.01}
-    )
+    polling_app.engine.config = replace(polling_app.engine.config, retry_base=0.01)
     job = await submit(polling_app, inputs)
     done = await polling_app.engine.wait_for_end(job.id, timeout=20)
     assert calls == 2 and done.state is JobState.DELIVERED
+    states = [to for _, to, _ in await polling_app.store.job_events(job.id)]
+    assert states[:4] == ["queued", "submitting", "queued", "submitting"]  # back in line, then sent
+
+
+async def test_retry_after_reschedules_the_job_and_survives_a_restart(tmp_path: Path, inputs: Inputs, channel: FakeChannel) -> None:
+    """A provider's "come back in 2 minutes" is written into the job, not slept on: the job is
+    back in line with a time, a restart keeps that time, and nothing is sent before it."""
+    settings = core_settings(tmp_path / "data")
+    async with open_core(settings, channel) as first:
+        submits = 0
+
+        async def come_back_later(_: object) -> ProviderTask:
+            nonlocal submits
+            submits += 1
+            raise provider_error(ErrorKind.RATE_LIMIT, "HTTP 429", http_status=429, retry_after=120.0)
+
+        first.providers["simulator"].submit = come_back_later  # type: ignore[method-assign]
+        asked_at = time.time()
+        job = await submit(first, inputs)
+        waiting = await wait_until(first, job.id, lambda j: j.state is JobState.QUEUED and j.not_before is not None)
+        assert waiting.not_before is not None and asked_at + 119 <= waiting.not_before <= time.time() + 121
+        assert submits == 1
+        await until(lambda: not first.engine._owners)  # nobody sleeps on it
+
+    async with open_core(settings, channel) as second:
+        calls = count_calls(second, "submit")
+        await until(lambda: second.engine.last_dispatch_at > 0)  # the pass that would have sent it
+        kept = await second.store.get_job(job.id)
+        assert kept is not None and kept.state is JobState.QUEUED and kept.not_before == waiting.not_before
+        assert calls == {"submit": 0}
+        await second.store.update_job(job.id, not_before=time.time())  # as if the two minutes passed
+        second.engine.advance(job.id, JobState.QUEUED)
+        done = await second.engine.wait_for_end(job.id, timeout=20)
+        assert done.state is JobState.DELIVERED and calls == {"submit": 1}
 
 
 async def test_job_whose_provider_was_removed_is_refunded_not_stuck(polling_app: CoreApp, inputs: Inputs, channel: FakeChannel) -> None:
@@ -258,8 +329,6 @@ async def test_job_whose_provider_was_removed_is_refunded_not_stuck(polling_app:
 
 
 async def test_nowhere_to_post_closes_the_job_instead_of_retrying_forever(polling_app: CoreApp, inputs: Inputs) -> None:
-    from bot.errors import DeliveryImpossible
-
     attempts = 0
 
     async def nowhere(*_: object) -> int | None:
@@ -288,14 +357,46 @@ async def test_health_and_metrics(polling_app: CoreApp, inputs: Inputs) -> None:
     assert "motionbot_credits_used_today 3" in text
 
 
-async def test_failover_hands_a_busy_providers_job_to_the_next_and_says_so(tmp_path: Path, inputs: Inputs, channel: FakeChannel) -> None:
-    from bot.errors import provider_error
-    from bot.models import ErrorKind
-    from bot.providers.simulator import SimulatorProvider
+def metric(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
 
-    app = await started(core_settings(tmp_path / "data", provider_failover=True), channel)
-    try:
-        second = SimulatorProvider(app.http, data_dir=tmp_path / "second", delay_seconds=0.2, public_base_url=lambda: app.base_url)
+
+async def test_the_engine_counts_endings_errors_and_times(polling_app: CoreApp, inputs: Inputs) -> None:
+    before = {
+        "delivered": metric("motionbot_jobs_ended_total", provider="simulator", kind="motion", ending="delivered"),
+        "failed": metric("motionbot_jobs_ended_total", provider="simulator", kind="motion", ending="failed"),
+        "errors": metric("motionbot_provider_errors_total", provider="simulator", kind="balance"),
+        "waits": metric("motionbot_queue_wait_seconds_count"),
+        "provider": metric("motionbot_provider_seconds_count", provider="simulator"),
+        "delivery": metric("motionbot_delivery_seconds_count"),
+    }
+    made = await submit(polling_app, inputs)
+    refused = await submit(polling_app, inputs, prompt="[simulate:balance]", user_id=43)  # refused at submit
+    assert (await polling_app.engine.wait_for_end(made.id, timeout=20)).state is JobState.DELIVERED
+    assert (await polling_app.engine.wait_for_end(refused.id, timeout=20)).state is JobState.FAILED
+    after = {
+        "delivered": metric("motionbot_jobs_ended_total", provider="simulator", kind="motion", ending="delivered"),
+        "failed": metric("motionbot_jobs_ended_total", provider="simulator", kind="motion", ending="failed"),
+        "errors": metric("motionbot_provider_errors_total", provider="simulator", kind="balance"),
+        "waits": metric("motionbot_queue_wait_seconds_count"),
+        "provider": metric("motionbot_provider_seconds_count", provider="simulator"),
+        "delivery": metric("motionbot_delivery_seconds_count"),
+    }
+    assert {name: after[name] - before[name] for name in before} == {
+        "delivered": 1, "failed": 1, "errors": 1, "waits": 1, "provider": 1, "delivery": 1,
+    }
+    assert time.time() - polling_app.engine.last_dispatch_at < 10  # the dispatcher has run lately
+
+
+async def test_failover_hands_a_busy_providers_job_to_the_next_and_says_so(
+    tmp_path: Path, inputs: Inputs, channel: FakeChannel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads_only(monkeypatch)
+    async with open_core(core_settings(tmp_path / "data", provider_failover=True), channel) as app:
+        second = SimulatorProvider(
+            app.http, data_dir=tmp_path / "second", delay_seconds=0.2, public_base_url=lambda: app.base_url,
+            signer=app.engine.links.signer,
+        )
         app.providers["kling"] = second  # stands in for a second configured provider
         submits: list[str] = []
 
@@ -310,34 +411,48 @@ async def test_failover_hands_a_busy_providers_job_to_the_next_and_says_so(tmp_p
         assert submits == ["simulator"]
         assert done.state is JobState.DELIVERED and done.provider == "kling"
         assert any("went to kling" in text for job_id, text in notifier.progress_texts if job_id == job.id)  # type: ignore[attr-defined]
-    finally:
-        await app.stop()
 
 
 async def test_without_failover_a_busy_provider_keeps_the_job(polling_app: CoreApp, inputs: Inputs) -> None:
     """Failover is off by default: prices differ, so a job never moves provider on its own."""
     assert polling_app.engine.config.failover is False
-    polling_app.providers["kling"] = polling_app.providers["simulator"]
-    assert polling_app.engine._failover_order(await submit(polling_app, inputs)) == ["simulator"]
+    simulator = polling_app.providers["simulator"]
+    other = count_calls(polling_app, "submit")  # counts the simulator's submits...
+    polling_app.providers["kling"] = simulator  # ...and stands in for another configured provider
+    busy = 0
+
+    async def busy_once(request: object, _real: Any = simulator.submit) -> ProviderTask:
+        nonlocal busy
+        busy += 1
+        if busy == 1:
+            raise provider_error(ErrorKind.RATE_LIMIT, "HTTP 429", http_status=429)
+        return await _real(request)
+
+    simulator.submit = busy_once  # type: ignore[method-assign]
+    polling_app.engine.config = replace(polling_app.engine.config, retry_base=0.01)
+    job = await submit(polling_app, inputs)
+    done = await polling_app.engine.wait_for_end(job.id, timeout=20)
+    assert done.state is JobState.DELIVERED and done.provider == "simulator"
+    assert busy == 2 and other == {"submit": 1}  # it waited for its own provider instead
 
 
-async def test_first_poll_follows_the_providers_estimate(tmp_path: Path, inputs: Inputs, channel: FakeChannel) -> None:
+async def test_first_poll_follows_the_providers_estimate(
+    tmp_path: Path, inputs: Inputs, channel: FakeChannel, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A short job is picked up when the provider says it will be ready, not a whole poll interval later."""
-    app = await started(core_settings(tmp_path / "data", poll_interval_seconds=30, poll_max_interval_seconds=60), channel)
-    try:
+    reads_only(monkeypatch)
+    settings = core_settings(tmp_path / "data", poll_interval_seconds=30, poll_max_interval_seconds=60)
+    async with open_core(settings, channel) as app:
         job = await submit(app, inputs)
         done = await app.engine.wait_for_end(job.id, timeout=10)  # the 30 s interval would time this out
         assert done.state is JobState.DELIVERED and done.poll_attempts == 1
-    finally:
-        await app.stop()
 
 
 async def test_cancel_a_queued_job_refunds_it_and_leaves_others_alone(tmp_path: Path, inputs: Inputs, channel: FakeChannel) -> None:
-    app = await started(
-        core_settings(tmp_path / "data", provider_max_concurrency=1, simulator_delay_seconds=1.5, max_active_jobs_per_user=3),
-        channel,
+    settings = core_settings(
+        tmp_path / "data", provider_max_concurrency=1, simulator_delay_seconds=1.5, max_active_jobs_per_user=3
     )
-    try:
+    async with open_core(settings, channel) as app:
         running = await submit(app, inputs)
         await wait_state(app, running.id, "submitted", "processing")
         waiting = await submit(app, inputs)  # the one provider slot is taken: this one waits in line
@@ -354,15 +469,9 @@ async def test_cancel_a_queued_job_refunds_it_and_leaves_others_alone(tmp_path: 
         done = await app.engine.wait_for_end(running.id, timeout=20)
         assert done.state is JobState.DELIVERED
         assert await app.engine.cancel(running.id, user_id=42) == "This video is already finished."
-    finally:
-        await app.stop()
 
 
 async def test_a_motion_templates_own_length_sets_the_price(polling_app: CoreApp, inputs: Inputs) -> None:
-    from bot.models import MotionOptions
-    from bot.providers.base import MotionTemplate
-    from tests.core_harness import requester, with_templates
-
     with_templates(polling_app, [MotionTemplate(id="t7", name="Heart Dance", seconds=7.0),
                                  MotionTemplate(id="t12", name="Long Walk", seconds=12.0)])
     job, price = await polling_app.submit_motion(requester(), inputs.image(), None, MotionOptions(motion_template="t7"))
@@ -380,12 +489,74 @@ async def test_a_motion_templates_own_length_sets_the_price(polling_app: CoreApp
         assert (await cur.fetchone())[0] == 2  # the refused ones left nothing
 
 
-async def test_ending_jobs_leave_no_bookkeeping_behind(polling_app: CoreApp, inputs: Inputs) -> None:
+async def test_ending_jobs_leave_no_bookkeeping_behind(reporting_app: CoreApp, inputs: Inputs) -> None:
     """A bot runs for months: per-job in-memory state must go when the job does."""
-    waited = await submit(polling_app, inputs)
-    unwatched = await submit(polling_app, inputs, user_id=43)
-    await polling_app.engine.wait_for_end(waited.id, timeout=20)
-    await wait_state(polling_app, unwatched.id, "delivered")
+    waited = await submit(reporting_app, inputs)
+    unwatched = await submit(reporting_app, inputs, user_id=43)
+    await reporting_app.engine.wait_for_end(waited.id, timeout=20)
+    await wait_state(reporting_app, unwatched.id, "delivered")
     await asyncio.sleep(0.1)
-    assert polling_app.engine._ended == {}
-    assert polling_app.engine._busy == set()
+    engine = reporting_app.engine
+    assert (engine._ended, engine._owners, engine._nudges, engine._claimed) == ({}, {}, {}, set())
+
+
+async def test_simulator_results_are_signed_links(reporting_app: CoreApp, inputs: Inputs) -> None:
+    """The status message shows the job id; knowing it must not be enough to fetch the video."""
+    job = await submit(reporting_app, inputs)
+    done = await reporting_app.engine.wait_for_end(job.id, timeout=20)
+    assert done.result_url and "token=" in done.result_url
+    unsigned = done.result_url.split("?")[0]
+    async with aiohttp.ClientSession() as session:
+        async with session.get(done.result_url) as resp:
+            assert resp.status == 200 and len(await resp.read()) > 1000
+        async with session.get(unsigned) as resp:
+            assert resp.status == 403
+        async with session.get(unsigned, params={"token": "0" * 40}) as resp:
+            assert resp.status == 403
+
+
+async def wait_until(app: CoreApp, job_id: str, check: Callable[[JobRow], bool], timeout: float = 10.0) -> JobRow:
+    async def poll() -> JobRow:
+        while True:
+            job = await app.store.get_job(job_id)
+            if job is not None and check(job):
+                return job
+            await asyncio.sleep(0.02)
+
+    return await asyncio.wait_for(poll(), timeout)
+
+
+async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    async def poll() -> None:
+        while not check():
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
+async def test_a_locked_database_delays_a_job_but_never_leaves_it_without_an_owner(
+    tmp_path: Path, inputs: Inputs, channel: FakeChannel, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another process holds the write lock far longer than the store retries: the job's task
+    dies on "database is busy" and the simulator's report of the ending is lost, and the
+    dispatcher's sweep gives the job a new owner, which finishes it once the lock is gone: one
+    post, one commit."""
+    settings = core_settings(tmp_path / "data", db_busy_retry_seconds=0.2)
+    async with open_core(settings, channel) as app:
+        app.engine.config = replace(app.engine.config, sweep_interval=0.1)
+        job = await submit(app, inputs)
+        await wait_state(app, job.id, "processing")  # so the report the lock makes fail is the ending
+        other = sqlite3.connect(settings.db_path, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            # Both ways the job could have moved fail: its owner's read, and the simulator's report.
+            for words in ("the next sweep picks the job up again", "telling the engine about"):
+                await until(lambda words=words: any(words in r.getMessage() for r in caplog.records))
+            assert (await app.store.get_job(job.id)).state.value in ("submitted", "processing")  # type: ignore[union-attr]
+        finally:
+            other.execute("COMMIT")
+            other.close()
+        done = await app.engine.wait_for_end(job.id, timeout=20)
+        assert done.state is JobState.DELIVERED
+        assert len(channel.for_job(job.id)) == 1
+        assert await app.store.ledger_for_job(job.id) == [("reserve", 3), ("commit", 3)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,9 @@ from bot.providers.base import TaskStatus
 from tests.core_harness import (
     FakeChannel,
     Inputs,
-    RecordingNotifier,
     core_settings,
+    open_core,
+    reads_only,
     submit,
     wait_state,
 )
@@ -52,17 +54,6 @@ def crash_when(obj: Any, method: str, crashed: asyncio.Event, *, before: bool = 
         return result
 
     setattr(obj, method, wrapper)
-
-
-async def abandon(app: CoreApp) -> None:
-    """Drop a crashed process: its tasks stop, nothing is tidied, state stays as written."""
-    await app.engine.stop()
-    for provider in app.providers.values():
-        await provider.close()
-    await app.web.stop()
-    if app._session is not None:
-        await app._session.close()
-    await app.store.close()
 
 
 Setup = Callable[[CoreApp, asyncio.Event], None]
@@ -101,6 +92,8 @@ def after_notice_before_mark(app: CoreApp, crashed: asyncio.Event) -> None:
     crash_when(app.notifier, "notify_failure", crashed, before=False)
 
 
+# Points reached only when the engine reads the task (the simulator's own reports are switched off).
+READ_POINTS = ("submitted", "processing")
 CRASH_POINTS: dict[str, tuple[Setup, str, bool]] = {
     # name: (where it dies, the state left in the database, does the job fail)
     "submitting, before the provider heard of it": (in_submit_before_provider, "submitting", False),
@@ -114,30 +107,39 @@ CRASH_POINTS: dict[str, tuple[Setup, str, bool]] = {
 }
 
 
-@pytest.mark.parametrize("point", list(CRASH_POINTS))
-async def test_restart_finishes_every_job_exactly_once(point: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("point", "reports"),
+    [
+        pytest.param(point, reports, id=f"{point} ({'reports' if reports else 'reads'})")
+        for point in CRASH_POINTS
+        for reports in (False, True)
+        if not (reports and point in READ_POINTS)  # no read happens while the simulator reports itself
+    ],
+)
+async def test_restart_finishes_every_job_exactly_once(
+    point: str, reports: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the engine reading the task, and with the simulator reporting by itself."""
     setup, crashed_state, fails = CRASH_POINTS[point]
+    if not reports:
+        reads_only(monkeypatch)
     inputs = Inputs(tmp_path / "inputs")
     channel = FakeChannel()  # Discord outlives the bot
     settings = core_settings(tmp_path / "data")
-    first = CoreApp(settings, RecordingNotifier(channel))
-    await first.start()
-    crashed = asyncio.Event()
-    setup(first, crashed)
-    prompt = "[simulate:outage] go" if fails else "go"
-    job = await submit(first, inputs, prompt=prompt)
-    await asyncio.wait_for(crashed.wait(), 20)
-    left = await wait_state(first, job.id, crashed_state)
-    assert left.state.value == crashed_state
-    await abandon(first)
+    # A crashed process: its tasks stop when dropped (the exit stack), nothing is tidied, state stays as written.
+    async with AsyncExitStack() as process:
+        first = await process.enter_async_context(open_core(settings, channel))
+        crashed = asyncio.Event()
+        setup(first, crashed)
+        prompt = "[simulate:outage] go" if fails else "go"
+        job = await submit(first, inputs, prompt=prompt)
+        await asyncio.wait_for(crashed.wait(), 20)
+        left = await wait_state(first, job.id, crashed_state)
+        assert left.state.value == crashed_state
 
-    second = CoreApp(settings, RecordingNotifier(channel))
-    await second.start()
-    try:
+    async with open_core(settings, channel) as second:
         done = await second.engine.wait_for_end(job.id, timeout=20)
         ledger = await second.store.ledger_for_job(job.id)
-    finally:
-        await second.stop()
 
     assert done.state is (JobState.FAILED if fails else JobState.DELIVERED)
     assert len(channel.for_job(job.id)) == 1, channel.posts
@@ -150,7 +152,6 @@ async def test_restart_submits_what_was_still_queued(tmp_path: Path) -> None:
     inputs = Inputs(tmp_path / "inputs")
     channel = FakeChannel()
     settings = core_settings(tmp_path / "data")
-    first = CoreApp(settings, RecordingNotifier(channel))
     # Queue a job while the dispatcher is not running, as if the process died right after the write.
     original_start = JobEngine.start
 
@@ -159,19 +160,14 @@ async def test_restart_submits_what_was_still_queued(tmp_path: Path) -> None:
 
     JobEngine.start = no_dispatch  # type: ignore[method-assign]
     try:
-        await first.start()
-        job = await submit(first, inputs)
+        async with open_core(settings, channel) as first:
+            job = await submit(first, inputs)
+            assert (await first.store.get_job(job.id)).state is JobState.QUEUED  # type: ignore[union-attr]
     finally:
         JobEngine.start = original_start  # type: ignore[method-assign]
-    assert (await first.store.get_job(job.id)).state is JobState.QUEUED  # type: ignore[union-attr]
-    await abandon(first)
 
-    second = CoreApp(settings, RecordingNotifier(channel))
-    await second.start()
-    try:
+    async with open_core(settings, channel) as second:
         done = await second.engine.wait_for_end(job.id, timeout=20)
         assert done.state is JobState.DELIVERED
         assert len(channel.for_job(job.id)) == 1
         assert await second.store.ledger_for_job(job.id) == [("reserve", 3), ("commit", 3)]
-    finally:
-        await second.stop()

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import aiohttp
 import av
@@ -27,9 +28,11 @@ from bot.models import ErrorKind, MediaFile, MotionOptions, MotionRequest
 from bot.providers import simulator_render
 from bot.providers.base import ProviderTask, SubmitRequest, TaskStatus
 from bot.providers.simulator import SimulatorProvider, task_id_for
+from bot.signing import Signer
 from tests.media_factory import make_image, make_video, truncate
 
 DELAY = 0.2
+SIGNER = Signer(b"test key")  # the bot's signer: result links carry its token
 STILL_CENTRE = (230, 200, 170)  # media_factory's "character" colour at the image's centre
 VIDEO_BACKGROUND = (20, 20, 20)  # media_factory's video background
 
@@ -103,7 +106,8 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[Server, MakeProvider, Htt
 
         async def make(*, data_dir: Path = tmp_path / "data", delay: float = DELAY, failure: str = "") -> SimulatorProvider:
             provider = SimulatorProvider(
-                http, data_dir=data_dir, delay_seconds=delay, failure=failure, public_base_url=lambda: server.base_url
+                http, data_dir=data_dir, delay_seconds=delay, failure=failure, public_base_url=lambda: server.base_url,
+                signer=SIGNER,
             )
             providers.append(provider)
             await provider.start()
@@ -111,7 +115,9 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[Server, MakeProvider, Htt
 
         # The routes are mounted before anything is rendered, as the bot does; any provider on
         # the same data_dir serves the same files.
-        route_owner = SimulatorProvider(http, data_dir=tmp_path / "data", delay_seconds=DELAY, public_base_url=lambda: "")
+        route_owner = SimulatorProvider(
+            http, data_dir=tmp_path / "data", delay_seconds=DELAY, public_base_url=lambda: "", signer=SIGNER
+        )
         app = web.Application()
         app.add_routes(route_owner.web_routes())
         app.router.add_post("/callbacks/simulator/{job_id}", server.callback)
@@ -192,7 +198,8 @@ async def test_submit_is_processing_then_succeeds_with_a_labelled_composite(worl
     final = await wait_final(provider, task.task_id)
     assert time.monotonic() - started >= DELAY
     assert final.status is TaskStatus.SUCCEEDED
-    assert final.result_url == f"{server.base_url}/simulator/results/sim-job1.mp4"
+    token = SIGNER.token("simulator-result", "sim-job1.mp4")
+    assert final.result_url == f"{server.base_url}/simulator/results/sim-job1.mp4?token={token}"
     assert final.cost == "0"
 
     out = tmp_path / "downloaded.mp4"
@@ -466,7 +473,9 @@ async def test_one_jobs_marker_does_not_affect_others(world, media: Media) -> No
 async def test_unknown_failure_setting_is_refused(world) -> None:
     _, _, http = world
     with pytest.raises(ValueError):
-        SimulatorProvider(http, data_dir=Path("unused"), delay_seconds=0, failure="meteor", public_base_url=lambda: "")
+        SimulatorProvider(
+            http, data_dir=Path("unused"), delay_seconds=0, failure="meteor", public_base_url=lambda: "", signer=SIGNER
+        )
 
 
 async def test_an_undecodable_video_fails_the_task_as_bad_input(world, media: Media, tmp_path: Path) -> None:
@@ -512,15 +521,48 @@ async def test_web_route_serves_results_and_nothing_else(world, media: Media, tm
         assert resp.content_type == "video/mp4"
         assert await resp.read() == expected
 
-    # things that must not be reachable: another folder's files, by any spelling
+    # without the token, or with another file's, the result is refused before the disk is looked at
+    unsigned = final.result_url.split("?")[0]
+    other = SIGNER.token("simulator-result", "sim-other.mp4")
+    for params in ({}, {"token": ""}, {"token": other}, {"token": "0" * 40}):
+        async with http.session.get(unsigned, params=params) as resp:
+            assert resp.status == 403, params
+            assert await resp.read() != expected
+
+    # things that must not be reachable even with a valid token: another folder's files, by any spelling
     (tmp_path / "data" / "simulator" / "secret.mp4").write_bytes(b"secret")
     base = f"{server.base_url}/simulator/results/"
     names = ("sim-unknown.mp4", "sim-web1.json", "sim-web1", "..%2Fsecret.mp4", "sim-..%2F..%2Fsecret.mp4",
              "..%2Ftasks%2Fsim-web1.json", "%2E%2E")
     for name in names:
-        async with http.session.get(URL(base + name, encoded=True)) as resp:
+        token = SIGNER.token("simulator-result", unquote(name))
+        async with http.session.get(URL(f"{base}{name}?token={token}", encoded=True)) as resp:
             assert resp.status == 404, name
             assert await resp.read() != b"secret"
+
+
+async def test_listeners_hear_processing_then_the_ending_and_can_leave(world, media: Media) -> None:
+    """The in-process report the engine listens to: the same news as a callback, without HTTP."""
+    _, make, _ = world
+    provider = await make()
+    heard: list[tuple[str, TaskStatus]] = []
+    ended = asyncio.Event()
+
+    async def listener(job_id: str, task: ProviderTask) -> None:
+        heard.append((job_id, task.status))
+        if task.status is TaskStatus.SUCCEEDED:
+            assert task.result_url and "token=" in task.result_url
+            ended.set()
+
+    remove = provider.add_task_listener(listener)
+    await provider.submit(SubmitRequest(job_id="told", request=request(media.image, media.video)))
+    await asyncio.wait_for(ended.wait(), 10)
+    assert heard == [("told", TaskStatus.PROCESSING), ("told", TaskStatus.SUCCEEDED)]
+    remove()
+    await provider.submit(SubmitRequest(job_id="untold", request=request(media.image, media.video)))
+    await wait_final(provider, "sim-untold")
+    await asyncio.sleep(DELAY)
+    assert [job for job, _ in heard] == ["told", "told"]
 
 
 async def test_download_of_a_foreign_url_goes_over_http(world, media: Media, tmp_path: Path) -> None:

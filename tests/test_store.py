@@ -1,10 +1,15 @@
-"""Schema migrations: an existing database moves forward with its data, and only once."""
+"""The store: migrations move an old database forward once; every method works alone or inside a
+caller's transaction; another process's lock is waited out, within bounds."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
+import pytest
+
+from bot.errors import StoreBusy
 from bot.store import MIGRATIONS, Store
 
 
@@ -47,4 +52,66 @@ async def test_wal_mode_is_on(tmp_path: Path) -> None:
         async with store.db.execute("PRAGMA journal_mode") as cur:
             assert (await cur.fetchone())[0] == "wal"
     finally:
+        await store.close()
+
+
+async def test_methods_work_alone_or_inside_a_callers_transaction(tmp_path: Path) -> None:
+    store = Store(tmp_path / "bot.sqlite3")
+    await store.open()
+    try:
+        await store.set_meta("alone", "1")  # its own short transaction
+        assert await store.get_meta("alone") == "1"
+
+        class Undo(Exception):
+            pass
+
+        with pytest.raises(Undo):
+            async with store.transaction() as db:
+                await store.set_meta("inside", "1", db=db)
+                assert await store.get_meta("inside", db=db) == "1"  # seen inside...
+                assert await store.get_meta("inside") is None  # ...and not outside before the commit
+                raise Undo
+        assert await store.get_meta("inside") is None  # rolled back with the caller's transaction
+    finally:
+        await store.close()
+
+
+def hold_write_lock(path: Path) -> sqlite3.Connection:
+    """Another process's connection in the middle of a write (as a backup or a second bot would be)."""
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO meta(key, value) VALUES('other', 'x')")
+    return other
+
+
+async def test_a_write_waits_for_a_lock_longer_than_the_busy_timeout(tmp_path: Path) -> None:
+    store = Store(tmp_path / "bot.sqlite3", busy_retry_seconds=20, busy_timeout_ms=50)
+    await store.open()
+    other = hold_write_lock(store.path)
+    try:
+        write = asyncio.create_task(store.set_meta("mine", "1"))
+        await asyncio.sleep(0.5)  # ten busy timeouts
+        assert not write.done()  # still retrying, not failed
+        assert await store.get_meta("mine") is None
+        assert await store.get_meta("other") is None  # reads go on meanwhile (WAL)
+        other.execute("COMMIT")
+        await asyncio.wait_for(write, 10)
+        assert (await store.get_meta("mine"), await store.get_meta("other")) == ("1", "x")
+    finally:
+        other.close()
+        await store.close()
+
+
+async def test_a_lock_held_past_the_retry_time_says_the_database_is_busy(tmp_path: Path) -> None:
+    store = Store(tmp_path / "bot.sqlite3", busy_retry_seconds=0.3, busy_timeout_ms=50)
+    await store.open()
+    other = hold_write_lock(store.path)
+    try:
+        with pytest.raises(StoreBusy, match="^the database is busy$"):
+            await store.set_meta("mine", "1")
+        other.execute("COMMIT")
+        await store.set_meta("mine", "1")  # nothing is stuck afterwards
+        assert await store.get_meta("mine") == "1"
+    finally:
+        other.close()
         await store.close()

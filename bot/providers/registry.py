@@ -67,6 +67,7 @@ def build_providers(
         delay_seconds=settings.simulator_delay_seconds,
         failure=settings.simulator_failure,
         public_base_url=public_base_url,
+        signer=signer,  # its result links are signed like every other media link
     )
     return providers
 

@@ -12,9 +12,14 @@ delivery, failures) before paying anyone:
   then succeeded once the rendered MP4 exists (failed if it could not be made).
 - The MP4 is rendered in a worker thread from the real inputs and labelled
   "SIMULATED" on every frame (see simulator_render.py).
-- Callbacks, when a callback URL is given, go out on each status change in
-  the simulator's own small wire format; results are served by the bot's own
-  web server (web_routes) at {public_base_url}/simulator/results/{task_id}.mp4.
+- It tells the engine itself when a task changes (`add_task_listener`: the
+  engine listens in the same process), so a job ends when its video is ready,
+  not at the next poll. Callbacks, when a callback URL is given, also go out
+  on each status change in the simulator's own small wire format, as a hosted
+  provider's would.
+- Results are served by the bot's own web server (web_routes) at
+  {public_base_url}/simulator/results/{task_id}.mp4?token=…, signed like every
+  other media link: without the token, 403.
 - It can be told to fail: SIMULATOR_FAILURE for every job, or a
   "[simulate:<kind>]" marker in one job's prompt.
 """
@@ -31,7 +36,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -51,6 +56,7 @@ from bot.providers.base import (
     SubmitRequest,
     TaskStatus,
 )
+from bot.signing import Signer
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +83,10 @@ MAX_SIDE: dict[str, int] = {"std": 720, "pro": 1280}
 # Renders are CPU-heavy; two at a time keeps the event loop's thread responsive on a small host.
 MAX_PARALLEL_RENDERS = 2
 COST = "0"  # nothing is ever charged
+START_SECONDS = 0.5  # from accepted to "processing" (at most a quarter of the delay)
+RESULT_PURPOSE = "simulator-result"  # what a result link's token signs, beside the file name
+
+TaskListener = Callable[[str, ProviderTask], Awaitable[None]]  # (job id, the task as it is now)
 
 
 class _Failure(BaseModel):
@@ -133,6 +143,7 @@ class SimulatorProvider(Provider):
         delay_seconds: float,
         failure: str = "",
         public_base_url: Callable[[], str],
+        signer: Signer,
     ) -> None:
         super().__init__(http)
         if failure not in FAILURES:
@@ -140,6 +151,8 @@ class SimulatorProvider(Provider):
         self.delay_seconds = delay_seconds
         self.failure = failure
         self.public_base_url = public_base_url
+        self.signer = signer
+        self._listeners: list[TaskListener] = []
         self.tasks_dir = data_dir / "simulator" / "tasks"
         self.results_dir = data_dir / "simulator" / "results"
         self.tasks_dir.mkdir(parents=True, exist_ok=True)
@@ -168,6 +181,19 @@ class SimulatorProvider(Provider):
         await asyncio.gather(*followers, return_exceptions=True)
         # The threads stop at their next frame; wait so no file is written after close().
         await asyncio.gather(*self._renders, return_exceptions=True)
+
+    def add_task_listener(self, listener: TaskListener) -> Callable[[], None]:
+        """Be told of each task's changes in this process; returns what removes the listener."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    async def _tell(self, record: _Record, task: ProviderTask) -> None:
+        for listener in list(self._listeners):
+            try:
+                await listener(record.job_id, task)
+            except Exception:
+                # The engine's reads still find the task: a report that did not land is not lost.
+                log.exception("simulator: telling the engine about %s failed", record.task_id)
 
     # --- the Provider interface ----------------------------------------------------------
     async def submit(self, submit: SubmitRequest) -> ProviderTask:
@@ -209,7 +235,7 @@ class SimulatorProvider(Provider):
         )
         # No await between the lookup above and this write: two submits of one job cannot both create.
         self._save(record)
-        self._follow(record)
+        self._follow(record, fresh=True)
         return ProviderTask(
             task_id=task_id, status=TaskStatus.SUBMITTED, raw_status="submitted", cost=COST, eta_seconds=self.delay_seconds
         )
@@ -273,8 +299,12 @@ class SimulatorProvider(Provider):
         return [web.get("/simulator/results/{name}", self._serve_result)]
 
     async def _serve_result(self, request: web.Request) -> web.StreamResponse:
+        # The token first: a job id is shown to members, the token only to the provider's reader.
+        name = request.match_info["name"]
+        if not self.signer.verify(request.query.get("token"), RESULT_PURPOSE, name):
+            raise web.HTTPForbidden()
         # The name must be exactly a task id plus ".mp4": nothing else can reach the disk.
-        match = RESULT_NAME.fullmatch(request.match_info["name"])
+        match = RESULT_NAME.fullmatch(name)
         if match is None:
             raise web.HTTPNotFound()
         path = self._result_path(match.group(1))
@@ -284,7 +314,9 @@ class SimulatorProvider(Provider):
 
     def result_url(self, task_id: str) -> str:
         # Asked at each use: the base URL is known only once the web server runs, and may change on restart.
-        return f"{self.public_base_url().rstrip('/')}/simulator/results/{task_id}.mp4"
+        name = f"{task_id}.mp4"
+        token = self.signer.token(RESULT_PURPOSE, name)
+        return f"{self.public_base_url().rstrip('/')}/simulator/results/{name}?token={token}"
 
     # --- state ---------------------------------------------------------------------------
     def _failure_for(self, prompt: str) -> str:
@@ -347,14 +379,13 @@ class SimulatorProvider(Provider):
     def _needs_render(self, record: _Record) -> bool:
         return not record.failure and record.render_error is None and not self._result_path(record.task_id).is_file()
 
-    def _follow(self, record: _Record) -> None:
-        """Start the task's background life (render, then callbacks) unless it runs or is done."""
+    def _follow(self, record: _Record, *, fresh: bool = False) -> None:
+        """Start the task's background life (render, then reports) unless it runs or is done.
+        `fresh`: just submitted, so listeners are to be told of it from the start."""
         if self._closed or record.task_id in self._followers:
             return
-        callbacks_due = record.callback_url is not None and not (
-            record.processing_callback_sent and record.final_callback_sent
-        )
-        if not callbacks_due and not self._needs_render(record):
+        callbacks_due = record.callback_url is not None and not record.final_callback_sent
+        if not callbacks_due and not self._needs_render(record) and not (fresh and self._listeners):
             return
         task = asyncio.create_task(self._run(record), name=f"simulator {record.task_id}")
         self._followers[record.task_id] = task
@@ -367,23 +398,44 @@ class SimulatorProvider(Provider):
             log.error("simulator: background work for %s failed", task_id, exc_info=done.exception())
 
     async def _run(self, record: _Record) -> None:
-        if record.callback_url and not record.processing_callback_sent:
-            await self._send_callback(record, _payload(record.task_id, "processing"))
-            self._save(record.model_copy(update={"processing_callback_sent": True}))
-            record = self._records[record.task_id]
-        if self._needs_render(record):
-            error = await self._render(record)
-            if error is not None:
-                self._save(record.model_copy(update={"render_error": error}))
-                record = self._records[record.task_id]
+        task_id = record.task_id
+        announce = asyncio.create_task(self._announce(record))
+        try:
+            if self._needs_render(record):
+                error = await self._render(record)
+                if error is not None:
+                    self._update(task_id, render_error=error)
+            await announce
+        finally:
+            announce.cancel()
+        record = self._records[task_id]
         wait = record.ready_at - time.time()
         if wait > 0:
             await asyncio.sleep(wait)
+        final = self._view(record)
+        await self._tell(record, final)  # at once: the job ends when its video is ready
         if record.callback_url and not record.final_callback_sent:
-            final = self._view(record)
             error = {"kind": final.error_kind.value, "message": final.error_message} if final.error_kind else None
-            await self._send_callback(record, _payload(record.task_id, final.status.value, final.result_url, error))
-            self._save(record.model_copy(update={"final_callback_sent": True}))
+            await self._send_callback(record, _payload(task_id, final.status.value, final.result_url, error))
+            self._update(task_id, final_callback_sent=True)
+
+    async def _announce(self, record: _Record) -> None:
+        """"processing", a moment after acceptance (as a hosted provider starts a task): the
+        bot records the submit answer first, so this report moves the job instead of arriving
+        before it."""
+        start = record.created_at + min(START_SECONDS, self.delay_seconds / 4)
+        if time.time() >= record.ready_at:
+            return  # picked up after a restart, past its time: only the ending is left to tell
+        if (wait := start - time.time()) > 0:
+            await asyncio.sleep(wait)
+        await self._tell(record, self._task(record, TaskStatus.PROCESSING, eta_seconds=record.ready_at - time.time()))
+        if record.callback_url and not record.processing_callback_sent:
+            await self._send_callback(record, _payload(record.task_id, "processing"))
+            self._update(record.task_id, processing_callback_sent=True)
+
+    def _update(self, task_id: str, **changes: Any) -> None:
+        # From the latest saved copy: the render and the announcement update the same record.
+        self._save(self._records[task_id].model_copy(update=changes))
 
     async def _render(self, record: _Record) -> _Failure | None:
         async with self._render_slots:
