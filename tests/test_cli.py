@@ -13,6 +13,7 @@ import os
 import re
 import socket
 import sqlite3
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -427,6 +428,32 @@ async def test_a_job_left_by_an_earlier_run_never_lands_in_this_runs_out(tmp_pat
     assert not second_out.exists(), "the earlier run's video was written to this run's --out"
     # the earlier job's video is kept, beside this run's --out, under its job id
     assert_decodable_mp4(second_out.with_name(f"{earlier_job[1]}.mp4"))
+
+
+async def test_a_run_finishes_the_jobs_it_resumed_before_exiting(tmp_path: Path, inputs: Inputs) -> None:
+    """A resumed job is not left half-followed with its credits held when this run's own job is
+    done first: the run says it resumed it, waits for it, saves it and only then exits."""
+    first = await run_bot(tmp_path, clean_env(tmp_path, SIMULATOR_DELAY_SECONDS="3"), *inputs.args("--timeout", "0.2"))
+    assert first.code == 1, first.out
+    earlier = re.search(r"^\[(\w+)\] still running", first.out, re.MULTILINE)
+    assert earlier, first.out
+
+    # this run's own job takes 0.2 s; the earlier one is due about 3 s after it started
+    second = await run_bot(tmp_path, clean_env(tmp_path), *inputs.args())
+    assert second.code == 0, second.out
+    assert "left unfinished by an earlier run: finishing it too" in second.line(f"[{earlier[1]}] left unfinished")
+    assert_decodable_mp4(inputs.out)
+    assert_decodable_mp4(inputs.out.with_name(f"{earlier[1]}.mp4"))
+    with sqlite3.connect(tmp_path / "data" / "bot.sqlite3") as conn:
+        states = dict(conn.execute("SELECT id, state FROM jobs"))
+    assert states[earlier[1]] == "delivered" and set(states.values()) == {"delivered"}
+    assert sorted(kind for kind, _ in ledger_rows(tmp_path / "data")) == ["commit", "commit", "reserve", "reserve"]
+
+
+def test_the_help_says_what_happens_to_earlier_jobs() -> None:
+    result = subprocess.run([sys.executable, "-m", "bot", "motion", "--help"], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0
+    assert "left unfinished" in result.stdout and "finished by this run before it exits" in " ".join(result.stdout.split())
 
 
 # --- secrets in output ------------------------------------------------------------------------

@@ -441,10 +441,13 @@ async def test_first_poll_follows_the_providers_estimate(
 ) -> None:
     """A short job is picked up when the provider says it will be ready, not a whole poll interval later."""
     reads_only(monkeypatch)
-    settings = core_settings(tmp_path / "data", poll_interval_seconds=30, poll_max_interval_seconds=60)
+    # 2 s: long enough for the simulator to have rendered its result by then, even on a busy machine
+    settings = core_settings(
+        tmp_path / "data", poll_interval_seconds=30, poll_max_interval_seconds=60, simulator_delay_seconds=2
+    )
     async with open_core(settings, channel) as app:
         job = await submit(app, inputs)
-        done = await app.engine.wait_for_end(job.id, timeout=10)  # the 30 s interval would time this out
+        done = await app.engine.wait_for_end(job.id, timeout=15)  # the 30 s interval would time this out
         assert done.state is JobState.DELIVERED and done.poll_attempts == 1
 
 

@@ -115,3 +115,28 @@ async def test_a_lock_held_past_the_retry_time_says_the_database_is_busy(tmp_pat
     finally:
         other.close()
         await store.close()
+
+
+async def test_grouped_writes_all_land_and_one_failure_spares_the_others(tmp_path: Path) -> None:
+    store = Store(tmp_path / "bot.sqlite3")
+    await store.open()
+    try:
+        class Refused(Exception):
+            pass
+
+        async def write(key: str) -> str:
+            async def work(db: object) -> str:
+                if key == "bad":
+                    await store.set_meta("bad-was-here", "1", db=db)  # type: ignore[arg-type]
+                    raise Refused(key)
+                await store.set_meta(key, "1", db=db)  # type: ignore[arg-type]
+                return key
+
+            return await store.grouped(work)
+
+        results = await asyncio.gather(*(write(k) for k in ("a", "b", "bad", "c")), return_exceptions=True)
+        assert results[:2] == ["a", "b"] and isinstance(results[2], Refused) and results[3] == "c"
+        # every good write is there, the bad one's partial write is not
+        assert [await store.get_meta(k) for k in ("a", "b", "c", "bad-was-here")] == ["1", "1", "1", None]
+    finally:
+        await store.close()

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import aiosqlite
+
 from bot.errors import JobNotFound, ProviderError, provider_error
 from bot.metrics import (
     DELIVERY_TIME,
@@ -37,6 +39,7 @@ from bot.store import JobRow, Store
 
 log = logging.getLogger("bot.jobs")
 
+ETA_MARGIN = 0.5  # look this long after a provider's estimate of when a task is done
 # Where a job may end from (anything not yet made or ended).
 ENDABLE = (JobState.QUEUED, JobState.SUBMITTING, *IN_FLIGHT)
 # The state a provider's report asks for; SUBMITTED tells nothing new.
@@ -151,19 +154,24 @@ class JobContext:
         """Move a job from one of `allowed_from` to `to` with its history row and, given
         `ledger=(kind, reason)`, its commit or refund, all in one transaction. Returns the job as
         written, or None when the move was not allowed (a no-op). Then the engine is told."""
-        async with self.store.transaction() as db:
+
+        async def write(db: aiosqlite.Connection) -> JobRow | None:
             moved = await self.store.transition(job_id, to, allowed_from=allowed_from, note=note, db=db, **fields)
             if moved is not None and ledger is not None:
                 await QuotaPolicy.settle(self.store, job_id, ledger[0], ledger[1], db=db)
+            return moved
+
+        # Grouped with other moves arriving at the same moment (a burst of callbacks): one commit.
+        moved = await self.store.grouped(write)
         if moved is None:
             return None
-        _observe(moved[1])
+        _observe(moved)
         self.advance(job_id, to)
-        return moved[1]
+        return moved
 
     async def requeue(self, job_id: str, not_before: float, note: str) -> bool:
         """Back in line until `not_before` (the provider said "not now", so it surely has not got it)."""
-        if await self.store.requeue(job_id, not_before=not_before, note=note) is None:
+        if not await self.store.requeue(job_id, not_before=not_before, note=note):
             return False
         self.advance(job_id, JobState.QUEUED)
         return True

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Protocol, runtime_checkable
 
 from bot.errors import CallbackRejected, ProviderError, StoreBusy
-from bot.jobs.context import EngineConfig, JobContext, can_move
+from bot.jobs.context import ETA_MARGIN, EngineConfig, JobContext, can_move
 from bot.models import IN_FLIGHT
 from bot.providers.base import Provider, ProviderTask
 from bot.store import JobRow
@@ -66,8 +66,8 @@ def first_read_at(config: EngineConfig, job: JobRow, is_pushed: bool) -> float:
     if is_pushed:
         return submitted + config.callback_fallback_poll
     first = submitted + config.poll_interval
-    # The provider's own estimate (kept in not_before) may bring the first look forward: a
-    # 5-second job should not wait for a 10-second poll.
+    # The provider's own estimate (kept in not_before, with its margin) may bring the first look
+    # forward: a 5-second job should not wait for a 10-second poll.
     return min(first, job.not_before) if job.not_before else first
 
 
@@ -98,6 +98,10 @@ async def follow(ctx: JobContext, job: JobRow, *, first_read: float | None = Non
             await ctx.store.update_job(job.id, poll_attempts=job.poll_attempts + 1)
             if can_move(job, task):
                 await ctx.record_report(job.id, task)
+            if task.eta_seconds is not None and not is_pushed:
+                # The provider's estimate keeps the backoff from overshooting the end; never more
+                # often than POLL_INTERVAL (an estimate stuck at zero must not become a tight loop).
+                wait = min(wait, max(ctx.config.poll_interval, task.eta_seconds + ETA_MARGIN))
         due = ctx.clock() + wait
 
 

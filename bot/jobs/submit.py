@@ -8,7 +8,7 @@ before which it must not be sent (the dispatcher takes it then), or FAILED (endi
 from __future__ import annotations
 
 from bot.errors import ProviderError, provider_error
-from bot.jobs.context import JobContext
+from bot.jobs.context import ETA_MARGIN, JobContext
 from bot.models import ErrorKind, JobState, MotionRequest
 from bot.providers.base import ProviderTask, SubmitRequest, TaskStatus
 from bot.store import JobRow
@@ -98,7 +98,7 @@ async def _submitted(ctx: JobContext, job: JobRow, name: str, task: ProviderTask
         submitted_at=now,
         # The provider's own estimate is when to look first; it also clears a "not before" left
         # by an earlier "not now".
-        not_before=now + task.eta_seconds + 0.5 if task.eta_seconds is not None else None,
+        not_before=now + task.eta_seconds + ETA_MARGIN if task.eta_seconds is not None else None,
     )
     if moved is None:
         return
