@@ -106,6 +106,8 @@ class JobContext:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     clock: Callable[[], float] = time.time
     log: logging.Logger = field(default=log)
+    # Status edits sent without waiting for them (see `progress_soon`); the engine cancels them on stop.
+    background: set[asyncio.Task[None]] = field(default_factory=set)
 
     # --- reading ------------------------------------------------------------------------
     async def get(self, job_id: str) -> JobRow:
@@ -139,6 +141,13 @@ class JobContext:
                 await self.notifier.progress(row, text)
         except Exception as error:
             self.log.debug("job %s: progress update failed: %s", getattr(job, "id", job), error)
+
+    def progress_soon(self, job: JobRow, text: str) -> None:
+        """A status edit that the caller does not wait for: a provider's callback is answered
+        once its report is recorded, not once Discord has shown it."""
+        task = asyncio.create_task(self.progress(job, text), name=f"progress-{job.id}")
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     # --- moving -------------------------------------------------------------------------
     async def move(
@@ -205,7 +214,7 @@ class JobContext:
                 job_id, JobState.PROCESSING, allowed_from=IN_FLIGHT, provider_status=task.raw_status or "processing"
             )
             if moved is not None:
-                await self.progress(moved, "Making your video…")
+                self.progress_soon(moved, "Making your video…")
         elif task.status is TaskStatus.SUCCEEDED:
             if not task.result_url:
                 self.log.warning("job %s: provider reported success without a result URL; waiting for the next read", job_id)

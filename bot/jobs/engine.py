@@ -113,7 +113,7 @@ class JobEngine:
         self._stopping = True
         for unlisten in self._unlisten:
             unlisten()
-        tasks = list(self._owners.values())
+        tasks = list(self._owners.values()) + list(self.ctx.background)
         if self._dispatcher:
             tasks.append(self._dispatcher)
         for task in tasks:
