@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     poll_max_interval_seconds: float = Field(default=60.0, gt=0)
     callback_fallback_poll_seconds: float = Field(default=90.0, gt=0)
     job_timeout_minutes: float = Field(default=60.0, gt=0)
+    # A provider's Retry-After up to this is slept on; a longer one reschedules the job instead.
+    retry_after_max_sleep_seconds: float = Field(default=30.0, ge=0)
 
     simulator_delay_seconds: float = Field(default=15.0, ge=0)
     simulator_failure: Literal["", "content_policy", "outage", "bad_input", "balance"] = ""
