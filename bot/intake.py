@@ -26,6 +26,7 @@ from bot.media import (
     precheck_video,
 )
 from bot.models import MediaFile, MotionOptions, MotionRequest, Requester
+from bot.options import check_options
 from bot.pricing import Price, price_for
 from bot.providers.base import Capabilities, Provider
 from bot.store import JobRow
@@ -46,28 +47,6 @@ class IncomingFile:
     @property
     def meta(self) -> AttachmentMeta:
         return AttachmentMeta(self.filename, self.size, self.content_type, self.width, self.height)
-
-
-def check_options(options: MotionOptions, caps: Capabilities, provider: str, has_video: bool) -> None:
-    """Refuse, before anything is sent, an option the chosen provider does not support."""
-    if options.mode not in caps.modes:
-        raise MediaRejected("options", f"{provider} does not offer mode={options.mode}; choose {' or '.join(caps.modes)}.")
-    if options.orientation not in caps.orientations:
-        raise MediaRejected(
-            "options", f"{provider} does not offer orientation={options.orientation}; choose {' or '.join(caps.orientations)}."
-        )
-    if options.keep_sound and not caps.keep_sound:
-        raise MediaRejected("options", f"{provider} cannot keep the reference video's sound; turn keep_sound off.")
-    if options.prompt and not caps.prompt:
-        raise MediaRejected("options", f"{provider} does not take a prompt; leave it empty.")
-    if options.motion_template and not caps.motion_templates:
-        raise MediaRejected("options", f"{provider} has no motion templates; attach a reference video instead.")
-    if options.motion_template and has_video:
-        raise MediaRejected("options", "Choose a motion template or attach a video, not both.")
-    if not options.motion_template and not has_video:
-        raise MediaRejected("video", "Attach a reference motion video (or pick a motion template).")
-    if has_video and not caps.uploaded_video:
-        raise MediaRejected("options", f"{provider} only works with its motion templates; pick one instead of a video.")
 
 
 def precheck(image: IncomingFile, video: IncomingFile | None, options: MotionOptions, caps: Capabilities, provider: str) -> None:

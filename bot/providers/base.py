@@ -2,7 +2,11 @@
 
 An adapter turns a `SubmitRequest` into its own wire format and its answers
 back into `ProviderTask` (shared task states, error kinds, result URL, cost).
-All of a provider's quirks stay inside its own module.
+All of a provider's quirks stay inside its own module; docs/providers.md says
+what each one does on the wire.
+
+Adapters translate, they do not judge: whether a request's options suit a
+provider is decided once, from its `Capabilities`, by bot/options.py.
 """
 
 from __future__ import annotations
@@ -11,16 +15,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from bot.errors import provider_error
+from bot.errors import InputRejected, Outage, TransportError
+from bot.http import Classifier, HttpClient, Response
 from bot.limits import KLING_MOTION_LIMITS, MotionLimits
-from bot.models import ErrorKind, Mode, MotionRequest, Orientation
+from bot.models import ErrorKind, MediaFile, Mode, MotionRequest, Orientation
 
-if TYPE_CHECKING:
-    from bot.http import HttpClient
+# What a member reads when a provider that fetches inputs by URL has none for a file.
+NO_INPUT_URL_DETAIL = "The bot is not set up to share files with this service yet; an admin has to configure it."
 
 
 class TaskStatus(StrEnum):
@@ -74,7 +79,6 @@ class SubmitRequest(BaseModel):
     callback_url: str | None = None  # None: no public URL, the bot polls
 
 
-
 class Provider(ABC):
     """Base class of every provider adapter."""
 
@@ -112,9 +116,9 @@ class Provider(ABC):
         """Read the task's current state (used by polling)."""
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> ProviderTask:
-        """Turn a callback body into a task update; raise ProviderError(BAD_INPUT) if malformed
+        """Turn a callback body into a task update; raise InputRejected if malformed
         or if a provider-level secret header does not match."""
-        raise provider_error(ErrorKind.BAD_INPUT, f"{self.name} does not send callbacks")
+        raise InputRejected(f"{self.name} does not send callbacks")
 
     async def find_task(self, job_id: str) -> ProviderTask | None:
         """After a crash during submit: the task created for this job, or None if there is none.
@@ -124,7 +128,7 @@ class Provider(ABC):
         raise NotImplementedError
 
     async def cancel(self, task_id: str) -> None:
-        raise provider_error(ErrorKind.BAD_INPUT, f"{self.name} cannot cancel tasks", retryable=False)
+        raise InputRejected(f"{self.name} cannot cancel tasks")
 
     async def list_motion_templates(self) -> list[MotionTemplate]:
         return []
@@ -132,3 +136,42 @@ class Provider(ABC):
     async def download(self, url: str, dest: Path) -> int:
         """Stream the result to `dest`; return its size. Adapters needing auth override this."""
         return await self.http.download(url, dest)
+
+    # --- for adapters ------------------------------------------------------------------
+
+    async def call(self, method: str, url: str, *, classify: Classifier, idempotent: bool, **kwargs: Any) -> Response:
+        """One HTTP call under the shared retry policy, every failure in the error vocabulary.
+
+        No answer at all is an outage. When the request may have reached the provider and
+        the call is not idempotent (a create without a provider-side dedupe), the provider may
+        have acted on it: `maybe_accepted`, so the engine reconciles instead of resending.
+        """
+        try:
+            return await self.http.request(
+                method, url, provider=self.name, classify=classify, idempotent=idempotent, **kwargs
+            )
+        except TransportError as failure:
+            raise Outage(
+                f"{self.name}: {failure.message}", maybe_accepted=failure.reached and not idempotent
+            ) from failure
+
+    def input_url(self, media: MediaFile) -> str:
+        """Where this provider fetches `media` from. Without a URL (no PUBLIC_URL, and the file
+        did not come from Discord) a provider that takes inputs by URL cannot be sent the job."""
+        if media.url:
+            return media.url
+        raise InputRejected(
+            f"{self.name} fetches inputs by URL and {media.filename} has none: "
+            "set PUBLIC_URL so the bot can serve its inputs",
+            user_detail=NO_INPUT_URL_DETAIL,
+        )
+
+    def reference_video(self, request: MotionRequest) -> MediaFile:
+        """The job's reference video. Intake refuses template jobs for providers without
+        templates; this stops one that got here another way instead of dropping its choice."""
+        if request.video is None:
+            raise InputRejected(
+                f"{self.name}: the job has a motion template ({request.options.motion_template!r}) "
+                f"and {self.name} takes only a reference video"
+            )
+        return request.video

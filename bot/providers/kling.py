@@ -1,6 +1,6 @@
 """Kling's official API (Kuaishou developer API): Motion Control.
 
-Wire reference: ../shared/providers.md §1. Everything Kling-specific lives here:
+Wire reference: docs/providers.md, "Kling official API". Everything Kling-specific lives here:
 the AK/SK -> JWT auth, the `{code, message, request_id, data}` envelope, the
 business error codes, the task vocabulary and the bare-task callbacks.
 
@@ -43,9 +43,8 @@ from urllib.parse import quote
 import jwt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.errors import ProviderError, provider_error
-from bot.http import HttpClient, Response, parse_retry_after
-from bot.limits import KLING_MOTION_LIMITS
+from bot.errors import InputRejected, Outage, ProviderError, provider_error
+from bot.http import HttpClient, Response
 from bot.models import ErrorKind, MediaFile, Mode, Orientation
 from bot.providers.base import (
     Capabilities,
@@ -68,31 +67,32 @@ TOKEN_EXPIRED_CODE = 1004
 EXTERNAL_ID_PREFIX = "job-"
 USER_DETAIL_MAX_CHARS = 200
 
-# Every documented business code (§1.7) -> what a caller branches on, and whether
-# the same request may succeed later. HTTP 429 carries both quota and rate codes,
-# so the code, not the status, decides.
-ERROR_CODES: dict[int, tuple[ErrorKind, bool]] = {
-    1000: (ErrorKind.AUTH, False),  # authentication failed
-    1001: (ErrorKind.AUTH, False),  # Authorization empty
-    1002: (ErrorKind.AUTH, False),  # Authorization invalid
-    1003: (ErrorKind.AUTH, False),  # token not yet valid: our clock is off
-    1004: (ErrorKind.AUTH, False),  # token expired (re-minted once in _request)
-    1100: (ErrorKind.BALANCE, False),  # account exception
-    1101: (ErrorKind.BALANCE, False),  # account in arrears
-    1102: (ErrorKind.BALANCE, False),  # resource pack depleted or expired
-    1103: (ErrorKind.AUTH, False),  # no access to this API or model
-    1200: (ErrorKind.BAD_INPUT, False),  # invalid request parameters
-    1201: (ErrorKind.BAD_INPUT, False),  # bad key or value (message says which)
-    1202: (ErrorKind.BAD_INPUT, False),  # invalid request method
-    1203: (ErrorKind.BAD_INPUT, False),  # resource (e.g. model) not found
-    1300: (ErrorKind.CONTENT_POLICY, False),  # platform policy triggered
-    1301: (ErrorKind.CONTENT_POLICY, False),  # content security policy triggered
-    1302: (ErrorKind.RATE_LIMIT, True),  # request rate too high
-    1303: (ErrorKind.RATE_LIMIT, True),  # parallel tasks over the resource pack's limit
-    1304: (ErrorKind.AUTH, False),  # IP whitelist policy: access refused until support acts
-    5000: (ErrorKind.OUTAGE, True),  # server internal error
-    5001: (ErrorKind.OUTAGE, True),  # temporarily unavailable (maintenance)
-    5002: (ErrorKind.OUTAGE, True),  # internal timeout (backlog)
+# Every documented business code -> what a caller branches on; the error class the
+# kind picks says whether the same request may succeed later (rate limits and outages
+# may, rejections never). HTTP 429 carries both quota and rate codes, so the code,
+# not the status, decides.
+ERROR_CODES: dict[int, ErrorKind] = {
+    1000: ErrorKind.AUTH,  # authentication failed
+    1001: ErrorKind.AUTH,  # Authorization empty
+    1002: ErrorKind.AUTH,  # Authorization invalid
+    1003: ErrorKind.AUTH,  # token not yet valid: our clock is off
+    1004: ErrorKind.AUTH,  # token expired (re-minted once in _request)
+    1100: ErrorKind.BALANCE,  # account exception
+    1101: ErrorKind.BALANCE,  # account in arrears
+    1102: ErrorKind.BALANCE,  # resource pack depleted or expired
+    1103: ErrorKind.AUTH,  # no access to this API or model
+    1200: ErrorKind.BAD_INPUT,  # invalid request parameters
+    1201: ErrorKind.BAD_INPUT,  # bad key or value (message says which)
+    1202: ErrorKind.BAD_INPUT,  # invalid request method
+    1203: ErrorKind.BAD_INPUT,  # resource (e.g. model) not found
+    1300: ErrorKind.CONTENT_POLICY,  # platform policy triggered
+    1301: ErrorKind.CONTENT_POLICY,  # content security policy triggered
+    1302: ErrorKind.RATE_LIMIT,  # request rate too high
+    1303: ErrorKind.RATE_LIMIT,  # parallel tasks over the resource pack's limit
+    1304: ErrorKind.AUTH,  # IP whitelist policy: access refused until support acts
+    5000: ErrorKind.OUTAGE,  # server internal error
+    5001: ErrorKind.OUTAGE,  # temporarily unavailable (maintenance)
+    5002: ErrorKind.OUTAGE,  # internal timeout (backlog)
 }
 
 # Kling's text is worth showing users only where it names what to change in the input.
@@ -168,7 +168,7 @@ class KlingEnvelope(_Wire):
 
 
 class MotionControlBody(BaseModel):
-    """POST /v1/videos/motion-control (§1.3)."""
+    """POST /v1/videos/motion-control."""
 
     model_name: str
     image_url: str  # a URL, or raw base64 with no data: prefix
@@ -198,47 +198,47 @@ def classify(response: Response) -> ProviderError | None:
     if response.status < 300 and code == 0:
         return None
     message = str(body.get("message") or "") if isinstance(body, dict) else ""
+    request_id = body.get("request_id") if isinstance(body, dict) else None
+    request_id = str(request_id) if request_id else None
     if isinstance(code, int) and code in ERROR_CODES:
-        kind, retryable = ERROR_CODES[code]
-        request_id = body.get("request_id")
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        retry_after = response.retry_after
         if code == 1303:
             retry_after = max(retry_after or 0.0, MIN_CONCURRENCY_BACKOFF_SECONDS)
         return provider_error(
-            kind,
+            ERROR_CODES[code],
             f"kling: {message or 'error'}" + (f" (request_id {request_id})" if request_id else ""),
             code=str(code),
             http_status=response.status,
-            retryable=retryable,
             retry_after=retry_after,
+            request_id=request_id,
             user_detail=_user_detail(message) if code in USER_DETAIL_CODES else None,
         )
-    return _error_from_status(response, code, message)
+    return _error_from_status(response, code, message, request_id)
 
 
-def _error_from_status(response: Response, code: object, message: str) -> ProviderError:
+def _error_from_status(response: Response, code: object, message: str, request_id: str | None) -> ProviderError:
     """An answer without a documented code: the HTTP status is all we have."""
     status = response.status
     if status < 300:
         # 2xx that is not Kling's envelope: a proxy page or a truncated body, worth a retry.
-        kind, retryable = ErrorKind.OUTAGE, True
+        kind = ErrorKind.OUTAGE
         message = f"malformed answer: {response.body[:200].decode('utf-8', 'replace')!r}"
     elif status == 429:
-        kind, retryable = ErrorKind.RATE_LIMIT, True
+        kind = ErrorKind.RATE_LIMIT
     elif status >= 500:
-        kind, retryable = ErrorKind.OUTAGE, True
+        kind = ErrorKind.OUTAGE
     elif status in (401, 403):
-        kind, retryable = ErrorKind.AUTH, False
+        kind = ErrorKind.AUTH
     elif status in (400, 404, 422):
-        kind, retryable = ErrorKind.BAD_INPUT, False
+        kind = ErrorKind.BAD_INPUT
     else:
-        kind, retryable = ErrorKind.UNKNOWN, False
+        kind = ErrorKind.UNKNOWN
     return provider_error(
         kind,
         f"kling: HTTP {status}: {message or response.body[:200].decode('utf-8', 'replace')}",
         code=None if code is None else str(code),
         http_status=status,
-        retryable=retryable,
+        request_id=request_id,
     )
 
 
@@ -295,17 +295,13 @@ def to_provider_task(task: KlingTask) -> ProviderTask:
 
 class KlingProvider(Provider):
     name: ClassVar[str] = "kling"
+    # Both modes and orientations, keep_sound, prompt and the input limits are the defaults:
+    # they are Kling's own. Only what sets Kling apart is spelled out.
     capabilities: ClassVar[Capabilities] = Capabilities(
-        modes=("std", "pro"),
-        orientations=("image", "video"),
-        keep_sound=True,
-        prompt=True,
         motion_templates=False,  # the official API has no preset motions
-        uploaded_video=True,
         needs_input_urls=True,  # the motion video is taken by URL only
         can_find_by_job_id=True,  # external_task_id carries our job id
         can_cancel=False,  # no cancel endpoint is documented
-        limits=KLING_MOTION_LIMITS,
     )
 
     def __init__(
@@ -366,13 +362,12 @@ class KlingProvider(Provider):
         try:
             return KlingEnvelope.model_validate(response.json()).data
         except ValidationError:
-            raise provider_error(ErrorKind.OUTAGE, f"kling: {method} {path}: answer is not Kling's envelope") from None
+            raise Outage(f"kling: {method} {path}: answer is not Kling's envelope") from None
 
     async def _send(self, method: str, path: str, idempotent: bool, kwargs: dict[str, Any]) -> Response:
         headers = {"Authorization": f"Bearer {self._bearer()}"}
-        return await self.http.request(
-            method, self.base_url + path, provider=self.name, classify=classify,
-            idempotent=idempotent, headers=headers, **kwargs,
+        return await self.call(
+            method, self.base_url + path, classify=classify, idempotent=idempotent, headers=headers, **kwargs
         )
 
     # --- Provider interface ----------------------------------------------------------
@@ -419,7 +414,7 @@ class KlingProvider(Provider):
             "GET", MOTION_PATH, idempotent=True, params={"pageNum": str(page), "pageSize": str(page_size)}
         )
         if not isinstance(data, list):
-            raise provider_error(ErrorKind.OUTAGE, "kling: list answer has no task array")
+            raise Outage("kling: list answer has no task array")
         return [to_provider_task(_parse_task(item, "list")) for item in data]
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> ProviderTask:
@@ -428,34 +423,16 @@ class KlingProvider(Provider):
             payload = json.loads(body)
             return to_provider_task(KlingTask.model_validate(payload))
         except (ValueError, UnicodeDecodeError, ValidationError):
-            raise provider_error(
-                ErrorKind.BAD_INPUT, "kling: callback body is not a Kling task object", retryable=False
-            ) from None
+            raise InputRejected("kling: callback body is not a Kling task object") from None
 
     # --- request building -------------------------------------------------------------
     async def _build_body(self, submit: SubmitRequest) -> MotionControlBody:
-        """Refuse what Kling cannot take before anything is sent."""
         request = submit.request
         options = request.options
-        if options.motion_template is not None:
-            raise provider_error(
-                ErrorKind.BAD_INPUT, "kling: the official API has no preset motions; send a motion video",
-                retryable=False,
-            )
-        if request.video is None:
-            raise provider_error(ErrorKind.BAD_INPUT, "kling: a motion video is required", retryable=False)
-        if request.video.url is None:
-            raise provider_error(
-                ErrorKind.BAD_INPUT,
-                "kling: the motion video must be given as a URL and the bot has none for it; "
-                "set PUBLIC_URL so the bot can serve its inputs",
-                retryable=False,
-                user_detail="The bot is not set up to share videos with this service yet; an admin has to fix that.",
-            )
         return MotionControlBody(
             model_name=self.model,
             image_url=await self._image_field(request.image),
-            video_url=request.video.url,
+            video_url=self.input_url(self.reference_video(request)),  # Kling takes the video by URL only
             character_orientation=options.orientation,
             mode=options.mode,
             prompt=options.prompt or None,
@@ -465,18 +442,10 @@ class KlingProvider(Provider):
         )
 
     async def _image_field(self, image: MediaFile) -> str:
-        """The image's URL, or, without one, its bytes as raw base64 (no data: prefix)."""
+        """The image's URL, or, without one, its bytes as raw base64 (no data: prefix).
+        Intake held the file to Kling's 10 MB, so the encoded field stays under ~13.4 MB."""
         if image.url is not None:
             return image.url
-        limit = self.capabilities.limits.image_max_bytes
-        size = image.path.stat().st_size
-        if size > limit:
-            raise provider_error(
-                ErrorKind.BAD_INPUT,
-                f"kling: image {image.filename} is {size} bytes; Kling takes at most {limit} bytes",
-                retryable=False,
-                user_detail=f"The image must be at most {limit // 1_000_000} MB.",
-            )
         data = await asyncio.to_thread(image.path.read_bytes)
         return base64.b64encode(data).decode("ascii")
 
@@ -489,4 +458,4 @@ def _parse_task(data: Any, what: str) -> KlingTask:
     try:
         return KlingTask.model_validate(data)
     except ValidationError:
-        raise provider_error(ErrorKind.OUTAGE, f"kling: {what} answer has no valid task object") from None
+        raise Outage(f"kling: {what} answer has no valid task object") from None
