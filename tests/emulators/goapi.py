@@ -260,7 +260,7 @@ class GoApiEmulator(Emulator):
         if fault is Fault.BALANCE:
             return self._error(402, "insufficient credits: please top up your account")
         if fault is Fault.RATE_LIMIT:
-            return self._error(429, "too many requests", headers={"Retry-After": "1"})
+            return self._error(429, "too many requests", headers={"Retry-After": self.retry_after})
         return await self.common_fault_answer(fault)
 
     def _ok(self, data: dict[str, Any]) -> web.Response:

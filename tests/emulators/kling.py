@@ -200,7 +200,7 @@ class KlingEmulator(Emulator):
         if fault is Fault.BALANCE:
             return self.error(429, 1102, "Resource pack exhausted or expired")
         if fault is Fault.RATE_LIMIT:
-            return self.error(429, 1302, "Request rate too high", headers={"Retry-After": "1"})
+            return self.error(429, 1302, "Request rate too high", headers={"Retry-After": self.retry_after})
         if fault is Fault.CONTENT_POLICY:
             return self.error(400, 1301, RISK_CONTROL_MESSAGE)
         external = body.get("external_task_id")

@@ -159,7 +159,7 @@ class UseApiEmulator(Emulator):
         elif fault is Fault.BALANCE:
             return self.json_response(NO_CREDITS, 402)
         elif fault is Fault.RATE_LIMIT:
-            return self.json_response(AT_CAPACITY, 429, headers={"Retry-After": "1"})
+            return self.json_response(AT_CAPACITY, 429, headers={"Retry-After": self.retry_after})
         elif fault is Fault.SERVER_ERROR:
             return self.json_response(SERVER_ERROR, 500)
         elif fault is Fault.CONTENT_POLICY:
