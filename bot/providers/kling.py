@@ -4,7 +4,7 @@ Wire reference: docs/providers.md, "Kling official API". Everything Kling-specif
 the AK/SK -> JWT auth, the `{code, message, request_id, data}` envelope, the
 business error codes, the task vocabulary and the bare-task callbacks.
 
-Assumptions (facts providers.md marks unconfirmed or does not state; each is
+Assumptions (facts docs/providers.md marks unconfirmed or does not state; each is
 coded to the documented shape and kept in this one place):
 - A create whose `external_task_id` already exists on the account is refused
   with HTTP 400, code 1201 (the generic "bad value" code; the message names

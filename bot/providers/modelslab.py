@@ -12,7 +12,7 @@ Because the key travels in the body, nothing here ever logs a request body, and
 every provider text that reaches a ProviderError or a ProviderTask goes through
 `redact` first: ModelsLab may echo the request back in an error.
 
-Assumptions (unconfirmed in providers.md §4; check against a live answer and fix here):
+Assumptions (unconfirmed in docs/providers.md §4; check against a live answer and fix here):
 - A1 model_id is "kling-motion-control" (documented as v2.6); "kling-v3-motion-control" is
   only seen in third-party code, so it is not offered.
 - A2 `webhook` and `track_id` (ModelsLab's generic async options) are honoured by this endpoint.

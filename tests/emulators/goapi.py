@@ -1,4 +1,4 @@
-"""A local stand-in for GoAPI's unified task API (Kling motion_control), per ../shared/providers.md §2.
+"""A local stand-in for GoAPI's unified task API (Kling motion_control), per docs/providers.md §2.
 
 - Auth: `X-API-Key` must equal the key exactly (a `Bearer ` prefix is a wrong key).
 - Create validates the body like the service (model, task_type, input field types and

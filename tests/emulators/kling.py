@@ -1,4 +1,4 @@
-"""A local stand-in for Kling's official API (Motion Control), per ../shared/providers.md §1.
+"""A local stand-in for Kling's official API (Motion Control), per docs/providers.md §1.
 
 It checks the JWT as Kling does (HS256 with the secret key, `iss` = access key,
 `exp` and `nbf` enforced by PyJWT with no leeway), validates create bodies per
@@ -6,7 +6,7 @@ It checks the JWT as Kling does (HS256 with the secret key, `iss` = access key,
 videos itself and POSTs the bare task object to `callback_url` on each status
 change.
 
-Choices where providers.md is silent (the adapter's Assumptions block names the
+Choices where docs/providers.md is silent (the adapter's Assumptions block names the
 same ones): a duplicate `external_task_id` is HTTP 400 code 1201, an unknown task
 id is HTTP 404 code 1203. A create that hits SERVER_ERROR, MALFORMED_JSON or SLOW
 has already created its task (the answer is lost, not the work): the hardest case

@@ -1,4 +1,4 @@
-"""A local stand-in for ModelsLab's v7 Video Fusion motion control (../shared/providers.md §4).
+"""A local stand-in for ModelsLab's v7 Video Fusion motion control (docs/providers.md §4).
 
 Follows the documented wire shapes: the API key is the `key` field of the JSON body
 (checked exactly; a wrong or missing key is HTTP 401 `{"status":"error","message":...}`,

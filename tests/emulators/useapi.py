@@ -1,4 +1,4 @@
-"""A local stand-in for useapi.net's Kling API v1 (../shared/providers.md §3).
+"""A local stand-in for useapi.net's Kling API v1 (docs/providers.md §3).
 
 Routes live under /v1/kling, as on the real host, so an adapter that drops the
 base path fails here too. Faults (tests/emulators/common.py) show in useapi's
