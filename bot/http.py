@@ -68,6 +68,14 @@ class Response:
                 request_id=self.request_id,
             ) from None
 
+    def json_or_none(self) -> Any:
+        """The body as JSON, or None when it is not JSON (for classifiers, which read error bodies
+        of any shape)."""
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError):
+            return None
+
     @property
     def retry_after(self) -> float | None:
         return retry_after_from(self.headers)

@@ -15,9 +15,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from bot.errors import InputRejected, Outage, TransportError
 from bot.http import Classifier, HttpClient, Response
@@ -26,6 +26,8 @@ from bot.models import ErrorKind, MediaFile, Mode, MotionRequest, Orientation
 
 # What a member reads when a provider that fetches inputs by URL has none for a file.
 NO_INPUT_URL_DETAIL = "The bot is not set up to share files with this service yet; an admin has to configure it."
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class TaskStatus(StrEnum):
@@ -154,6 +156,17 @@ class Provider(ABC):
             raise Outage(
                 f"{self.name}: {failure.message}", maybe_accepted=failure.reached and not idempotent
             ) from failure
+
+    def callback_body(self, model: type[Model], body: bytes) -> Model:
+        """A callback's body read as `model`. Anything else is refused as bad input (the web layer
+        answers 400 and the job keeps its state), never a crash. The reason names the first field
+        at fault, never its value: bodies may echo secrets."""
+        try:
+            return model.model_validate_json(body)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "body"
+            raise InputRejected(f"{self.name} callback: malformed body ({where}: {first['msg']})") from None
 
     def input_url(self, media: MediaFile) -> str:
         """Where this provider fetches `media` from. Without a URL (no PUBLIC_URL, and the file

@@ -48,7 +48,6 @@ whoever stores them must drop `config` first.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import re
 import time
@@ -207,10 +206,7 @@ class GoApiProvider(Provider):
         given = next((v for k, v in headers.items() if k.lower() == WEBHOOK_SECRET_HEADER), None)
         if given is None or not hmac.compare_digest(given.encode(), self._webhook_secret.encode()):
             raise InputRejected("goapi webhook: missing or wrong x-webhook-secret")
-        try:
-            hook = _Webhook.model_validate(json.loads(body))
-        except (ValueError, UnicodeDecodeError, ValidationError):
-            raise InputRejected("goapi webhook: body is not {timestamp, data} JSON") from None
+        hook = self.callback_body(_Webhook, body)
         now = time.time()
         if hook.timestamp < now - WEBHOOK_MAX_AGE or hook.timestamp > now + WEBHOOK_MAX_SKEW:
             # A replayed old notification must not move a job.
@@ -302,7 +298,7 @@ class GoApiProvider(Provider):
     def _classify(self, response: Response) -> ProviderError | None:
         """Map an HTTP answer to an error (A2), or None for a success."""
         status = response.status
-        body = _json_or_none(response.body)
+        body = response.json_or_none()
         code: Any = body.get("code") if isinstance(body, dict) else None
         if 200 <= status < 300:
             if isinstance(code, int) and not isinstance(code, bool) and code not in (0, 200) and code >= 400:
@@ -382,12 +378,6 @@ def _join(*parts: str | None) -> str:
             seen.append(part)
     return " | ".join(seen)
 
-
-def _json_or_none(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
 
 
 def _body_message(parsed: Any, raw: bytes) -> str:

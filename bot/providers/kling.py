@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
 import time
 import warnings
@@ -43,7 +42,7 @@ from urllib.parse import quote
 import jwt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.errors import InputRejected, Outage, ProviderError, provider_error
+from bot.errors import Outage, ProviderError, provider_error
 from bot.http import HttpClient, Response
 from bot.models import ErrorKind, MediaFile, Mode, Orientation
 from bot.providers.base import (
@@ -190,10 +189,7 @@ def classify(response: Response) -> ProviderError | None:
     Success is HTTP 2xx with `code` 0. Otherwise the business code decides
     when it is a documented one, the HTTP status when not.
     """
-    try:
-        body = json.loads(response.body)
-    except (ValueError, UnicodeDecodeError):
-        body = None
+    body = response.json_or_none()
     code = body.get("code") if isinstance(body, dict) else None
     if response.status < 300 and code == 0:
         return None
@@ -419,11 +415,7 @@ class KlingProvider(Provider):
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> ProviderTask:
         # Kling does not sign callbacks; our per-job secret in the URL is checked by the web server.
-        try:
-            payload = json.loads(body)
-            return to_provider_task(KlingTask.model_validate(payload))
-        except (ValueError, UnicodeDecodeError, ValidationError):
-            raise InputRejected("kling: callback body is not a Kling task object") from None
+        return to_provider_task(self.callback_body(KlingTask, body))
 
     # --- request building -------------------------------------------------------------
     async def _build_body(self, submit: SubmitRequest) -> MotionControlBody:

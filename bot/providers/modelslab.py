@@ -237,7 +237,7 @@ class ModelsLabProvider(Provider):
         On a read, an `error` body that is about the task (not the key or the rate) returns
         None: get_task turns it into a FAILED task (A8).
         """
-        payload = _json_or_none(response.body)
+        payload = response.json_or_none()
         if 200 <= response.status < 300:
             if not isinstance(payload, dict):
                 what = "malformed JSON" if payload is None else "a JSON value that is not an object"
@@ -283,7 +283,7 @@ class ModelsLabProvider(Provider):
         return provider_error(kind, message, http_status=http_status, user_detail=detail)
 
     def _load(self, response: Response) -> dict[str, Any]:
-        payload = _json_or_none(response.body)
+        payload = response.json_or_none()
         if not isinstance(payload, dict):  # classify already refused these; kept for type safety
             raise Outage(f"{self.name}: unreadable answer", http_status=response.status)
         return payload
@@ -344,12 +344,6 @@ class ModelsLabProvider(Provider):
         text = _SIGNED_QUERY.sub(r"\1[redacted]", text)
         return super().redact(text, limit)
 
-
-def _json_or_none(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
 
 
 def _flatten(value: Any) -> str:

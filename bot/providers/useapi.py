@@ -263,12 +263,7 @@ class UseApiProvider(Provider):
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> ProviderTask:
         # replyUrl callbacks are unsigned: nothing to check in the headers; the
         # bot's own per-job secret in the callback URL is checked by the web layer.
-        try:
-            model = _TaskModel.model_validate(json.loads(body))
-        except (ValueError, UnicodeDecodeError, ValidationError) as exc:
-            detail = _first_error(exc) if isinstance(exc, ValidationError) else "not JSON"
-            raise InputRejected(f"useapi callback: malformed body ({detail})") from None
-        return self._to_task(model)
+        return self._to_task(self.callback_body(_TaskModel, body))
 
     async def list_motion_templates(self) -> list[MotionTemplate]:
         return [template for template, _ in await self._cached_templates()]
