@@ -242,8 +242,7 @@ class ModelsLabProvider(Provider):
             if not isinstance(payload, dict):
                 what = "malformed JSON" if payload is None else "a JSON value that is not an object"
                 # A 200 to a create may mean the task exists: never an invitation to submit again.
-                return provider_error(
-                    ErrorKind.OUTAGE,
+                return Outage(
                     f"{self.name}: {what} (HTTP {response.status}): {self._snippet(response.body)}",
                     http_status=response.status,
                     retryable=stage == "read",
@@ -292,15 +291,15 @@ class ModelsLabProvider(Provider):
         self, payload: dict[str, Any], *, stage: Literal["create", "read", "callback"], known_id: str | None = None
     ) -> ProviderTask:
         # A malformed callback is the sender's fault (BAD_INPUT); a malformed API answer is an outage.
-        bad_kind = ErrorKind.BAD_INPUT if stage == "callback" else ErrorKind.OUTAGE
+        malformed: type[ProviderError] = InputRejected if stage == "callback" else Outage
         try:
             answer = _Answer.model_validate(payload)
         except ValidationError as exc:
             fields = ", ".join(sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]})) or "body"
-            raise provider_error(bad_kind, f"{self.name}: unexpected answer shape ({fields})", retryable=False) from None
+            raise malformed(f"{self.name}: unexpected answer shape ({fields})", retryable=False) from None
         task_id = known_id or _task_id(answer)
         if task_id is None:
-            raise provider_error(bad_kind, f"{self.name}: answer ({answer.status}) carries no task id", retryable=False)
+            raise malformed(f"{self.name}: answer ({answer.status}) carries no task id", retryable=False)
         common: dict[str, Any] = {"task_id": task_id, "raw_status": answer.status, "eta_seconds": answer.eta}
         if answer.status == "success":
             url = next(iter(answer.output or answer.proxy_links), None)
@@ -317,7 +316,7 @@ class ModelsLabProvider(Provider):
                 error_message=text or f"task {answer.status} without a message",
                 **common,
             )
-        raise provider_error(bad_kind, f"{self.name}: unknown task status {answer.status!r}", retryable=stage == "read")
+        raise malformed(f"{self.name}: unknown task status {answer.status!r}", retryable=stage == "read")
 
     # --- secrets -----------------------------------------------------------------------------
     def _message(self, payload: Mapping[str, Any]) -> str:

@@ -59,6 +59,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.errors import (
+    AuthRejected,
+    BalanceRejected,
     InputRejected,
     Outage,
     ProviderError,
@@ -424,9 +426,9 @@ class UseApiProvider(Provider):
             code = _kling_code(error_text) or (str(body_code) if body_code is not None else None)
 
             if status in (401, 403):
-                return provider_error(ErrorKind.AUTH, text, code=code, http_status=status)
+                return AuthRejected(text, code=code, http_status=status)
             if status == 402:
-                return provider_error(ErrorKind.BALANCE, text, code=code, http_status=status)
+                return BalanceRejected(text, code=code, http_status=status)
             # Decided by the `error` text, never `message` ("Service busy" also on moderation).
             kind, detail = _kind_from_text(error_text, default=None)
             if kind is not None:
