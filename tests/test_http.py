@@ -16,6 +16,7 @@ from email.utils import format_datetime
 import aiohttp
 import pytest
 from aiohttp import web
+from pydantic import BaseModel
 
 from bot.errors import InputRejected, Outage, ProviderError, RateLimited, TransportError
 from bot.http import (
@@ -291,3 +292,20 @@ async def test_no_answer_to_an_idempotent_call_is_a_plain_outage(rig: Rig) -> No
     with pytest.raises(Outage) as err:
         await provider.call("GET", rig.url, classify=classify, idempotent=True)
     assert not err.value.maybe_accepted
+
+
+class CallbackBody(BaseModel):
+    task_id: str
+    count: int
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [(b'{"task_id": "t1", "count": "sk-live-SECRET"}', "count"), (b"{not json", "body"), (b"\xff\xfe", "body")],
+)
+def test_a_malformed_callback_is_bad_input_naming_the_field_never_its_value(body: bytes, where: str) -> None:
+    with pytest.raises(InputRejected) as err:
+        Plain(None).callback_body(CallbackBody, body)  # type: ignore[arg-type]  # no HTTP needed
+    assert err.value.message.startswith(f"plain callback: malformed body ({where}")
+    assert "SECRET" not in str(err.value) and not err.value.retryable
+    assert Plain(None).callback_body(CallbackBody, b'{"task_id": "t1", "count": 2}').count == 2  # type: ignore[arg-type]

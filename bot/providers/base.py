@@ -182,9 +182,9 @@ class Provider(ABC):
     def reference_video(self, request: MotionRequest) -> MediaFile:
         """The job's reference video. Intake refuses template jobs for providers without
         templates; this stops one that got here another way instead of dropping its choice."""
-        if request.video is None:
-            raise InputRejected(
-                f"{self.name}: the job has a motion template ({request.options.motion_template!r}) "
-                f"and {self.name} takes only a reference video"
-            )
-        return request.video
+        if request.video is not None:
+            return request.video
+        template = request.options.motion_template
+        if template:
+            raise InputRejected(f"{self.name}: the job asks for motion template {template!r}, which {self.name} does not offer")
+        raise InputRejected(f"{self.name}: the job has neither a reference video nor a motion template")
