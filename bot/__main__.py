@@ -13,6 +13,7 @@ import sys
 
 from bot.cli import add_motion_parser, run_motion
 from bot.logs import setup_logging
+from bot.media import set_max_image_pixels
 from bot.settings import Settings, SettingsError, load_settings
 
 
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{exc}\nFix it in .env or the environment (every setting is described in .env.example).", file=sys.stderr)
         return 2
     setup_logging(settings)
+    set_max_image_pixels(settings.max_image_pixels)
 
     if args.command == "motion":
         return asyncio.run(run_motion(settings, args))

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     modelslab_api_key: SecretStr | None = None
     modelslab_base_url: str = "https://modelslab.com"
 
+    # Input images: a memory limit of ours, checked from the header before decoding (bot/media.py).
+    # At least 300×300, the smallest picture a provider takes.
+    max_image_pixels: int = Field(default=40_000_000, ge=300 * 300)
+
     # --- Quotas and budgets (credits) ---------------------------------------
     user_daily_credits: int = Field(default=60, ge=0)
     guild_daily_credits: int = Field(default=0, ge=0)  # 0 = no guild budget
