@@ -203,3 +203,10 @@ class CallbackRejected(BotError):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+
+
+class StoreBusy(BotError):
+    """The database stayed locked by another process past the store's bounded retries."""
+
+    def __init__(self, message: str = "the database is busy") -> None:
+        super().__init__(message)
