@@ -45,7 +45,8 @@ USER bot
 
 # /healthz answers 200 only when the bot works (503 names the failing part); urlopen raises on
 # anything else, so the exit code is the verdict. Python's own urllib: no curl in the image.
+# An empty WEB_PORT (as `WEB_PORT=` in .env) means the default, as it does for the bot.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('WEB_PORT', '8080'), timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % (os.environ.get('WEB_PORT') or '8080'), timeout=4)"]
 
 CMD ["python", "-m", "bot"]
