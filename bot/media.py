@@ -317,15 +317,15 @@ def open_reduced(path: Path, max_side: int) -> Image.Image:
     """The picture as RGB, upright (EXIF orientation applied), at most `max_side`
     on its long side: for code that needs pixels, not a verdict (the simulator, previews).
 
-    A JPEG is decoded at a reduced scale straight away (thumbnail uses Image.draft:
-    1/2 to 1/8); a PNG has no such mode, so it is decoded once at full size, which
-    the pixel budget bounds, and reduced in place before any copy is made.
+    A JPEG is decoded at a reduced scale straight away (Image.draft: 1/2 to 1/8); a
+    PNG has no such mode, so it is decoded once at full size, which the pixel budget
+    bounds, and reduced in place before any copy is made.
     """
     with path.open("rb") as fp, _read_header(fp) as img:
         width, height = img.size
         _check_pixels(width, height)
         scale = min(1.0, max_side / max(width, height))
-        # the smallest JPEG scale that still covers the target (thumbnail alone would decode at twice it)
+        # the smallest JPEG scale that still covers the target (thumbnail's own draft asks for twice it)
         img.draft("RGB", (max(1, int(width * scale)), max(1, int(height * scale))))
         img.thumbnail((max_side, max_side))
         return ImageOps.exif_transpose(img).convert("RGB")
