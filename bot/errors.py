@@ -210,3 +210,10 @@ class StoreBusy(BotError):
 
     def __init__(self, message: str = "the database is busy") -> None:
         super().__init__(message)
+
+
+class DownloadRefused(UnknownProviderError):
+    """A download we will not make or keep: a refused address or scheme, endless redirects, or
+    a result whose bytes are not a video. Retrying cannot help, and its URL must not be posted."""
+
+    default_retryable = False
