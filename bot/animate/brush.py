@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, ImageChops
 
@@ -323,7 +324,7 @@ def colour_indexed(index: Image.Image) -> Image.Image:
     return paletted.convert("RGBA")
 
 
-def load_colour_indexed(path: Path) -> Image.Image:
+def load_colour_indexed(path: Path | BinaryIO) -> Image.Image:
     """The index image back from a colour-indexed PNG this module wrote (or forwarded after checking)."""
     with Image.open(path) as img:
         rgba = img.convert("RGBA")

@@ -1,7 +1,8 @@
 """The preview: one picture of what /animate will do, shown before anything is spent.
 
 The picture with the static area shaded and hatched, each moving area tinted and outlined
-in its colour with its path drawn as an arrow from start to end, the camera move as a
+in its colour with its path drawn as an arrow from start to end and a faint copy of the area
+where the path ends, the camera move as a
 labelled badge and a large translucent gesture, the end frame as a thumbnail beside it,
 and a caption strip for the price. Sized so it stays readable as a Discord thumbnail:
 the picture is drawn 960 px on its long side with lines and text scaled to match.
@@ -29,6 +30,8 @@ TEXT = (240, 242, 246)
 MUTED = (170, 176, 190)
 TINT = 0.45  # share of an area's colour in its tinted pixels
 SHADE = 0.6  # share of darkness over the static area
+SHADE_COLOUR = (8, 10, 14)
+HATCH_COLOUR = (70, 76, 90)  # thin diagonal lines over the shaded static area: "held still"
 SUPERSAMPLE = 2  # overlays are drawn at this scale and reduced: smooth lines and arrowheads
 
 
@@ -85,7 +88,9 @@ def render_preview(
     )
     canvas = Image.new("RGB", layout.size, BACKGROUND)
     if brush_index is not None:
-        shown = _paint_areas(shown, brush_index.resize(panel, Image.Resampling.NEAREST))
+        small_index = brush_index.resize(panel, Image.Resampling.NEAREST)
+        shown = _paint_areas(shown, small_index)
+        shown = _draw_destinations(shown, small_index, paths or {}, layout.scale)
     overlay = Image.new("RGBA", (panel[0] * SUPERSAMPLE, panel[1] * SUPERSAMPLE), (0, 0, 0, 0))
     if camera is not None:
         _draw_camera_gesture(overlay, camera)
@@ -129,11 +134,11 @@ def _paint_areas(shown: Image.Image, index: Image.Image) -> Image.Image:
     moving = index.point([255 if 1 <= i <= len(MOVING) else 0 for i in range(256)])
     static = index.point([255 if i == STATIC.index else 0 for i in range(256)])
 
-    shaded = Image.blend(shown, Image.new("RGB", shown.size, (8, 10, 14)), SHADE)
+    shaded = Image.blend(shown, Image.new("RGB", shown.size, SHADE_COLOUR), SHADE)
     hatch = ImageDraw.Draw(shaded)
     step = max(10, shown.width // 60)
     for offset in range(-shown.height, shown.width, step):
-        hatch.line([(offset, shown.height), (offset + shown.height, 0)], fill=(70, 76, 90), width=max(1, step // 6))
+        hatch.line([(offset, shown.height), (offset + shown.height, 0)], fill=HATCH_COLOUR, width=max(1, step // 6))
     out = Image.composite(shaded, shown, static)
     out = Image.composite(Image.blend(shown, colours, TINT), out, moving)
     # outlines: pixels of a painted area whose neighbourhood holds another value
@@ -144,6 +149,19 @@ def _paint_areas(shown: Image.Image, index: Image.Image) -> Image.Image:
     out.paste(colours, mask=ImageChops.darker(outline, moving))
     out.paste((235, 238, 245), mask=ImageChops.darker(outline, static))
     return out
+
+
+def _draw_destinations(shown: Image.Image, index: Image.Image, paths: Mapping[str, Sequence[Point]], scale: float) -> Image.Image:
+    """A faint copy of each moving area where its path ends: where the member sends it."""
+    layer = Image.new("RGBA", shown.size, (0, 0, 0, 0))
+    for name, points in paths.items():
+        colour = BY_NAME[name]
+        area = index.point([255 if i == colour.index else 0 for i in range(256)])
+        offset = (round((points[-1][0] - points[0][0]) * scale), round((points[-1][1] - points[0][1]) * scale))
+        edge = ImageChops.difference(area, area.filter(ImageFilter.MinFilter(5)))
+        layer.paste(colour.rgb + (60,), offset, area)
+        layer.paste(colour.rgb + (220,), offset, edge)
+    return Image.alpha_composite(shown.convert("RGBA"), layer).convert("RGB")
 
 
 # --- arrows -------------------------------------------------------------------------------------

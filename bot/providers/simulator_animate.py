@@ -5,7 +5,7 @@ their choices did what they meant:
 
 - a camera move: the picture panned, zoomed or rolled (bot.animate.camera says how much);
 - a motion brush: each moving area's pixels carried along its path, the hole it leaves
-  filled with a blur, the static area and the rest left where they are;
+  filled from the colours around it, the static area and the rest left where they are;
 - an end frame: a cross-fade from the picture into it;
 - nothing chosen: a slow, slight push in, so the clip is visibly a video.
 
@@ -179,24 +179,38 @@ def _turned(still: Image.Image, backdrop: Image.Image, motion: ContentMotion) ->
 
 
 def _areas(request: AnimateRequest, still: Image.Image) -> tuple[list[_Area], Image.Image]:
-    """Cut each moving area out of the still; the background gets a blur where they were."""
+    """Cut each moving area out of the still; the background is filled in where they were."""
     assert request.brush_files is not None
     size = still.size
     index = load_colour_indexed(request.brush_files.colour_indexed).resize(size, Image.Resampling.NEAREST)
     sx, sy = size[0] / request.image_width, size[1] / request.image_height
-    blurred = still.filter(ImageFilter.GaussianBlur(max(4, size[0] // 30)))
-    background = still.copy()
     areas: list[_Area] = []
+    holes = Image.new("L", size, 0)
     for name, points in request.paths.items():
         value = BY_NAME[name].index
         mask = index.point([255 if i == value else 0 for i in range(256)])
         box = mask.getbbox()
         if box is None:  # an area too thin to survive the reduction
             continue
-        background.paste(blurred, (0, 0), mask)
+        holes.paste(255, mask=mask)
         path = [((x + 0.5) * sx - 0.5, (y + 0.5) * sy - 0.5) for x, y in points]
         areas.append(_Area(still.crop(box), mask.crop(box), (box[0], box[1]), path))
+    background = still.copy()
+    background.paste(_fill_holes(still, holes), (0, 0), holes)
     return areas, background
+
+
+def _fill_holes(still: Image.Image, holes: Image.Image) -> Image.Image:
+    """Colours from around the holes, smoothed into them ("push-pull": Pillow resizes RGBA with
+    premultiplied alpha, so hidden pixels add nothing to the averages)."""
+    visible = still.convert("RGBA")
+    visible.putalpha(ImageOps.invert(holes))
+    filled = visible.resize((1, 1), Image.Resampling.BOX).convert("RGB").resize(still.size).convert("RGBA")
+    for factor in (64, 16, 4):
+        small = (max(1, still.width // factor), max(1, still.height // factor))
+        layer = visible.resize(small, Image.Resampling.BOX).resize(still.size, Image.Resampling.BILINEAR)
+        filled.alpha_composite(layer)
+    return filled.convert("RGB")
 
 
 def _brushed(background: Image.Image, areas: Sequence[_Area], progress: float) -> Image.Image:
