@@ -122,3 +122,16 @@ def test_a_large_picture_is_drawn_at_the_preview_size(tmp_path: Path) -> None:
     preview = render_preview(picture)
     assert (preview.layout.picture.width, preview.layout.picture.height) == (960, 640)
     assert preview.layout.to_canvas((2999, 1999)) == (preview.layout.picture.right - 1, preview.layout.picture.bottom - 1)
+
+
+def test_a_picture_with_an_exif_turn_is_shown_upright(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: viewers turn it 90° clockwise
+    stored = Image.new("RGB", (600, 300), GREY)
+    stored.paste((200, 40, 40), (0, 0, 100, 300))  # the stored left edge is red...
+    stored.save(tmp_path / "p.jpg", exif=exif, quality=95)
+    preview = render_preview(tmp_path / "p.jpg")
+    box = preview.layout.picture
+    assert (box.width, box.height) == (480, 960)  # portrait, as a viewer shows it
+    top = preview.image.getpixel((box.left + box.width // 2, box.top + 5))
+    assert close(top, (200, 40, 40), 20)  # ...and ends up on top after the turn

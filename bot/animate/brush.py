@@ -30,6 +30,7 @@ from typing import BinaryIO
 
 from PIL import Image, ImageChops
 
+from bot.animate.picture import load_picture
 from bot.animate.refusals import BrushRefused
 
 
@@ -167,7 +168,10 @@ def read_brush(brush_path: Path, picture_path: Path) -> Brush:
                 "so every pixel is either a brush colour or fully transparent."
             )
         if histogram[0]:
-            return _read_transparent(image, alpha, forwardable=plain_rgba)
+            transparent = alpha.point(_IS_ZERO)
+            del alpha  # peak memory: a 4096² brush holds 64 MiB of RGBA already
+            return _read_transparent(image, transparent, forwardable=plain_rgba)
+        del alpha
         image = image.convert("RGB")
     return _read_painted_over(image, picture_path)
 
@@ -189,23 +193,27 @@ def _check_size(brush_size: tuple[int, int], picture_size: tuple[int, int]) -> N
 def _normalise(img: Image.Image) -> Image.Image:
     """RGBA when the PNG can be transparent, RGB otherwise."""
     transparent = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
+    target = "RGBA" if transparent else "RGB"
+    if img.mode == target and "transparency" not in img.info:
+        return img  # convert() would copy it: 64 MiB more for a 4096² brush
     try:
-        return img.convert("RGBA") if transparent else img.convert("RGB")
+        return img.convert(target)
     except ValueError:
         raise BrushRefused(
             f"The brush is a PNG of type {img.mode}, which cannot carry the brush colours; save it as an 8-bit RGBA PNG."
         ) from None
 
 
-def _read_transparent(rgba: Image.Image, alpha: Image.Image, *, forwardable: bool) -> Brush:
+def _read_transparent(rgba: Image.Image, transparent: Image.Image, *, forwardable: bool) -> Brush:
     colours = rgba.getcolors(_MAX_LISTED_COLOURS)
     if colours is None:
         # Editors may keep any colour under alpha 0; blank those and count again.
         blank = Image.new("RGBA", rgba.size, (0, 0, 0, 0))
-        blank.paste(rgba, mask=alpha)
+        blank.paste(rgba, mask=transparent.point(_IS_ZERO))
         colours = blank.getcolors(_MAX_LISTED_COLOURS)
+        del blank
     if colours is None or any(rgba_[3] == 255 and rgba_[:3] not in BY_RGB for _, rgba_ in colours):
-        raise _off_palette(rgba, alpha)
+        raise _off_palette(rgba, transparent.point(_IS_ZERO))
     counts: dict[int, int] = {}
     for count, (r, g, b, a) in colours:
         if a == 255:
@@ -213,7 +221,7 @@ def _read_transparent(rgba: Image.Image, alpha: Image.Image, *, forwardable: boo
             counts[index] = counts.get(index, 0) + count
     if not counts:
         raise BrushRefused("The brush is fully transparent: nothing is painted.")
-    index = ImageChops.lighter(rgba.getchannel("G").point(_G_TO_INDEX), alpha.point(_IS_ZERO))
+    index = ImageChops.lighter(rgba.getchannel("G").point(_G_TO_INDEX), transparent)
     return Brush(index=index, form=BrushForm.TRANSPARENT, counts=counts, forwardable=forwardable)
 
 
@@ -226,8 +234,8 @@ def _exact_index(rgb: Image.Image) -> Image.Image:
     return index
 
 
-def _off_palette(rgba: Image.Image, alpha: Image.Image) -> BrushRefused:
-    bad = ImageChops.darker(_exact_index(rgba.convert("RGB")).point(_IS_UNPAINTED), alpha)
+def _off_palette(rgba: Image.Image, opaque: Image.Image) -> BrushRefused:
+    bad = ImageChops.darker(_exact_index(rgba.convert("RGB")).point(_IS_UNPAINTED), opaque)
     count = bad.histogram()[255]
     x, y = _first_marked(bad)
     rgb = rgba.getpixel((x, y))[:3]  # type: ignore[index]
@@ -250,8 +258,7 @@ def _read_painted_over(rgb: Image.Image, picture_path: Path) -> Brush:
             f"The brush has no transparent pixels and no pixel in exactly a brush colour, so nothing is painted; "
             f"colours must match exactly (e.g. green is 114,229,40, see {DOCS}) and the file must be a PNG."
         )
-    with Image.open(picture_path) as picture:
-        picture = picture.convert("RGB")
+    picture = load_picture(picture_path)  # full size; read_brush refused EXIF-rotated pictures already
     same: Image.Image | None = None
     for band in range(3):  # one band at a time keeps the peak memory down
         diff = ImageChops.difference(rgb.getchannel(band), picture.getchannel(band))

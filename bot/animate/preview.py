@@ -15,12 +15,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageChops, ImageDraw, ImageFilter
+from PIL import Image, ImageChops, ImageDraw
 
 from bot.animate.brush import BY_NAME, MOVING, PALETTE, STATIC, UNPAINTED
 from bot.animate.camera import CameraChoice
 from bot.animate.paths import Point
-from bot.providers.simulator_render import Box, _font, _load_still
+from bot.animate.picture import load_picture, upright_size
+from bot.providers.simulator_render import Box, _font
 
 PANEL = 960  # the picture's long side in the preview
 MARGIN = 24
@@ -67,11 +68,11 @@ def render_preview(
     header: str = "",
     caption: Sequence[str] = (),
 ) -> Preview:
-    still = _load_still(picture)
-    width, height = brush_index.size if brush_index is not None else still.size
+    still = load_picture(picture, PANEL)
+    width, height = brush_index.size if brush_index is not None else upright_size(picture)
     scale = PANEL / max(width, height)
     panel = (max(1, round(width * scale)), max(1, round(height * scale)))
-    shown = still.resize(panel, Image.Resampling.LANCZOS)
+    shown = still.resize(panel, Image.Resampling.LANCZOS, reducing_gap=2.0)  # box-reduce first: fast
 
     header_h, caption_font, sub_font = 44, _font(30), _font(20)
     column = _end_column(panel) if end_frame is not None else None
@@ -96,7 +97,7 @@ def render_preview(
         _draw_camera_gesture(overlay, camera)
     for name, points in (paths or {}).items():
         _draw_path(overlay, [_to_overlay(layout, p) for p in points], BY_NAME[name].rgb)
-    shown = Image.alpha_composite(shown.convert("RGBA"), overlay.resize(panel, Image.Resampling.LANCZOS))
+    shown = Image.alpha_composite(shown.convert("RGBA"), _reduce(overlay, panel))
     if camera is not None:
         _draw_camera_badge(shown, camera)
     canvas.paste(shown.convert("RGB"), (layout.picture.left, layout.picture.top))
@@ -141,14 +142,26 @@ def _paint_areas(shown: Image.Image, index: Image.Image) -> Image.Image:
         hatch.line([(offset, shown.height), (offset + shown.height, 0)], fill=HATCH_COLOUR, width=max(1, step // 6))
     out = Image.composite(shaded, shown, static)
     out = Image.composite(Image.blend(shown, colours, TINT), out, moving)
-    # outlines: pixels of a painted area whose neighbourhood holds another value
-    size = max(3, (shown.width // 240) * 2 + 1)
-    edge = ImageChops.difference(index.filter(ImageFilter.MaxFilter(size)), index.filter(ImageFilter.MinFilter(size)))
+    # outlines: pixels of a painted area that differ from a pixel a few steps away
     painted = index.point([0 if i == UNPAINTED else 255 for i in range(256)])
-    outline = ImageChops.darker(edge.point([0] + [255] * 255), painted)
+    outline = ImageChops.darker(_boundary(index, max(2, shown.width // 320)), painted)
     out.paste(colours, mask=ImageChops.darker(outline, moving))
     out.paste((235, 238, 245), mask=ImageChops.darker(outline, static))
     return out
+
+
+def _boundary(image: Image.Image, width: int) -> Image.Image:
+    """255 where a pixel differs from the pixel `width` steps away in any of the four directions.
+
+    Shifted copies and differences: a few cheap whole-image operations, where a rank filter
+    (MaxFilter/MinFilter) costs seconds on a large preview. The picture's own border never
+    counts as a boundary (the shifted copy keeps the original pixels along it)."""
+    found = Image.new("L", image.size, 0)
+    for dx, dy in ((width, 0), (-width, 0), (0, width), (0, -width)):
+        shifted = image.copy()
+        shifted.paste(image, (dx, dy))
+        found = ImageChops.lighter(found, ImageChops.difference(image, shifted))
+    return found.point([0] + [255] * 255)
 
 
 def _draw_destinations(shown: Image.Image, index: Image.Image, paths: Mapping[str, Sequence[Point]], scale: float) -> Image.Image:
@@ -157,11 +170,20 @@ def _draw_destinations(shown: Image.Image, index: Image.Image, paths: Mapping[st
     for name, points in paths.items():
         colour = BY_NAME[name]
         area = index.point([255 if i == colour.index else 0 for i in range(256)])
-        offset = (round((points[-1][0] - points[0][0]) * scale), round((points[-1][1] - points[0][1]) * scale))
-        edge = ImageChops.difference(area, area.filter(ImageFilter.MinFilter(5)))
-        layer.paste(colour.rgb + (60,), offset, area)
-        layer.paste(colour.rgb + (220,), offset, edge)
+        box = area.getbbox()
+        if box is None:
+            continue
+        area = area.crop(box)  # work on the area's own box, not the whole picture
+        corner = (box[0] + round((points[-1][0] - points[0][0]) * scale), box[1] + round((points[-1][1] - points[0][1]) * scale))
+        layer.paste(colour.rgb + (60,), corner, area)
+        layer.paste(colour.rgb + (220,), corner, ImageChops.darker(_boundary(area, 2), area))
     return Image.alpha_composite(shown.convert("RGBA"), layer).convert("RGB")
+
+
+def _reduce(overlay: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """The supersampled overlay back to the panel: a box average, exact for a whole factor."""
+    reduced = overlay.reduce(SUPERSAMPLE)
+    return reduced if reduced.size == size else reduced.resize(size, Image.Resampling.BILINEAR)
 
 
 # --- arrows -------------------------------------------------------------------------------------
@@ -272,7 +294,7 @@ def _draw_camera_badge(shown: Image.Image, camera: CameraChoice) -> None:
 def _draw_end_frame(canvas: Image.Image, layout: PreviewLayout, end_frame: Path) -> None:
     box = layout.end_frame
     assert box is not None
-    still = _load_still(end_frame)
+    still = load_picture(end_frame, PANEL)
     still.thumbnail((box.width - 6, box.height - 6), Image.Resampling.LANCZOS)
     draw = ImageDraw.Draw(canvas)
     draw.text((box.left, box.top - 10), "ENDS ON", fill=(255, 220, 0), font=_font(22), anchor="ls")

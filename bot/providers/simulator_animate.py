@@ -37,14 +37,16 @@ from bot.animate.camera import (
 )
 from bot.animate.models import AnimateRequest
 from bot.animate.paths import Point, point_along
+from bot.animate.picture import load_picture
+from bot.models import ErrorKind
 from bot.providers.simulator_render import (
     BANNER_BG,
     Box,
+    RenderError,
     RenderResult,
     RenderStopped,
     _banner,
     _font,
-    _load_still,
     output_size,
 )
 
@@ -83,12 +85,12 @@ def smooth(progress: float) -> float:
 
 
 def _render(request: AnimateRequest, partial: Path, max_side: int, stop: threading.Event | None) -> RenderResult:
-    still = _load_still(request.image.path)
+    still = _picture(request.image.path, max_side)
     width, height = output_size(still.width, still.height, max_side)
     still = still.resize((width, height), Image.Resampling.LANCZOS)
     camera = None if request.camera is None else choose_camera(request.camera.move, request.camera.strength)
     areas, background = _areas(request, still) if request.brush_files else ([], still)
-    end = _fit(_load_still(request.end_image.path), (width, height)) if request.end_image else None
+    end = _fit(_picture(request.end_image.path, max_side), (width, height)) if request.end_image else None
     backdrop = ImageOps.fit(still, (width, height)).filter(ImageFilter.GaussianBlur(max(4, width // 40)))
     banner_box = Box(0, 0, width, max(16, height // 16))
     banner = _banner(banner_box)
@@ -124,6 +126,15 @@ def _render(request: AnimateRequest, partial: Path, max_side: int, stop: threadi
         if aout is not None:
             _chime(out, aout, float(request.seconds))
     return RenderResult(width=width, height=height, fps=FPS, frames=frames, seconds=float(frames / FPS), audio=aout is not None)
+
+
+def _picture(path: Path, max_side: int) -> Image.Image:
+    try:
+        return load_picture(path, max_side)
+    except FileNotFoundError:
+        raise RenderError(ErrorKind.BAD_INPUT, f"input image is missing: {path.name}") from None
+    except OSError as exc:
+        raise RenderError(ErrorKind.BAD_INPUT, f"input image cannot be read: {exc}") from None
 
 
 def _idle(progress: float) -> ContentMotion:
