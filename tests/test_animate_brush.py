@@ -268,3 +268,10 @@ def test_merging_refuses_overlaps_and_wrong_sizes() -> None:
         merge_masks((4, 4), [(BY_NAME["green"], a), (BY_NAME["purple"], a)])
     with pytest.raises(ValueError, match="is 4×4, not 5×4"):
         merge_masks((5, 4), [(BY_NAME["green"], a)])
+
+
+def test_a_decompression_bomb_brush_is_refused_as_too_large(tmp_path: Path, picture: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = save_brush(tmp_path / "b.png", SIZE, {"green": [(1, 1, 3, 3)]})
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # Pillow refuses to open past twice this
+    with pytest.raises(BrushRefused, match="far more pixels than a brush can cover"):
+        read_brush(path, picture)

@@ -66,6 +66,7 @@ UNPAINTED = 255
 # A brush is decoded whole (RGBA: 4 bytes a pixel); this caps one brush at 64 MiB decoded.
 MAX_BRUSH_PIXELS = 4096 * 4096
 DOCS = "docs/animate.md"
+_TOO_MANY_PIXELS = f"The picture has far more pixels than a brush can cover ({MAX_BRUSH_PIXELS / 1e6:.1f} megapixels at most)."
 
 # Every palette colour has a different green value, so the green band alone names the one
 # colour a pixel can be; red and blue then confirm it. Checked at import, not assumed.
@@ -136,7 +137,10 @@ def picture_header(picture_path: Path) -> tuple[tuple[int, int], int]:
 
 def read_brush(brush_path: Path, picture_path: Path) -> Brush:
     """Read and check a brush against its picture. Raises BrushRefused with one sentence."""
-    picture_size, orientation = picture_header(picture_path)
+    try:
+        picture_size, orientation = picture_header(picture_path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise BrushRefused(_TOO_MANY_PIXELS) from None
     if orientation != 1:
         raise BrushRefused(
             f"The picture carries an EXIF rotation tag (orientation {orientation}), so a brush could land on "
@@ -155,7 +159,9 @@ def read_brush(brush_path: Path, picture_path: Path) -> Brush:
             image = _normalise(img)
     except BrushRefused:
         raise
-    except Exception:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise BrushRefused(_TOO_MANY_PIXELS) from None
+    except Exception:  # truncated, bad checksums, not an image at all: the same answer for the member
         raise BrushRefused("The brush file is damaged or not an image.") from None
     if image.mode == "RGBA":
         alpha = image.getchannel("A")
