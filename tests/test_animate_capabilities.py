@@ -27,7 +27,7 @@ from bot.animate.choose import (
 from bot.animate.refusals import OptionRefused
 
 REPO = Path(__file__).resolve().parents[1]
-# The documentation pages ../shared/providers.md lists for image-to-video.
+# The documentation pages docs/providers.md lists for image-to-video.
 DOCUMENTED = {KLING_I2V, KLING_MAP, GOAPI, USEAPI, MODELSLAB}
 
 

@@ -1,7 +1,7 @@
 """What each provider's image-to-video takes, per model, mode and duration: cited data.
 
 Every fact carries its source: the provider's documentation page (as listed in
-../shared/providers.md) and the section of providers.md that quotes it. Facts that
+docs/providers.md) and the section of providers.md that quotes it. Facts that
 providers.md marks unconfirmed, or that we carried over from Kling's own rules to a
 reseller without the reseller saying so, have `confirmed=False` and a note. They are
 still used (they are our best reading, and a provider that disagrees rejects the task,

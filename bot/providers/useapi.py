@@ -20,7 +20,7 @@ them against a live response and change them here):
 - Out of Kling credits at create: docs/providers.md documents no shape. We take
   HTTP 402, or any error whose `error` text says credits/points/balance are
   insufficient, as BALANCE (not retryable). A task that later vanishes (404 on
-  `GET /tasks/{id}`, which §3.5 says also covers "deleted / moderated / out of
+  `GET /tasks/{id}`, which §3.4 says also covers "deleted / moderated / out of
   credits") is reported as a FAILED task of kind UNKNOWN, since the three
   causes cannot be told apart.
 - A failed task's reason is read from the task model's `error`, then
@@ -400,7 +400,7 @@ class UseApiProvider(Provider):
         return ProviderTask(task_id=task_id, status=TaskStatus.PROCESSING, raw_status=raw)
 
     def _vanished(self, task_id: str, error: ProviderError) -> ProviderTask:
-        """404 on a task: it is gone for good (deleted, moderated or out of credits, §3.5)."""
+        """404 on a task: it is gone for good (deleted, moderated or out of credits, §3.4)."""
         kind, _detail = _kind_from_text(error.message, default=ErrorKind.UNKNOWN)
         return ProviderTask(
             task_id=task_id,
