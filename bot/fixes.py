@@ -33,7 +33,7 @@ import av
 from PIL import Image, ImageFilter, ImageOps
 
 from bot.errors import Refusal
-from bot.i18n import CTX_BUTTON, Text
+from bot.i18n import Text
 from bot.limits import KLING_MOTION_LIMITS, MotionLimits
 from bot.media import ImageInfo, MediaRejected, VideoInfo, check_image, check_video
 from bot.models import Orientation
@@ -89,7 +89,7 @@ class TrimFix:
         return self.seconds
 
     def label(self) -> Text:
-        return Text("Trim to the first {seconds} s", msgctxt=CTX_BUTTON, seconds=_number(self.seconds))
+        return Text("Trim to the first {seconds} s", msgctxt="button", seconds=_number(self.seconds))
 
     def explain(self, credits: int) -> Text:
         """What the button does and costs; `credits` is the price of `output_seconds`."""
@@ -122,7 +122,7 @@ class PadFix:
         return f"{self.ratio[0]}:{self.ratio[1]}"
 
     def label(self) -> Text:
-        return Text("Pad to {ratio}", msgctxt=CTX_BUTTON, ratio=self.ratio_text)
+        return Text("Pad to {ratio}", msgctxt="button", ratio=self.ratio_text)
 
     def explain(self, credits: int) -> Text:
         return Text(
