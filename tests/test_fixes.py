@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot import fixes
+from bot import trim
 from bot.fixes import (
     FixFailed,
     ImageFacts,
@@ -183,7 +183,7 @@ def test_without_a_clean_cut_within_the_cap_the_clip_is_re_encoded(tmp_path: Pat
     source = make_gop_video(
         tmp_path / "gop.mp4", fps=1, seconds=40, x264_params="bframes=16:b-adapt=0:scenecut=0", rotation=90
     )
-    assert fixes._copy_cut(source, 10.0, 3.0) is None  # what forces the re-encode below
+    assert trim._copy_cut(source, 10.0, 3.0) is None  # what forces the re-encode below
     fix = TrimFix(10.0, 40.0, "image")
     result = apply_fix_sync(fix, source, tmp_path / "gop-first-10s.mp4")
     assert result.method == "encode"
@@ -195,7 +195,7 @@ def test_without_a_clean_cut_within_the_cap_the_clip_is_re_encoded(tmp_path: Pat
 
 def test_a_copy_that_would_lose_too_much_is_re_encoded_instead(tmp_path: Path) -> None:
     source = make_gop_video(tmp_path / "gop.mp4", fps=1, seconds=40, x264_params="bframes=16:b-adapt=0:scenecut=0")
-    assert fixes._copy_cut(source, 30.0, 3.0) is not None  # 18 s could be copied...
+    assert trim._copy_cut(source, 30.0, 3.0) is not None  # 18 s could be copied...
     result = apply_fix_sync(TrimFix(30.0, 40.0, "video"), source, tmp_path / "out.mp4")
     assert result.method == "encode"  # ...but the member asked for 30 s
     assert result.info.seconds == pytest.approx(30.0)  # type: ignore[union-attr]
