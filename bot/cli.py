@@ -1,7 +1,12 @@
 """`python -m bot motion …`: one job through the same core as /motion, from the terminal.
 
 Exit codes: 0 done (OUT written); 2 the input breaks a limit or the command is
-wrong (nothing submitted, nothing charged); 1 the provider failed.
+wrong (nothing submitted, nothing charged); 1 the provider failed; 75 the
+database was busy (another process held it; nothing was queued), try again.
+
+Every expected error ends the process with one line and its exit code, from one
+table (`EXPECTED_ERRORS`, used by `python -m bot` for every command); anything
+else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -9,19 +14,65 @@ from __future__ import annotations
 import argparse
 import asyncio
 import mimetypes
+import os
 import shutil
+import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.app import CoreApp
-from bot.errors import ProviderError, ProviderUnavailable, Refusal
+from bot.errors import ProviderError, ProviderUnavailable, Refusal, StoreBusy
 from bot.intake import IncomingFile
 from bot.models import MotionOptions, Requester
 from bot.quotas import TERMINAL_USER_ID
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.store import JobRow
 
 EXIT_OK, EXIT_PROVIDER, EXIT_INPUT = 0, 1, 2
+EXIT_BUSY = 75  # EX_TEMPFAIL (sysexits.h): a temporary failure, try again later
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+
+
+class UsageError(Exception):
+    """The command line or a setting asks for something that cannot work; nothing was started or spent."""
+
+
+BUSY_LINE = "error: the database is busy (another process holds it); try again"
+
+# Error class -> (its one line, exit code). The most specific class in an error's
+# MRO wins, so a subclass can say more than its base.
+EXPECTED_ERRORS: dict[type[BaseException], tuple[Callable[[BaseException], str], int]] = {
+    SettingsError: (
+        lambda exc: f"{exc}\nFix it in .env or the environment (every setting is described in .env.example).",
+        EXIT_INPUT,
+    ),
+    UsageError: (lambda exc: f"error: {exc}", EXIT_INPUT),
+    # Past the input checks, an OSError is the machine's: most often WEB_PORT is taken (say, by
+    # the running bot) or DATA_DIR cannot be written. A setting to change, not a crash.
+    OSError: (lambda exc: f"error: {exc} (check WEB_HOST, WEB_PORT and DATA_DIR)", EXIT_INPUT),
+    ProviderUnavailable: (lambda exc: f"error: {exc}", EXIT_INPUT),
+    Refusal: (lambda exc: f"refused: {exc}", EXIT_INPUT),
+    ProviderError: (lambda exc: f"provider error: {exc}", EXIT_PROVIDER),
+    StoreBusy: (lambda exc: BUSY_LINE, EXIT_BUSY),
+    KeyboardInterrupt: (lambda exc: "interrupted", EXIT_INTERRUPTED),
+}
+
+# SQLite's own codes for "another connection holds the lock" (the low byte of an extended code).
+_SQLITE_BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+
+
+def explain(exc: BaseException) -> tuple[str, int] | None:
+    """The one line and the exit code for an expected error; None for anything else (a bug)."""
+    if isinstance(exc, sqlite3.OperationalError) and (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _SQLITE_BUSY_CODES:
+        # The store turns a lock held past its retries into StoreBusy; this catches a lock met
+        # where it does not wrap the call (opening the database), with the same words.
+        exc = StoreBusy()
+    for cls in type(exc).__mro__:
+        if cls in EXPECTED_ERRORS:
+            text, code = EXPECTED_ERRORS[cls]
+            return text(exc), code
+    return None
 
 
 def add_motion_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -82,7 +133,9 @@ def earlier_run_output(out: Path, job_id: str) -> Path:
 
 def local_file(path: Path) -> IncomingFile:
     if not path.is_file():
-        raise FileNotFoundError(path)
+        raise UsageError(f"no such file: {path}")
+    if not os.access(path, os.R_OK):
+        raise UsageError(f"cannot read {path} (permission denied)")
     return IncomingFile(
         filename=path.name,
         size=path.stat().st_size,
@@ -110,6 +163,7 @@ def needs_public_url(core: CoreApp, settings: Settings, provider: str | None) ->
 
 
 async def run_motion(settings: Settings, args: argparse.Namespace) -> int:
+    """One job, start to end. Expected errors propagate to `python -m bot`, which prints their line."""
     notifier = TerminalNotifier(args.out)
     options = MotionOptions(
         orientation=args.orientation,
@@ -118,39 +172,16 @@ async def run_motion(settings: Settings, args: argparse.Namespace) -> int:
         keep_sound=args.keep_sound,
         motion_template=args.template,
     )
-    try:
-        image = local_file(args.image)
-        video = local_file(args.video) if args.video else None
-    except FileNotFoundError as exc:
-        print(f"error: no such file: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+    image = local_file(args.image)
+    video = local_file(args.video) if args.video else None
     # Port 0: the terminal run must not collide with a running bot, unless providers must call us back.
     core = CoreApp(settings, notifier, origin="terminal", web_port=None if settings.public_url else 0)
     try:
-        try:
-            await core.start()
-        except ProviderUnavailable as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_INPUT
-        except OSError as exc:
-            # Most often WEB_PORT is taken (say, by the running bot): a setting to change, not a crash.
-            print(f"error: cannot start: {exc} (check WEB_HOST, WEB_PORT and DATA_DIR)", file=sys.stderr)
-            return EXIT_INPUT
+        await core.start()
         if problem := needs_public_url(core, settings, args.provider):
-            print(f"error: {problem}", file=sys.stderr)
-            return EXIT_INPUT
+            raise UsageError(problem)
         requester = Requester(user_id=TERMINAL_USER_ID, origin="terminal", upload_limit=2**62)
-        try:
-            job, price = await core.submit_motion(requester, image, video, options, args.provider)
-        except Refusal as refusal:
-            print(f"refused: {refusal}", file=sys.stderr)
-            return EXIT_INPUT
-        except ProviderUnavailable as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_INPUT
-        except ProviderError as exc:
-            print(f"provider error: {exc}", file=sys.stderr)
-            return EXIT_PROVIDER
+        job, price = await core.submit_motion(requester, image, video, options, args.provider)
         notifier.job_id = job.id
         print(f"[{job.id}] queued on {job.provider}, {price.credits} credits ({price.explain()})", file=sys.stderr)
         try:

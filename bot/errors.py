@@ -203,3 +203,17 @@ class CallbackRejected(BotError):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+
+
+class StoreBusy(BotError):
+    """The database stayed locked by another process past the store's bounded retries."""
+
+    def __init__(self, message: str = "the database is busy") -> None:
+        super().__init__(message)
+
+
+class DownloadRefused(UnknownProviderError):
+    """A download we will not make or keep: a refused address or scheme, endless redirects, or
+    a result whose bytes are not a video. Retrying cannot help, and its URL must not be posted."""
+
+    default_retryable = False

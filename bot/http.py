@@ -16,12 +16,11 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from bot.errors import ProviderError, TooLarge, provider_error
+from bot.errors import ProviderError, provider_error
 from bot.models import ErrorKind
 
 log = logging.getLogger(__name__)
@@ -130,53 +129,6 @@ class HttpClient:
             log.info("%s: %s; retry %d/%d in %.1fs", provider, error, attempt + 1, self.max_retries, delay)
             await self._sleep(delay)
             attempt += 1
-
-    async def download(
-        self, url: str, dest: Path, *, max_bytes: int | None = None, headers: dict[str, str] | None = None
-    ) -> int:
-        """Stream `url` to `dest` (never whole in memory). Retries like an idempotent GET."""
-        attempt = 0
-        while True:
-            try:
-                return await self._download_once(url, dest, max_bytes, headers)
-            except ProviderError as error:
-                if not error.retryable or attempt >= self.max_retries:
-                    raise
-                await self._sleep(self.backoff(attempt, error.retry_after))
-                attempt += 1
-
-    async def _download_once(self, url: str, dest: Path, max_bytes: int | None, headers: dict[str, str] | None) -> int:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        partial = dest.with_name(dest.name + ".part")
-        size = 0
-        try:
-            async with self.session.get(url, timeout=self.timeout, headers=headers) as resp:
-                if resp.status == 429 or resp.status >= 500:
-                    raise provider_error(
-                        ErrorKind.OUTAGE if resp.status >= 500 else ErrorKind.RATE_LIMIT,
-                        f"download {_path(url)}: HTTP {resp.status}",
-                        http_status=resp.status,
-                        retry_after=parse_retry_after(resp.headers.get("Retry-After")),
-                    )
-                if resp.status != 200:
-                    raise provider_error(
-                        ErrorKind.UNKNOWN, f"download {_path(url)}: HTTP {resp.status}", http_status=resp.status, retryable=False
-                    )
-                with partial.open("wb") as out:
-                    async for chunk in resp.content.iter_chunked(256 * 1024):
-                        size += len(chunk)
-                        if max_bytes is not None and size > max_bytes:
-                            raise TooLarge(size, max_bytes)
-                        out.write(chunk)
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            partial.unlink(missing_ok=True)
-            raise provider_error(ErrorKind.OUTAGE, f"download {_path(url)} failed ({type(exc).__name__})") from None
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        partial.replace(dest)
-        return size
-
 
 
 def _path(url: str) -> str:

@@ -75,6 +75,16 @@ class Settings(BaseSettings):
     modelslab_api_key: SecretStr | None = None
     modelslab_base_url: str = "https://modelslab.com"
 
+    # Input images: a memory limit of ours, checked from the header before decoding (bot/media.py).
+    # At least 300×300, the smallest picture a provider takes.
+    max_image_pixels: int = Field(default=40_000_000, ge=300 * 300)
+
+    # Downloads (provider results; Discord attachments keep their own caps from bot/limits.py)
+    result_max_bytes: int = Field(default=500_000_000, ge=1_000_000)
+    download_timeout_seconds: float = Field(default=600.0, gt=0)
+    download_stall_seconds: float = Field(default=30.0, gt=0)
+    download_max_redirects: int = Field(default=5, ge=0, le=20)
+
     # --- Quotas and budgets (credits) ---------------------------------------
     user_daily_credits: int = Field(default=60, ge=0)
     guild_daily_credits: int = Field(default=0, ge=0)  # 0 = no guild budget

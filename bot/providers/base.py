@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel
 
+from bot.downloads import Downloader, downloader_or_fallback
 from bot.errors import provider_error
 from bot.limits import KLING_MOTION_LIMITS, MotionLimits
 from bot.models import ErrorKind, Mode, MotionRequest, Orientation
@@ -129,6 +130,9 @@ class Provider(ABC):
     async def list_motion_templates(self) -> list[MotionTemplate]:
         return []
 
-    async def download(self, url: str, dest: Path) -> int:
-        """Stream the result to `dest`; return its size. Adapters needing auth override this."""
-        return await self.http.download(url, dest)
+    async def download(self, url: str, dest: Path, downloader: Downloader | None = None) -> int:
+        """Fetch the result into `dest` through the app's `downloader` (size cap, address rules,
+        video check); return its size. Adapters needing auth override this and pass headers.
+        `downloader` becomes required once every caller passes one (see downloader_or_fallback)."""
+        async with downloader_or_fallback(downloader) as fetcher:
+            return await fetcher.download_video(url, dest)
