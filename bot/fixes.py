@@ -9,7 +9,7 @@ Two steps, so the member can be told exactly what will happen (and what it costs
 1. `measure_video` / `measure_image` (blocking; run in a thread) run the normal media checks with
    only the fixable limit relaxed. They return the facts when that limit is the ONLY problem, and
    None otherwise: a fix is never offered for a file that would still be refused afterwards.
-   `plan_fix(facts)` (pure) turns the facts into a `TrimFix` or `PadFix`, or None when nothing is
+   `plan_fix(facts)` (no I/O) turns the facts into a `TrimFix` or `PadFix`, or None when nothing is
    wrong. A fix carries its button label and the sentence saying what it does and costs.
 2. `apply_fix(fix, source, dest)` writes the fixed file in a worker thread (never touching the
    original), then runs the same check_image/check_video on the result and returns its info.
@@ -34,7 +34,14 @@ from PIL import Image, ImageFilter, ImageOps
 from bot.errors import Refusal
 from bot.i18n import Text
 from bot.limits import KLING_MOTION_LIMITS, MotionLimits
-from bot.media import ImageInfo, MediaRejected, VideoInfo, check_image, check_video
+from bot.media import (
+    ImageInfo,
+    MediaRejected,
+    VideoInfo,
+    check_image,
+    check_video,
+    max_image_pixels,
+)
 from bot.models import Orientation
 from bot.trim import TrimMethod, trim_video
 
@@ -143,17 +150,20 @@ class FixResult:
 # --- planning (pure) ------------------------------------------------------------------------------
 
 
-def plan_fix(facts: VideoFacts | ImageFacts, limits: MotionLimits = KLING_MOTION_LIMITS) -> Fix | None:
-    """The fix for these facts, or None when they break no fixable limit."""
+def plan_fix(
+    facts: VideoFacts | ImageFacts, limits: MotionLimits = KLING_MOTION_LIMITS, *, max_pixels: int | None = None
+) -> Fix | None:
+    """The fix for these facts, or None when they break no fixable limit (or the fix would break
+    another: a padded image must stay within `max_pixels`, by default the media checks' budget)."""
     if isinstance(facts, VideoFacts):
         cap = limits.video_max_for(facts.orientation)
         if facts.seconds <= cap:
             return None
         return TrimFix(seconds=cap, original_seconds=facts.seconds, orientation=facts.orientation)
-    return _plan_pad(facts.width, facts.height, limits)
+    return _plan_pad(facts.width, facts.height, limits, max_image_pixels() if max_pixels is None else max_pixels)
 
 
-def _plan_pad(width: int, height: int, limits: MotionLimits) -> PadFix | None:
+def _plan_pad(width: int, height: int, limits: MotionLimits, max_pixels: int | None) -> PadFix | None:
     aspect = Fraction(width, height)
     widest, tallest = _ratio(limits.image_max_aspect), _ratio(limits.image_min_aspect)
     if aspect > widest:  # too wide: add height
@@ -163,6 +173,8 @@ def _plan_pad(width: int, height: int, limits: MotionLimits) -> PadFix | None:
     else:
         return None
     if max(new_width, new_height) > limits.image_max_side:
+        return None
+    if max_pixels is not None and new_width * new_height > max_pixels:
         return None
     return PadFix(
         ratio=(bound.numerator, bound.denominator),

@@ -26,7 +26,7 @@ from bot.fixes import (
     plan_fix,
 )
 from bot.limits import KLING_MOTION_LIMITS
-from bot.media import MediaRejected, check_image, check_video
+from bot.media import MediaRejected, check_image, check_video, max_image_pixels
 from tests.media_factory import make_image, make_video
 
 LIMITS = KLING_MOTION_LIMITS
@@ -95,6 +95,14 @@ def test_a_misshapen_image_plans_a_pad_to_the_nearest_allowed_aspect() -> None:
     assert isinstance(odd, PadFix) and (odd.width, odd.height) == (1001, 401)
     assert LIMITS.image_min_aspect <= odd.width / odd.height <= LIMITS.image_max_aspect
     assert plan_fix(ImageFacts(1000, 400)) is None  # exactly 5:2 is allowed
+
+
+def test_no_pad_that_would_break_the_pixel_budget() -> None:
+    assert max_image_pixels() == 40_000_000  # the media checks' default budget
+    # 33 MP passes the checks; padded to 5:2 it would be 48.4 MP, and refused after the click.
+    assert plan_fix(ImageFacts(11000, 3000)) is None
+    assert plan_fix(ImageFacts(11000, 3000), max_pixels=50_000_000) is not None
+    assert plan_fix(ImageFacts(10000, 3000)) is not None  # 10000×4000 is exactly the budget
     assert plan_fix(ImageFacts(512, 768)) is None
 
 
