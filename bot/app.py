@@ -24,7 +24,7 @@ from bot.quotas import QuotaPolicy
 from bot.settings import Settings
 from bot.signing import Links, Signer, load_key
 from bot.store import JobRow, Store
-from bot.web import WebServer
+from bot.web import WebConfig, WebServer
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class CoreApp:
             self.providers,
             self.quotas,
             self.notifier,
-            Links(signer, s.public_url),
+            Links(signer, s.public_url, media_ttl=s.media_link_ttl_seconds),
             EngineConfig(
                 data_dir=s.data_dir,
                 public_url=s.public_url,
@@ -85,9 +85,7 @@ class CoreApp:
             ),
             origin=self.origin,
         )
-        self.web = WebServer(
-            self.engine, self.providers, host=s.web_host, port=self.web_port, max_body=s.callback_max_bytes
-        )
+        self.web = WebServer(self.engine, self.providers, WebConfig.from_settings(s, port=self.web_port))
         await self.web.start()
         for provider in self.providers.values():
             await provider.start()

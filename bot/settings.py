@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     public_url: str = ""
     callback_secret: SecretStr | None = None
     callback_max_bytes: int = Field(default=1_000_000, ge=1024)
+    # a day: longer than any job may run, and a result link is usually opened the day it is posted
+    media_link_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    web_keepalive_timeout_seconds: float = Field(default=15.0, gt=0, le=3600)  # also the deadline for headers
+    web_body_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    metrics_token: SecretStr | None = None  # empty: /metrics needs no token
 
     # --- Providers -----------------------------------------------------------
     default_provider: str = ""  # empty: first provider with credentials, else simulator
