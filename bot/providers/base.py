@@ -19,6 +19,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from bot.animate.models import AnimateRequest
 from bot.downloads import Downloader, downloader_or_fallback
 from bot.errors import InputRejected, Outage, TransportError
 from bot.http import Classifier, HttpClient, Response
@@ -78,7 +79,7 @@ class MotionTemplate(BaseModel):
 
 class SubmitRequest(BaseModel):
     job_id: str
-    request: MotionRequest
+    request: MotionRequest | AnimateRequest  # by the job's kind (bot/kinds.py)
     callback_url: str | None = None  # None: no public URL, the bot polls
 
 
