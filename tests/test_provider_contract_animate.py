@@ -15,7 +15,12 @@ from bot.errors import InputRejected
 from bot.providers.base import SubmitRequest, TaskStatus
 from tests.animate_requests import planned
 from tests.contract import ProviderCase
-from tests.test_provider_contract import CASES, local_server, poll_to_end, world  # noqa: F401  (fixtures)
+from tests import test_provider_contract as contract
+from tests.test_provider_contract import CASES, poll_to_end
+
+# the Motion Control suite's fixtures, used as they are
+local_server = contract.local_server
+world = contract.world
 
 ANIMATE_CASES = [c for c in CASES if c.animate]
 
