@@ -13,9 +13,9 @@ import pytest
 
 from bot.errors import InputRejected
 from bot.providers.base import SubmitRequest, TaskStatus
+from tests import test_provider_contract as contract
 from tests.animate_requests import planned
 from tests.contract import ProviderCase
-from tests import test_provider_contract as contract
 from tests.test_provider_contract import CASES, poll_to_end
 
 # the Motion Control suite's fixtures, used as they are
