@@ -20,7 +20,7 @@ from bot.animate.capabilities import for_provider
 from bot.animate.choose import model_choices, wanted_features
 from bot.animate.models import AnimateOptions
 from bot.errors import Refusal
-from bot.i18n import CTX_BUTTON, Text
+from bot.i18n import Text
 from bot.intake_animate import confirm_animate, discard_animate, precheck_animate
 from bot.models import Requester
 from cogs.motion import cancel_view, incoming
@@ -91,9 +91,9 @@ class DropPlanButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"anim
 
 def preview_view(job_id: str, credits: int, locale: object) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
-    make = Text("Make it ({credits} credits)", msgctxt=CTX_BUTTON, credits=credits).render(locale)
+    make = Text("Make it ({credits} credits)", msgctxt="button", credits=credits).render(locale)
     view.add_item(MakeItButton(job_id, credits, label=make))
-    view.add_item(DropPlanButton(job_id, label=Text("Cancel", msgctxt=CTX_BUTTON).render(locale)))
+    view.add_item(DropPlanButton(job_id, label=Text("Cancel", msgctxt="button").render(locale)))
     return view
 
 
