@@ -112,6 +112,8 @@ async def prepare_animate(
     brush: IncomingFile | None = None,
 ) -> AnimatePrepared:
     """Check, plan and price one /animate job and draw its preview. Raises a Refusal (nothing kept)."""
+    if not engine.providers[provider].capabilities.animate:
+        raise OptionRefused(Text("{provider} does not make /animate videos yet; an admin can pick another provider.", provider=provider))  # type: ignore[arg-type]
     precheck_animate(image, end_image, brush, options, provider)
     sweep_expired(engine)
     job_id = new_job_id()

@@ -41,6 +41,8 @@ def adapt_to(request: JobRequest, provider: str, caps: Capabilities, *, public_u
     if isinstance(request, MotionRequest):
         refusal = options_refusal(request.options, caps, provider, has_video=request.video is not None)
         return request if refusal is None else None
+    if not caps.animate:
+        return None
     return replan_for(request, provider, public_url=public_url)
 
 

@@ -67,6 +67,7 @@ class Capabilities(BaseModel, frozen=True):
     can_find_by_job_id: bool = False  # can tell, after a crash, whether a job was submitted
     can_cancel: bool = False
     limits: MotionLimits = KLING_MOTION_LIMITS
+    animate: bool = False  # the adapter sends image-to-video (/animate) jobs; what they may hold: bot/animate/capabilities.py
 
 
 class MotionTemplate(BaseModel):

@@ -313,6 +313,7 @@ class KlingProvider(Provider):
         needs_input_urls=True,  # the motion video is taken by URL only
         can_find_by_job_id=True,  # external_task_id carries our job id
         can_cancel=False,  # no cancel endpoint is documented
+        animate=True,  # POST /v1/videos/image2video (bot/providers/kling_animate.py)
     )
 
     def __init__(

@@ -125,6 +125,7 @@ class SimulatorProvider(Provider):
         needs_input_urls=False,  # reads the inputs from MediaFile.path
         can_find_by_job_id=True,
         can_cancel=False,
+        animate=True,
     )
 
     def __init__(
