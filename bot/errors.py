@@ -101,7 +101,8 @@ class ProviderError(BotError):
     def __str__(self) -> str:
         code = f" [{self.code}]" if self.code else ""
         status = f" HTTP {self.http_status}" if self.http_status else ""
-        return f"{self.kind.value}{status}{code}: {self.message}"
+        request = f" (request {self.request_id})" if self.request_id and self.request_id not in self.message else ""
+        return f"{self.kind.value}{status}{code}: {self.message}{request}"
 
 
 class RateLimited(ProviderError):

