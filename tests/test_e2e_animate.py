@@ -15,7 +15,13 @@ from tests.animate_factory import make_picture, save_brush
 from tests.discord_standin import StandIn
 from tests.discord_standin.interactions import Upload
 from tests.e2e_helpers import bot_settings, jobs, ledger, results_for, running_bot
-from tests.test_e2e_discord import RESULT_TIMEOUT, Lab, assert_video, lab, wait_delivered
+from tests.test_e2e_discord import (
+    RESULT_TIMEOUT,
+    Lab,
+    assert_video,
+    lab,
+    wait_delivered,
+)
 
 assert lab  # the fixture, used by name
 
