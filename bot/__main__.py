@@ -12,7 +12,13 @@ import asyncio
 import logging
 import sys
 
-from bot.cli import add_motion_parser, explain, run_motion
+from bot.cli import (
+    add_animate_parser,
+    add_motion_parser,
+    explain,
+    run_animate,
+    run_motion,
+)
 from bot.logs import setup_logging
 from bot.media import set_max_image_pixels
 from bot.settings import Settings, load_settings
@@ -24,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="run the Discord bot (the default)")
     sub.add_parser("sync", help="push the slash commands to Discord now, even if unchanged")
     add_motion_parser(sub)
+    add_animate_parser(sub)
     args = parser.parse_args(argv)
 
     try:
@@ -32,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         set_max_image_pixels(settings.max_image_pixels)
         if args.command == "motion":
             return asyncio.run(run_motion(settings, args))
+        if args.command == "animate":
+            return asyncio.run(run_animate(settings, args))
         return run_discord(settings, force_sync=args.command == "sync")
     except BaseException as exc:
         # A wrong setting, a busy database, a taken port: one line and an exit code, no traceback.

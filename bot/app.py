@@ -12,9 +12,11 @@ from types import TracebackType
 
 import aiohttp
 
+from bot.animate.models import AnimateOptions
 from bot.errors import ProviderUnavailable
 from bot.http import HttpClient
 from bot.intake import IncomingFile, take_motion_request
+from bot.intake_animate import AnimatePrepared, confirm_animate, prepare_animate
 from bot.jobs import EngineConfig, JobEngine, Notifier
 from bot.models import MotionOptions, Requester
 from bot.pricing import Price
@@ -149,3 +151,21 @@ class CoreApp:
         provider: str | None = None,
     ) -> tuple[JobRow, Price]:
         return await take_motion_request(self.engine, self.http, requester, self.provider(provider), image, video, options)
+
+    async def prepare_animate(
+        self,
+        requester: Requester,
+        image: IncomingFile,
+        options: AnimateOptions,
+        provider: str | None = None,
+        *,
+        end_image: IncomingFile | None = None,
+        brush: IncomingFile | None = None,
+    ) -> AnimatePrepared:
+        """Check, plan, price and preview one /animate job; nothing is reserved until `confirm_animate`."""
+        return await prepare_animate(
+            self.engine, self.http, requester, self.provider(provider), image, options, end_image=end_image, brush=brush
+        )
+
+    async def confirm_animate(self, job_id: str, user_id: int) -> tuple[JobRow, Price]:
+        return await confirm_animate(self.engine, job_id, user_id)

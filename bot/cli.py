@@ -21,10 +21,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.animate.models import AnimateOptions
 from bot.app import CoreApp
 from bot.errors import ProviderError, ProviderUnavailable, Refusal, StoreBusy
 from bot.intake import IncomingFile
 from bot.models import MotionOptions, Requester
+from bot.pricing import Price
 from bot.quotas import TERMINAL_USER_ID
 from bot.settings import Settings, SettingsError
 from bot.store import JobRow
@@ -182,22 +184,85 @@ async def run_motion(settings: Settings, args: argparse.Namespace) -> int:
             raise UsageError(problem)
         requester = Requester(user_id=TERMINAL_USER_ID, origin="terminal", upload_limit=2**62)
         job, price = await core.submit_motion(requester, image, video, options, args.provider)
-        notifier.job_id = job.id
-        print(f"[{job.id}] queued on {job.provider}, {price.credits} credits ({price.explain()})", file=sys.stderr)
-        try:
-            job = await core.engine.wait_for_end(job.id, timeout=args.timeout)
-        except TimeoutError:
-            # Only a terminal run resumes terminal jobs (the Discord bot resumes its own origin only).
-            print(
-                f"[{job.id}] still running after {args.timeout} s; the next `python -m bot motion` run "
-                f"finishes it and saves it beside that run's --out as {job.id}.mp4",
-                file=sys.stderr,
-            )
-            return EXIT_PROVIDER
-        if job.state.value == "delivered":
-            print(f"[{job.id}] wrote {args.out}", file=sys.stderr)
-            return EXIT_OK
-        print(f"failed: {notifier.failure or job.error_message} ({job.error_detail})", file=sys.stderr)
+        return await wait_and_report(core, notifier, job, price, args)
+    finally:
+        await core.stop()
+
+
+async def wait_and_report(core: CoreApp, notifier: TerminalNotifier, job: JobRow, price: Price, args: argparse.Namespace) -> int:
+    """Wait for this run's job and say how it ended; the exit code."""
+    notifier.job_id = job.id
+    print(f"[{job.id}] queued on {job.provider}, {price.credits} credits ({price.explain()})", file=sys.stderr)
+    try:
+        job = await core.engine.wait_for_end(job.id, timeout=args.timeout)
+    except TimeoutError:
+        # Only a terminal run resumes terminal jobs (the Discord bot resumes its own origin only).
+        print(
+            f"[{job.id}] still running after {args.timeout} s; the next `python -m bot motion` run "
+            f"finishes it and saves it beside that run's --out as {job.id}.mp4",
+            file=sys.stderr,
+        )
         return EXIT_PROVIDER
+    if job.state.value == "delivered":
+        print(f"[{job.id}] wrote {args.out}", file=sys.stderr)
+        return EXIT_OK
+    print(f"failed: {notifier.failure or job.error_message} ({job.error_detail})", file=sys.stderr)
+    return EXIT_PROVIDER
+
+
+def add_animate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("animate", help="bring one picture to life (image-to-video, docs/animate.md) and wait for it")
+    p.add_argument("--image", required=True, type=Path, help="the picture (jpg/png)")
+    p.add_argument("--out", required=True, type=Path, help="where to write the MP4")
+    p.add_argument("--end-image", type=Path, help="a picture the video ends on")
+    p.add_argument("--prompt", default="")
+    p.add_argument("--negative-prompt", default="")
+    p.add_argument("--duration", type=int, default=5, help="seconds (5 or 10; more where the model allows)")
+    p.add_argument("--mode", choices=("std", "pro"), default="std")
+    p.add_argument("--model", help="a model name (default: the first that takes every choice)")
+    p.add_argument("--creativity", type=float, help="Kling's cfg_scale, 0-1")
+    p.add_argument("--camera", help='a camera move, e.g. "zoom in", "pan left", "down and back"')
+    p.add_argument("--camera-strength", type=int, help="1-10, for simple camera moves")
+    p.add_argument("--brush", type=Path, help="a motion brush PNG (docs/animate.md)")
+    p.add_argument("--paths", help='one path per moving colour, e.g. "green: 120,400 260,300"')
+    p.add_argument("--sound", action="store_true")
+    p.add_argument("--provider", help="provider name (default: DEFAULT_PROVIDER or the first configured)")
+    p.add_argument("--preview", type=Path, help="also write the preview picture here")
+    p.add_argument("--timeout", type=float, default=None, help="give up waiting after this many seconds")
+
+
+async def run_animate(settings: Settings, args: argparse.Namespace) -> int:
+    """One /animate job from the terminal: plan (and preview), then queue at once and wait."""
+    notifier = TerminalNotifier(args.out)
+    options = AnimateOptions(
+        prompt=args.prompt,
+        negative_prompt=args.negative_prompt,
+        duration=args.duration,
+        mode=args.mode,
+        model=args.model,
+        creativity=args.creativity,
+        camera=args.camera,
+        camera_strength=args.camera_strength,
+        paths=args.paths,
+        sound=args.sound,
+    )
+    image = local_file(args.image)
+    end_image = local_file(args.end_image) if args.end_image else None
+    brush = local_file(args.brush) if args.brush else None
+    core = CoreApp(settings, notifier, origin="terminal", web_port=None if settings.public_url else 0)
+    try:
+        await core.start()
+        if problem := needs_public_url(core, settings, args.provider):
+            raise UsageError(problem)
+        requester = Requester(user_id=TERMINAL_USER_ID, origin="terminal", upload_limit=2**62)
+        prepared = await core.prepare_animate(requester, image, options, args.provider, end_image=end_image, brush=brush)
+        for note in prepared.notes:
+            print(f"note: {note}", file=sys.stderr)
+        if args.preview:
+            args.preview.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(prepared.preview, args.preview)
+            print(f"preview written to {args.preview}", file=sys.stderr)
+        job, price = await core.confirm_animate(prepared.pending.job_id, requester.user_id)
+        return await wait_and_report(core, notifier, job, price, args)
     finally:
         await core.stop()

@@ -32,7 +32,8 @@ from bot.errors import (
     ProviderError,
     provider_error,
 )
-from bot.models import ENDS, IN_FLIGHT, ErrorKind, JobState, MotionRequest, Requester
+from bot.kinds import JobRequest, adapt_to, kind_of, request_for, takes
+from bot.models import ENDS, IN_FLIGHT, ErrorKind, JobState, Requester
 from bot.pricing import Price
 from bot.providers.base import Provider, ProviderTask, SubmitRequest, TaskStatus
 from bot.quotas import QuotaPolicy
@@ -147,7 +148,7 @@ class JobEngine:
 
     # --- intake -----------------------------------------------------------------------------
     async def create_motion_job(
-        self, requester: Requester, request: MotionRequest, provider_name: str, price: Price, job_id: str | None = None
+        self, requester: Requester, request: JobRequest, provider_name: str, price: Price, job_id: str | None = None
     ) -> JobRow:
         """Reserve the credits and write the queued job in one transaction.
 
@@ -166,7 +167,7 @@ class JobEngine:
             await Store.insert_job(
                 db,
                 job_id=job_id,
-                kind="motion",
+                kind=kind_of(request),
                 origin=requester.origin,
                 user_id=requester.user_id,
                 guild_id=requester.guild_id,
@@ -248,19 +249,25 @@ class JobEngine:
             ) from None
 
     def _submit_request(self, job: JobRow, provider: str) -> SubmitRequest:
-        request = MotionRequest.model_validate(job.request)
+        request = request_for(job.kind, job.request)
         # Our own signed URLs outlive Discord's CDN links; use them when we are reachable.
-        for media in (request.image, request.video):
-            if media is not None:
-                own = self.links.media_url(job.id, media.path.name)
-                if own:
-                    media.url = own
+        for media in request.media_files():
+            own = self.links.media_url(job.id, media.path.name)
+            if own:
+                media.url = own
+        caps = self._provider(provider).capabilities
+        request = adapt_to(request, provider, caps, public_url=bool(self.config.public_url)) or request
         return SubmitRequest(job_id=job.id, request=request, callback_url=self.links.callback_url(provider, job.id))
 
     def _failover_order(self, job: JobRow) -> list[str]:
         if not self.config.failover:
             return [job.provider]
-        others = [name for name in self.providers if name not in (job.provider, "simulator")]
+        others = [
+            name
+            for name, provider in self.providers.items()
+            if name not in (job.provider, "simulator")
+            and takes(job.kind, job.request, name, provider.capabilities, public_url=bool(self.config.public_url))
+        ]
         return [job.provider, *others]
 
     async def _submit(self, job_id: str) -> None:

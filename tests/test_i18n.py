@@ -32,6 +32,7 @@ from bot.i18n import (
     translate_plural,
 )
 from cogs.admin import AdminCog
+from cogs.animate import AnimateCog
 from cogs.i18n_translator import CatalogueTranslator
 from cogs.motion import MotionCog
 from cogs.quota import QuotaCog
@@ -269,7 +270,7 @@ def test_every_chinese_command_and_option_name_is_a_valid_discord_name() -> None
 async def synced_tree() -> tuple[app_commands.CommandTree, list[dict]]:
     """The real cogs' commands, as discord.py would send them to Discord with the translator set."""
     bot = commands.Bot(command_prefix="!", intents=discord.Intents.none())
-    for cog in (MotionCog, QuotaCog, AdminCog):
+    for cog in (MotionCog, AnimateCog, QuotaCog, AdminCog):
         await bot.add_cog(cog(bot))  # type: ignore[arg-type]  # the cogs only keep the bot
     await bot.tree.set_translator(CatalogueTranslator())
     translator = bot.tree.translator
@@ -288,7 +289,7 @@ def walk(payload: dict, path: str = ""):
 
 async def test_every_command_string_is_translated_for_zh_cn() -> None:
     _, payloads = await synced_tree()
-    assert {p["name"] for p in payloads} >= {"motion", "quota", "admin"}
+    assert {p["name"] for p in payloads} >= {"motion", "animate", "quota", "admin"}
     missing = []
     for path, item in walk({"name": "", "options": payloads}):
         if path == "/":

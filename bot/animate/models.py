@@ -61,6 +61,7 @@ class AnimateRequest(BaseModel):
     end_image: MediaFile | None = None
     brush: MediaFile | None = None  # the member's upload, as given
     brush_files: BrushFiles | None = None
+    mask: MediaFile | None = None  # brush_files.colour_indexed, as a file a provider fetches (GoAPI's mask_url)
     options: AnimateOptions
     provider: str  # the provider the checks were made for (failover re-plans)
     model: str  # neutral name, resolved
@@ -72,6 +73,10 @@ class AnimateRequest(BaseModel):
     image_width: int = Field(ge=1)
     image_height: int = Field(ge=1)
     notes: list[str] = Field(default_factory=list)  # said to the member with the preview
+
+    def media_files(self) -> list[MediaFile]:
+        """The inputs a provider may fetch by URL (the engine gives them our signed URLs)."""
+        return [media for media in (self.image, self.end_image, self.mask) if media is not None]
 
     @model_validator(mode="after")
     def _one_of_end_brush_camera(self) -> AnimateRequest:

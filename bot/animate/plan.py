@@ -21,12 +21,18 @@ from bot.animate.brush import (
     read_brush,
     split_masks,
 )
-from bot.animate.camera import CameraChoice, choose_camera
-from bot.animate.capabilities import ProviderAnimate, for_provider
+from bot.animate.camera import CameraChoice, choose_camera, find_move
+from bot.animate.capabilities import BY_PROVIDER, ProviderAnimate, for_provider
 from bot.animate.choose import choose_model, wanted_features
 from bot.animate.models import AnimateOptions, AnimateRequest, BrushFiles, CameraSpec
 from bot.animate.paths import check_paths, parse_paths
-from bot.animate.refusals import BrushRefused, CameraRefused, OptionRefused, PathRefused
+from bot.animate.refusals import (
+    AnimateRefused,
+    BrushRefused,
+    CameraRefused,
+    OptionRefused,
+    PathRefused,
+)
 from bot.models import MediaFile
 
 # Kling's image2video limits for prompt and negative_prompt (providers.md §1.4).
@@ -102,6 +108,7 @@ def plan_animate(inputs: AnimateInputs, provider: str, work_dir: Path, *, public
         end_image=inputs.end_image,
         brush=inputs.brush,
         brush_files=brush_files,
+        mask=None if brush_files is None else mask_file(brush_files.colour_indexed),
         options=options,
         provider=provider,
         model=offer.name,
@@ -115,6 +122,10 @@ def plan_animate(inputs: AnimateInputs, provider: str, work_dir: Path, *, public
         notes=notes,
     )
     return AnimatePlan(request=request, brush=brush, camera=camera, notes=notes)
+
+
+def mask_file(indexed: Path) -> MediaFile:
+    return MediaFile(path=indexed, filename=indexed.name, content_type="image/png", size=indexed.stat().st_size)
 
 
 def _check_mask_transport(caps: ProviderAnimate, public_url: bool) -> None:
@@ -144,3 +155,29 @@ def write_brush_files(brush: Brush, upload: Path, work_dir: Path) -> BrushFiles:
         else:
             moving[colour.name] = path
     return BrushFiles(form=brush.form.value, colour_indexed=indexed, static_mask=static, moving_masks=moving)  # type: ignore[arg-type]
+
+
+def replan_for(request: AnimateRequest, provider: str, *, public_url: bool) -> AnimateRequest | None:
+    """The same request for another provider (failover), or None when that provider cannot take
+    every option chosen: the model, mode, duration, each feature, the brush's transport and size."""
+    if provider == request.provider:
+        return request
+    caps = BY_PROVIDER.get(provider)
+    if caps is None or not caps.offered:
+        return None
+    features = wanted_features(
+        end_frame=request.end_image is not None,
+        brush=request.brush is not None,
+        camera_simple=None if request.camera is None else find_move(request.camera.move).simple,
+        creativity=request.options.creativity is not None,
+        sound=request.options.sound,
+    )
+    try:
+        offer = choose_model(caps, request.model, request.mode, request.seconds, features)
+        if request.brush is not None:
+            _check_mask_transport(caps, public_url)
+    except AnimateRefused:
+        return None
+    if len(request.paths) > caps.max_moving_areas or any(len(p) > caps.max_path_points for p in request.paths.values()):
+        return None
+    return request.model_copy(update={"provider": provider, "model_wire": offer.wire})

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from bot.animate.models import AnimateRequest
 from bot.downloads import Downloader, downloader_or_fallback
 from bot.errors import InputRejected, Outage, TransportError
 from bot.http import Classifier, HttpClient, Response
@@ -66,6 +67,7 @@ class Capabilities(BaseModel, frozen=True):
     can_find_by_job_id: bool = False  # can tell, after a crash, whether a job was submitted
     can_cancel: bool = False
     limits: MotionLimits = KLING_MOTION_LIMITS
+    animate: bool = False  # the adapter sends image-to-video (/animate) jobs; what they may hold: bot/animate/capabilities.py
 
 
 class MotionTemplate(BaseModel):
@@ -78,7 +80,7 @@ class MotionTemplate(BaseModel):
 
 class SubmitRequest(BaseModel):
     job_id: str
-    request: MotionRequest
+    request: MotionRequest | AnimateRequest  # by the job's kind (bot/kinds.py)
     callback_url: str | None = None  # None: no public URL, the bot polls
 
 

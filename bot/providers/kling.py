@@ -42,6 +42,7 @@ from urllib.parse import quote
 import jwt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.animate.models import AnimateRequest
 from bot.errors import Outage, ProviderError, provider_error
 from bot.http import HttpClient, Response
 from bot.models import ErrorKind, MediaFile, Mode, Orientation
@@ -51,6 +52,12 @@ from bot.providers.base import (
     ProviderTask,
     SubmitRequest,
     TaskStatus,
+)
+from bot.providers.kling_animate import (
+    I2V_EXTERNAL_PREFIX,
+    I2V_PATH,
+    I2V_TASK_PREFIX,
+    image_to_video_body,
 )
 
 log = logging.getLogger(__name__)
@@ -256,6 +263,14 @@ def failure_kind(message: str | None) -> ErrorKind:
 
 
 def to_provider_task(task: KlingTask) -> ProviderTask:
+    """The bot's view; an image-to-video task's id carries I2V_TASK_PREFIX (see kling_animate)."""
+    view = _to_provider_task(task)
+    if (task.task_info.external_task_id or "").startswith(I2V_EXTERNAL_PREFIX):
+        view.task_id = I2V_TASK_PREFIX + view.task_id
+    return view
+
+
+def _to_provider_task(task: KlingTask) -> ProviderTask:
     status = STATUS_MAP.get(task.task_status)
     if status is None:
         # A word we do not know yet: keep polling rather than end the job; the job timeout bounds it.
@@ -298,6 +313,7 @@ class KlingProvider(Provider):
         needs_input_urls=True,  # the motion video is taken by URL only
         can_find_by_job_id=True,  # external_task_id carries our job id
         can_cancel=False,  # no cancel endpoint is documented
+        animate=True,  # POST /v1/videos/image2video (bot/providers/kling_animate.py)
     )
 
     def __init__(
@@ -368,9 +384,12 @@ class KlingProvider(Provider):
 
     # --- Provider interface ----------------------------------------------------------
     async def submit(self, submit: SubmitRequest) -> ProviderTask:
-        body = await self._build_body(submit)
+        if isinstance(submit.request, AnimateRequest):
+            path, body = I2V_PATH, await self._animate_body(submit, submit.request)
+        else:
+            path, body = MOTION_PATH, (await self._build_body(submit)).model_dump(exclude_none=True)
         try:
-            data = await self._request("POST", MOTION_PATH, idempotent=True, json=body.model_dump(exclude_none=True))
+            data = await self._request("POST", path, idempotent=True, json=body)
         except ProviderError as error:
             # external_task_id is unique per account: a resend (ours after a lost answer,
             # or the retry policy's) is refused, and the task it refers to is the job's.
@@ -384,13 +403,19 @@ class KlingProvider(Provider):
         return to_provider_task(_parse_task(data, "create"))
 
     async def get_task(self, task_id: str) -> ProviderTask:
-        data = await self._request("GET", f"{MOTION_PATH}/{quote(task_id, safe='')}", idempotent=True)
+        path, bare = (I2V_PATH, task_id.removeprefix(I2V_TASK_PREFIX)) if task_id.startswith(I2V_TASK_PREFIX) else (MOTION_PATH, task_id)
+        data = await self._request("GET", f"{path}/{quote(bare, safe='')}", idempotent=True)
         return to_provider_task(_parse_task(data, "query"))
 
     async def find_task(self, job_id: str) -> ProviderTask | None:
-        external_id = external_task_id(job_id)
+        # The job's kind is not known here: a motion job's task, else an image-to-video one.
+        return await self._find(MOTION_PATH, job_id, external_task_id(job_id)) or await self._find(
+            I2V_PATH, job_id, I2V_EXTERNAL_PREFIX + job_id
+        )
+
+    async def _find(self, path: str, job_id: str, external_id: str) -> ProviderTask | None:
         try:
-            data = await self._request("GET", f"{MOTION_PATH}/{quote(external_id, safe='')}", idempotent=True)
+            data = await self._request("GET", f"{path}/{quote(external_id, safe='')}", idempotent=True)
         except ProviderError as error:
             if error.http_status == 404 or error.code == str(NOT_FOUND_CODE):
                 return None
@@ -416,6 +441,11 @@ class KlingProvider(Provider):
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> ProviderTask:
         # Kling does not sign callbacks; our per-job secret in the URL is checked by the web server.
         return to_provider_task(self.callback_body(KlingTask, body))
+
+    async def _animate_body(self, submit: SubmitRequest, request: AnimateRequest) -> dict[str, Any]:
+        image = await self._image_field(request.image)
+        tail = await self._image_field(request.end_image) if request.end_image else None
+        return await image_to_video_body(request, image, tail, submit.callback_url, submit.job_id)
 
     # --- request building -------------------------------------------------------------
     async def _build_body(self, submit: SubmitRequest) -> MotionControlBody:
