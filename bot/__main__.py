@@ -1,7 +1,8 @@
 """Entry point: `python -m bot` runs the Discord bot; `python -m bot motion …` runs one job.
 
-Configuration problems end the process at once with a short message naming
-what to set, and no traceback.
+Configuration problems and other expected errors (a busy database, a taken
+port) end the process at once with a short message naming what to fix, and no
+traceback: `bot.cli.EXPECTED_ERRORS` says which, with their exit codes.
 """
 
 from __future__ import annotations
@@ -11,9 +12,16 @@ import asyncio
 import logging
 import sys
 
-from bot.cli import add_motion_parser, run_motion
+from bot.cli import (
+    add_animate_parser,
+    add_motion_parser,
+    explain,
+    run_animate,
+    run_motion,
+)
 from bot.logs import setup_logging
-from bot.settings import Settings, SettingsError, load_settings
+from bot.media import set_max_image_pixels
+from bot.settings import Settings, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,18 +30,26 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="run the Discord bot (the default)")
     sub.add_parser("sync", help="push the slash commands to Discord now, even if unchanged")
     add_motion_parser(sub)
+    add_animate_parser(sub)
     args = parser.parse_args(argv)
 
     try:
         settings = load_settings()
-    except SettingsError as exc:
-        print(f"{exc}\nFix it in .env or the environment (every setting is described in .env.example).", file=sys.stderr)
-        return 2
-    setup_logging(settings)
-
-    if args.command == "motion":
-        return asyncio.run(run_motion(settings, args))
-    return run_discord(settings, force_sync=args.command == "sync")
+        setup_logging(settings)
+        set_max_image_pixels(settings.max_image_pixels)
+        if args.command == "motion":
+            return asyncio.run(run_motion(settings, args))
+        if args.command == "animate":
+            return asyncio.run(run_animate(settings, args))
+        return run_discord(settings, force_sync=args.command == "sync")
+    except BaseException as exc:
+        # A wrong setting, a busy database, a taken port: one line and an exit code, no traceback.
+        expected = explain(exc)
+        if expected is None:
+            raise
+        line, code = expected
+        print(line, file=sys.stderr)
+        return code
 
 
 def run_discord(settings: Settings, force_sync: bool) -> int:

@@ -16,9 +16,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import aiohttp
 
+from bot.animate.models import AnimateOptions
 from bot.errors import ProviderUnavailable
 from bot.http import HttpClient
 from bot.intake import IncomingFile, take_motion_request
+from bot.intake_animate import AnimatePrepared, confirm_animate, prepare_animate
 from bot.jobs import EngineConfig, JobEngine, Notifier
 from bot.models import MotionOptions, Requester
 from bot.pricing import Price
@@ -28,7 +30,7 @@ from bot.quotas import QuotaPolicy
 from bot.settings import Settings
 from bot.signing import Links, Signer, load_key
 from bot.store import JobRow, Store
-from bot.web import WebServer
+from bot.web import WebConfig, WebServer
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +109,7 @@ class CoreApp:
             providers,
             quotas,
             notifier,
-            Links(signer, s.public_url),
+            Links(signer, s.public_url, media_ttl=s.media_link_ttl_seconds),
             EngineConfig(
                 data_dir=s.data_dir,
                 public_url=s.public_url,
@@ -120,9 +122,7 @@ class CoreApp:
             ),
             origin=origin,
         )
-        web = WebServer(
-            engine, providers, host=s.web_host, port=s.web_port if web_port is None else web_port, max_body=s.callback_max_bytes
-        )
+        web = WebServer(engine, providers, WebConfig.from_settings(s, port=s.web_port if web_port is None else web_port))
         await web.start()
         stack.push_async_callback(web.stop)
         for provider in providers.values():
@@ -181,3 +181,21 @@ class CoreApp:
         provider: str | None = None,
     ) -> tuple[JobRow, Price]:
         return await take_motion_request(self.engine, self.http, requester, self.provider(provider), image, video, options)
+
+    async def prepare_animate(
+        self,
+        requester: Requester,
+        image: IncomingFile,
+        options: AnimateOptions,
+        provider: str | None = None,
+        *,
+        end_image: IncomingFile | None = None,
+        brush: IncomingFile | None = None,
+    ) -> AnimatePrepared:
+        """Check, plan, price and preview one /animate job; nothing is reserved until `confirm_animate`."""
+        return await prepare_animate(
+            self.engine, self.http, requester, self.provider(provider), image, options, end_image=end_image, brush=brush
+        )
+
+    async def confirm_animate(self, job_id: str, user_id: int) -> tuple[JobRow, Price]:
+        return await confirm_animate(self.engine, job_id, user_id)

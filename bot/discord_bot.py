@@ -27,7 +27,7 @@ from bot.store import JobRow
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.motion", "cogs.quota", "cogs.admin")
+EXTENSIONS = ("cogs.motion", "cogs.animate", "cogs.quota", "cogs.admin")
 # Interaction tokens live 15 minutes; stop editing a little before, so an edit never races the expiry.
 TOKEN_LIFE_SECONDS = 14 * 60
 

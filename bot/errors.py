@@ -101,7 +101,8 @@ class ProviderError(BotError):
     def __str__(self) -> str:
         code = f" [{self.code}]" if self.code else ""
         status = f" HTTP {self.http_status}" if self.http_status else ""
-        return f"{self.kind.value}{status}{code}: {self.message}"
+        request = f" (request {self.request_id})" if self.request_id and self.request_id not in self.message else ""
+        return f"{self.kind.value}{status}{code}: {self.message}{request}"
 
 
 class RateLimited(ProviderError):
@@ -209,5 +210,12 @@ class StoreBusy(BotError):
     """Another process kept the database locked past DB_BUSY_RETRY_SECONDS. Nothing was written;
     the work that needed it is picked up again later (the engine re-spawns jobs without an owner)."""
 
-    def __init__(self) -> None:
-        super().__init__("the database is busy")
+    def __init__(self, message: str = "the database is busy") -> None:
+        super().__init__(message)
+
+
+class DownloadRefused(UnknownProviderError):
+    """A download we will not make or keep: a refused address or scheme, endless redirects, or
+    a result whose bytes are not a video. Retrying cannot help, and its URL must not be posted."""
+
+    default_retryable = False

@@ -9,16 +9,21 @@ leaves nothing behind: no job, no charge, no files.
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal, TypeVar
 
+from bot.downloads import Downloader, downloader_or_fallback
 from bot.errors import ProviderError, TooLarge
-from bot.http import HttpClient
 from bot.jobs import JobEngine, new_job_id
 from bot.media import (
     AttachmentMeta,
+    ImageInfo,
     MediaRejected,
+    VideoInfo,
     check_image,
     check_prompt,
     check_video,
@@ -26,9 +31,15 @@ from bot.media import (
     precheck_video,
 )
 from bot.models import MediaFile, MotionOptions, MotionRequest, Requester
+from bot.options import check_options
 from bot.pricing import Price, price_for
 from bot.providers.base import Capabilities, Provider
 from bot.store import JobRow
+
+if TYPE_CHECKING:
+    from bot.http import HttpClient
+
+InfoT = TypeVar("InfoT", ImageInfo, VideoInfo)
 
 
 @dataclass(frozen=True)
@@ -48,28 +59,6 @@ class IncomingFile:
         return AttachmentMeta(self.filename, self.size, self.content_type, self.width, self.height)
 
 
-def check_options(options: MotionOptions, caps: Capabilities, provider: str, has_video: bool) -> None:
-    """Refuse, before anything is sent, an option the chosen provider does not support."""
-    if options.mode not in caps.modes:
-        raise MediaRejected("options", f"{provider} does not offer mode={options.mode}; choose {' or '.join(caps.modes)}.")
-    if options.orientation not in caps.orientations:
-        raise MediaRejected(
-            "options", f"{provider} does not offer orientation={options.orientation}; choose {' or '.join(caps.orientations)}."
-        )
-    if options.keep_sound and not caps.keep_sound:
-        raise MediaRejected("options", f"{provider} cannot keep the reference video's sound; turn keep_sound off.")
-    if options.prompt and not caps.prompt:
-        raise MediaRejected("options", f"{provider} does not take a prompt; leave it empty.")
-    if options.motion_template and not caps.motion_templates:
-        raise MediaRejected("options", f"{provider} has no motion templates; attach a reference video instead.")
-    if options.motion_template and has_video:
-        raise MediaRejected("options", "Choose a motion template or attach a video, not both.")
-    if not options.motion_template and not has_video:
-        raise MediaRejected("video", "Attach a reference motion video (or pick a motion template).")
-    if has_video and not caps.uploaded_video:
-        raise MediaRejected("options", f"{provider} only works with its motion templates; pick one instead of a video.")
-
-
 def precheck(image: IncomingFile, video: IncomingFile | None, options: MotionOptions, caps: Capabilities, provider: str) -> None:
     """Everything that can be refused from metadata alone (before a Discord deferral, or a download)."""
     check_options(options, caps, provider, video is not None)
@@ -79,18 +68,42 @@ def precheck(image: IncomingFile, video: IncomingFile | None, options: MotionOpt
         precheck_video(video.meta, caps.limits)
 
 
-async def fetch(http: HttpClient, incoming: IncomingFile, dest: Path, max_bytes: int, what: str) -> int:
-    """Bring a file into the job folder: download (streamed, capped) or copy."""
+async def fetch(downloader: Downloader, incoming: IncomingFile, dest: Path, max_bytes: int, what: str) -> int:
+    """Bring a file into the job folder: download (streamed, capped, address-checked) or copy."""
     if incoming.path is not None:
         await asyncio.to_thread(shutil.copyfile, incoming.path, dest)
         return dest.stat().st_size
     assert incoming.url is not None
     try:
-        return await http.download(incoming.url, dest, max_bytes=max_bytes)
+        return await downloader.download(incoming.url, dest, max_bytes=max_bytes)
     except TooLarge as exc:
         raise MediaRejected(what, f"{what} is larger than the {max_bytes / 1_000_000:g} MB limit") from exc
     except ProviderError as exc:
         raise MediaRejected(what, f"could not download the {what} from Discord ({exc.message}); try again") from exc
+
+
+def content_type_of(info: ImageInfo | VideoInfo) -> str:
+    """The MIME type of what the bytes are, whatever the file is called."""
+    if isinstance(info, ImageInfo):
+        return "image/png" if info.format == "PNG" else "image/jpeg"
+    return "video/quicktime" if info.container == "mov" else "video/mp4"
+
+
+async def take_file(
+    downloader: Downloader,
+    incoming: IncomingFile,
+    folder: Path,
+    what: Literal["image", "video"],
+    max_bytes: int,
+    check: Callable[[Path], InfoT],
+) -> tuple[MediaFile, InfoT]:
+    """One input into the job folder, its real bytes checked in a worker thread."""
+    suffix = Path(incoming.filename).suffix.lower() or (".mp4" if what == "video" else ".img")
+    path = folder / f"{what}{suffix}"
+    await fetch(downloader, incoming, path, max_bytes, what)
+    info = await asyncio.to_thread(check, path)
+    media = MediaFile(path=path, filename=incoming.filename, content_type=content_type_of(info), size=info.size, url=incoming.url)
+    return media, info
 
 
 async def template_length(provider: Provider, template_id: str) -> float | None:
@@ -103,14 +116,17 @@ async def template_length(provider: Provider, template_id: str) -> float | None:
 
 async def take_motion_request(
     engine: JobEngine,
-    http: HttpClient,
+    downloader: Downloader | HttpClient,
     requester: Requester,
     provider: str,
     image: IncomingFile,
     video: IncomingFile | None,
     options: MotionOptions,
 ) -> tuple[JobRow, Price]:
-    """Check, price and queue one Motion Control job. Raises a Refusal (nothing kept) or ProviderError."""
+    """Check, price and queue one Motion Control job. Raises a Refusal (nothing kept) or ProviderError.
+
+    `downloader`: the app's Downloader (an HttpClient only until bot/app.py passes it).
+    """
     caps = engine.providers[provider].capabilities
     limits = caps.limits
     precheck(image, video, options, caps, provider)
@@ -121,32 +137,19 @@ async def take_motion_request(
     folder = engine.job_dir(job_id)
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        image_ext = Path(image.filename).suffix.lower() or ".img"
-        image_path = folder / f"image{image_ext}"
-        await fetch(http, image, image_path, limits.image_max_bytes, "image")
-        image_info = await asyncio.to_thread(check_image, image_path, image.filename, limits)
-        image_file = MediaFile(
-            path=image_path,
-            filename=image.filename,
-            content_type="image/png" if image_info.format == "PNG" else "image/jpeg",
-            size=image_info.size,
-            url=image.url,
-        )
-        video_file: MediaFile | None = None
-        if video is not None:
-            video_path = folder / f"video{Path(video.filename).suffix.lower() or '.mp4'}"
-            await fetch(http, video, video_path, limits.video_max_bytes, "video")
-            video_info = await asyncio.to_thread(check_video, video_path, video.filename, options.orientation, limits)
-            video_file = MediaFile(
-                path=video_path,
-                filename=video.filename,
-                content_type="video/quicktime" if video_path.suffix == ".mov" else "video/mp4",
-                size=video_info.size,
-                url=video.url,
-            )
-            seconds = video_info.seconds
-        else:
+        async with downloader_or_fallback(downloader) as fetcher:
+            check_this_image = functools.partial(check_image, filename=image.filename, limits=limits)
+            image_file, _ = await take_file(fetcher, image, folder, "image", limits.image_max_bytes, check_this_image)
+            video_file: MediaFile | None = None
             seconds = template_seconds or 5.0
+            if video is not None:
+                check_this_video = functools.partial(
+                    check_video, filename=video.filename, orientation=options.orientation, limits=limits
+                )
+                video_file, video_info = await take_file(
+                    fetcher, video, folder, "video", limits.video_max_bytes, check_this_video
+                )
+                seconds = video_info.seconds
         output_seconds = min(seconds, limits.video_max_for(options.orientation))
         request = MotionRequest(image=image_file, video=video_file, options=options, video_seconds=output_seconds)
         price = price_for(provider, options.mode, output_seconds)

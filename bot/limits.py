@@ -1,6 +1,6 @@
 """Kling Motion Control's documented input limits, in one table.
 
-Source: ../shared/providers.md §1.3 (Kling official API, motion-control create).
+Source: docs/providers.md §1.3 (Kling official API, motion-control create).
 Providers that differ declare their own copy in their capabilities; the media
 checks read whichever table the chosen provider carries.
 """

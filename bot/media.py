@@ -8,6 +8,13 @@ Two stages, both against a provider's `MotionLimits` table (bot/limits.py):
 - `check_image` / `check_video`: from the real bytes on disk, with Pillow and
   PyAV. Synchronous and CPU-bound: callers run them in a thread.
 
+Images are also held to a pixel budget of ours (`MAX_IMAGE_PIXELS`), a memory
+limit rather than a provider's: a PNG of a few hundred KB can declare 100
+megapixels and take gigabytes to decode. It is checked from the header before
+anything is decoded, and Pillow's own bomb limit is kept at the same number, so
+an image that passed the check never trips Pillow's warning later. Code that
+needs the picture itself (the simulator, previews) uses `open_reduced`.
+
 Every refusal is a `MediaRejected` whose text is one plain sentence naming the
 limit and the value found. Both stages build their sentences with the same
 helpers, so a user sees the same wording whichever stage caught the problem.
@@ -15,11 +22,13 @@ helpers, so a user sees the same wording whichever stage caught the problem.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import av
-from PIL import Image
+from PIL import Image, ImageFile, ImageOps, JpegImagePlugin, PngImagePlugin
 from pydantic import BaseModel
 
 from bot.errors import Refusal
@@ -46,6 +55,19 @@ _FIRST_FRAME_MAX_PACKETS = 64
 # and an illegal ratio at 65,536 px is about 3e-6, far above this epsilon,
 # which only absorbs float rounding (e.g. 300/750 vs 1/2.5).
 _ASPECT_EPSILON = 1e-9
+
+# Our default pixel budget: about what the providers' 10 MB cap lets through in
+# practice (a photo-quality 10 MB JPEG holds some 30-50 MP), and small enough
+# that decoding one (Pillow keeps RGB at 4 bytes a pixel) stays near 160 MB.
+DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
+
+# Signatures of the formats any provider takes, mapped to Pillow's header
+# readers. Reading the header through them (rather than Image.open) skips
+# Pillow's bomb check, whose error would hide the size we want to name.
+_HEADER_READERS: dict[bytes, Callable[[BinaryIO], ImageFile.ImageFile]] = {
+    b"\x89PNG\r\n\x1a\n": PngImagePlugin.PngImageFile,
+    b"\xff\xd8\xff": JpegImagePlugin.jpeg_factory,
+}
 
 # Discord (and browsers) send this when they do not know the type: it says
 # nothing about the file, so it is treated like "no content type given".
@@ -167,9 +189,40 @@ def _check_aspect(width: int, height: int, limits: MotionLimits) -> None:
     )
 
 
+def set_max_image_pixels(limit: int) -> None:
+    """Set the pixel budget (the MAX_IMAGE_PIXELS setting) for this process.
+
+    It is Pillow's own `Image.MAX_IMAGE_PIXELS`, so there is one number: Pillow
+    warns above it and refuses above twice it, and our checks refuse above it
+    first, from the header, with a sentence naming both numbers.
+    """
+    if limit < 1:
+        raise ValueError(f"the pixel limit must be positive; got {limit}")
+    Image.MAX_IMAGE_PIXELS = limit
+
+
+def max_image_pixels() -> int | None:
+    return Image.MAX_IMAGE_PIXELS  # None only if someone turned Pillow's check off
+
+
+# Importing the checks applies our default; the entry point then applies the setting.
+set_max_image_pixels(DEFAULT_MAX_IMAGE_PIXELS)
+
+
+def _check_pixels(width: int, height: int) -> None:
+    limit = max_image_pixels()
+    if limit is not None and width * height > limit:
+        raise MediaRejected(
+            "image",
+            f"image is {width}×{height} px ({_num(width * height / 1e6, limit / 1e6)} megapixels); "
+            f"the limit is {_limit(limit / 1e6)} megapixels",
+        )
+
+
 def _check_image_dimensions(width: int, height: int, limits: MotionLimits) -> None:
     _check_sides("image", width, height, limits.image_min_side, limits.image_max_side)
     _check_aspect(width, height, limits)
+    _check_pixels(width, height)
 
 
 # --- stage 1: metadata only ---------------------------------------------------
@@ -209,13 +262,19 @@ _DAMAGED_IMAGE = "image is damaged or not a real JPEG/PNG"
 
 def check_image(path: Path, filename: str, limits: MotionLimits = KLING_MOTION_LIMITS) -> ImageInfo:
     """Check an image on disk. The real format decides; the name must still carry
-    an allowed extension (a JPEG named .png is fine, a GIF named .png is not)."""
+    an allowed extension (a JPEG named .png is fine, a GIF named .png is not).
+    Sizes come from the header; nothing is decoded past it until they pass."""
     _check_extension("image", filename, limits.image_extensions)
     size = path.stat().st_size
     _check_bytes("image", size, limits.image_max_bytes)
-    try:
-        # Image.open reads the header only; nothing is decoded yet.
-        with Image.open(path) as img:
+    with path.open("rb") as fp:
+        try:
+            img = _read_header(fp)
+        except Exception:
+            # Anything Pillow trips on (unknown format, truncation, bad checksums)
+            # is the same answer for the user.
+            raise MediaRejected("image", _DAMAGED_IMAGE) from None
+        with img:
             # Phone cameras save multi-picture JPEGs, which Pillow names "MPO";
             # the first picture is an ordinary JPEG and every decoder reads it.
             fmt = "JPEG" if img.format == "MPO" else (img.format or "unknown")
@@ -223,22 +282,23 @@ def check_image(path: Path, filename: str, limits: MotionLimits = KLING_MOTION_L
                 raise MediaRejected("image", f"image is a {fmt} file; it must be {_list(limits.image_formats)}")
             width, height = img.size
             _check_image_dimensions(width, height, limits)
-            _prove_image_intact(img, fmt)
-    except MediaRejected:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        # Pillow refuses to open images past its pixel cap (a memory safety
-        # limit of ours, not the provider's); the warning only raises when
-        # warnings are turned into errors.
-        cap = Image.MAX_IMAGE_PIXELS or 0
-        raise MediaRejected(
-            "image", f"image has too many pixels to check safely; the limit here is {2 * cap / 1e6:,.0f} megapixels"
-        ) from None
-    except Exception:
-        # Anything Pillow trips on (unknown format, truncation, bad checksums)
-        # is the same answer for the user.
-        raise MediaRejected("image", _DAMAGED_IMAGE) from None
+            try:
+                _prove_image_intact(img, fmt)
+            except Exception:
+                raise MediaRejected("image", _DAMAGED_IMAGE) from None
     return ImageInfo(format=fmt, width=width, height=height, size=size)
+
+
+def _read_header(fp: BinaryIO) -> ImageFile.ImageFile:
+    """The image with its header read and no pixel decoded."""
+    prefix = fp.read(16)
+    fp.seek(0)
+    for signature, reader in _HEADER_READERS.items():
+        if prefix.startswith(signature):
+            return reader(fp)
+    # Not a format any provider takes: Image.open only has to name it for the
+    # refusal. Its own bomb check may refuse a huge one first, as damaged: fine.
+    return Image.open(fp)
 
 
 def _prove_image_intact(img: Image.Image, fmt: str) -> None:
@@ -251,6 +311,24 @@ def _prove_image_intact(img: Image.Image, fmt: str) -> None:
         # reads every byte, so a cut-off file raises "image file is truncated".
         img.draft("RGB", (256, 256))
         img.load()
+
+
+def open_reduced(path: Path, max_side: int) -> Image.Image:
+    """The picture as RGB, upright (EXIF orientation applied), at most `max_side`
+    on its long side: for code that needs pixels, not a verdict (the simulator, previews).
+
+    A JPEG is decoded at a reduced scale straight away (Image.draft: 1/2 to 1/8); a
+    PNG has no such mode, so it is decoded once at full size, which the pixel budget
+    bounds, and reduced in place before any copy is made.
+    """
+    with path.open("rb") as fp, _read_header(fp) as img:
+        width, height = img.size
+        _check_pixels(width, height)
+        scale = min(1.0, max_side / max(width, height))
+        # the smallest JPEG scale that still covers the target (thumbnail's own draft asks for twice it)
+        img.draft("RGB", (max(1, int(width * scale)), max(1, int(height * scale))))
+        img.thumbnail((max_side, max_side))
+        return ImageOps.exif_transpose(img).convert("RGB")
 
 
 def check_video(path: Path, filename: str, orientation: str, limits: MotionLimits = KLING_MOTION_LIMITS) -> VideoInfo:

@@ -7,7 +7,16 @@ from the store when /metrics is scraped.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import choose_encoder
+
+from bot.models import IN_FLIGHT, JobState
+
+if TYPE_CHECKING:
+    from bot.quotas import QuotaPolicy
+    from bot.store import Store
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -34,3 +43,29 @@ DELIVERY_TIME = Histogram(
 
 ACTIVE_JOBS = Gauge("motionbot_active_jobs", "Jobs queued or being made", ["provider", "state"], registry=REGISTRY)
 BUDGET_LEFT = Gauge("motionbot_global_budget_left", "Credits left today in the global budget (-1: no budget)", registry=REGISTRY)
+
+# Read from the store at scrape time, like the two above; the names are the ones /metrics had
+# before prometheus-client, so dashboards keep working.
+JOBS = Gauge("motionbot_jobs", "Jobs in the store by provider and state (all states)", ["provider", "state"], registry=REGISTRY)
+CREDITS_USED_TODAY = Gauge("motionbot_credits_used_today", "Credits used today (UTC) across the bot", registry=REGISTRY)
+
+ACTIVE_STATES = frozenset((JobState.QUEUED, JobState.SUBMITTING, *IN_FLIGHT))
+
+
+async def scrape(store: Store, quotas: QuotaPolicy, accept: str | None = None) -> tuple[bytes, str]:
+    """Fill the store-backed gauges, then render the whole registry in the format the scraper
+    accepts (Prometheus text by default, OpenMetrics when asked); returns (body, content type)."""
+    counts = await store.job_counts()
+    used = (await store.usage(quotas.period())).used
+    # Nothing awaits from here on, so two scrapes at once never interleave a clear with a fill;
+    # clearing drops a (provider, state) pair that has no jobs any more instead of keeping its old value.
+    JOBS.clear()
+    ACTIVE_JOBS.clear()
+    for (provider, state), count in counts.items():
+        JOBS.labels(provider, state).set(count)
+        if state in ACTIVE_STATES:
+            ACTIVE_JOBS.labels(provider, state).set(count)
+    CREDITS_USED_TODAY.set(used)
+    BUDGET_LEFT.set(max(0, quotas.global_daily - used) if quotas.global_daily else -1)
+    encoder, content_type = choose_encoder(accept)
+    return encoder(REGISTRY), content_type

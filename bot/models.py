@@ -98,6 +98,10 @@ class MotionRequest(BaseModel):
     options: MotionOptions = Field(default_factory=MotionOptions)
     video_seconds: float  # measured from the bytes; sets the output length and price
 
+    def media_files(self) -> list[MediaFile]:
+        """The inputs a provider may fetch by URL (the engine gives them our signed URLs)."""
+        return [media for media in (self.image, self.video) if media is not None]
+
 
 class Requester(BaseModel):
     """Who asked, and where the result goes."""

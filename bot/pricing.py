@@ -45,3 +45,57 @@ def price_for(provider: str, mode: Mode, output_seconds: float) -> Price:
             seconds = max(1, math.ceil(output_seconds - 1e-6))
             return Price(credits=seconds * row.credits_per_second, seconds=seconds, rate=row.credits_per_second, mode=mode)
     raise KeyError(f"no price for provider {provider!r}, mode {mode!r}")
+
+
+# --- image-to-video (/animate) ------------------------------------------------------------------
+# One row per provider, model, mode and duration the capability data offers, so an admin reads
+# exactly what each choice costs. Same scale as Motion Control (1 credit ≈ 1 s of std video);
+# the "master" models cost providers about twice as much as the others, so they do here too.
+
+
+class AnimatePriceRow(BaseModel, frozen=True):
+    provider: str
+    model: str
+    mode: Mode
+    seconds: int
+    credits: int
+
+
+def _animate_rows() -> tuple[AnimatePriceRow, ...]:
+    from bot.animate.capabilities import (
+        BY_PROVIDER,  # the data lives with the other animate facts
+    )
+
+    rows = []
+    for caps in BY_PROVIDER.values():
+        for offer in caps.models if caps.offered else ():
+            factor = 2 if "master" in offer.name else 1
+            for mode in offer.modes:
+                rate = (1 if mode == "std" else 2) * factor
+                rows.extend(
+                    AnimatePriceRow(provider=caps.provider, model=offer.name, mode=mode, seconds=s, credits=s * rate)
+                    for s in offer.durations
+                )
+    return tuple(rows)
+
+
+ANIMATE_PRICE_TABLE: tuple[AnimatePriceRow, ...] = _animate_rows()
+
+
+def animate_price_for(provider: str, model: str, mode: Mode, seconds: int) -> Price:
+    for row in ANIMATE_PRICE_TABLE:
+        if (row.provider, row.model, row.mode, row.seconds) == (provider, model, mode, seconds):
+            return Price(credits=row.credits, seconds=seconds, rate=row.credits // seconds, mode=mode)
+    raise KeyError(f"no /animate price for {provider} {model} {mode} {seconds} s")
+
+
+def animate_price_summary(provider: str) -> str:
+    """For /admin provider: models grouped by their rates, e.g. "std 1/s, pro 2/s: kling-v1, kling-v1-5"."""
+    rates: dict[str, dict[str, int]] = {}
+    for row in ANIMATE_PRICE_TABLE:
+        if row.provider == provider:
+            rates.setdefault(row.model, {})[row.mode] = row.credits // row.seconds
+    groups: dict[str, list[str]] = {}
+    for model, by_mode in rates.items():
+        groups.setdefault(", ".join(f"{mode} {rate}/s" for mode, rate in by_mode.items()), []).append(model)
+    return "; ".join(f"{key}: {', '.join(models)}" for key, models in groups.items())

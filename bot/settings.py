@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     public_url: str = ""
     callback_secret: SecretStr | None = None
     callback_max_bytes: int = Field(default=1_000_000, ge=1024)
+    # a day: longer than any job may run, and a result link is usually opened the day it is posted
+    media_link_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    web_keepalive_timeout_seconds: float = Field(default=15.0, gt=0, le=3600)  # also the deadline for headers
+    web_body_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    metrics_token: SecretStr | None = None  # empty: /metrics needs no token
 
     # --- Providers -----------------------------------------------------------
     default_provider: str = ""  # empty: first provider with credentials, else simulator
@@ -57,6 +62,8 @@ class Settings(BaseSettings):
     poll_max_interval_seconds: float = Field(default=60.0, gt=0)
     callback_fallback_poll_seconds: float = Field(default=90.0, gt=0)
     job_timeout_minutes: float = Field(default=60.0, gt=0)
+    # A provider's Retry-After up to this is slept on; a longer one reschedules the job instead.
+    retry_after_max_sleep_seconds: float = Field(default=30.0, ge=0)
 
     simulator_delay_seconds: float = Field(default=5.0, ge=0)
     simulator_failure: Literal["", "content_policy", "outage", "bad_input", "balance"] = ""
@@ -75,6 +82,16 @@ class Settings(BaseSettings):
 
     modelslab_api_key: SecretStr | None = None
     modelslab_base_url: str = "https://modelslab.com"
+
+    # Input images: a memory limit of ours, checked from the header before decoding (bot/media.py).
+    # At least 300×300, the smallest picture a provider takes.
+    max_image_pixels: int = Field(default=40_000_000, ge=300 * 300)
+
+    # Downloads (provider results; Discord attachments keep their own caps from bot/limits.py)
+    result_max_bytes: int = Field(default=500_000_000, ge=1_000_000)
+    download_timeout_seconds: float = Field(default=600.0, gt=0)
+    download_stall_seconds: float = Field(default=30.0, gt=0)
+    download_max_redirects: int = Field(default=5, ge=0, le=20)
 
     # --- Quotas and budgets (credits) ---------------------------------------
     user_daily_credits: int = Field(default=60, ge=0)

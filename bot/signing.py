@@ -10,6 +10,8 @@ import hashlib
 import hmac
 import os
 import secrets
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -32,17 +34,38 @@ class Signer:
         return self.token("derive", label)
 
 
+# A day: far longer than any job may run (JOB_TIMEOUT_MINUTES, 60 by default), so a provider that
+# queues a task for hours still fetches its inputs, and long enough that a member opens a result
+# link the day it was posted; short enough that a link copied out of the channel soon stops working.
+DEFAULT_MEDIA_TTL_SECONDS = 24 * 3600
+
+_EXPIRY_DIGITS = 12  # a unix time in seconds has 10 digits until the year 2286
+
+
 class Links:
     """The bot's own signed URLs: where providers call back and fetch inputs, and result links.
 
     Every URL is built and checked here, so the web server and the engine agree on the shape.
     Without a public URL there are no links (providers cannot reach us): the bot polls, and
     inputs go by the URL they came with.
+
+    A media token is `<expiry>.<mac>`: the expiry (unix seconds) is part of the signed message,
+    so changing it breaks the mac, and it rides inside the one `token` parameter, so callers
+    pass the token along exactly as before.
     """
 
-    def __init__(self, signer: Signer, public_url: str) -> None:
+    def __init__(
+        self,
+        signer: Signer,
+        public_url: str,
+        *,
+        media_ttl: float = DEFAULT_MEDIA_TTL_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.signer = signer
         self.public_url = public_url.rstrip("/")
+        self.media_ttl = media_ttl
+        self._clock = clock
 
     def callback_url(self, provider: str, job_id: str) -> str | None:
         if not self.public_url:
@@ -56,11 +79,20 @@ class Links:
     def media_url(self, job_id: str, name: str) -> str | None:
         if not self.public_url:
             return None
-        token = self.signer.token("media", job_id, name)
-        return f"{self.public_url}/media/{job_id}/{name}?token={token}"
+        return f"{self.public_url}/media/{job_id}/{name}?token={self.media_token(job_id, name)}"
+
+    def media_token(self, job_id: str, name: str, expires_at: int | None = None) -> str:
+        if expires_at is None:
+            expires_at = int(self._clock() + self.media_ttl)
+        return f"{expires_at}.{self.signer.token('media', job_id, name, str(expires_at))}"
 
     def verify_media(self, token: str | None, job_id: str, name: str) -> bool:
-        return self.signer.verify(token, "media", job_id, name)
+        """True for an unexpired token minted for exactly this job and file."""
+        expiry, _, mac = (token or "").partition(".")
+        if not (expiry.isdigit() and expiry.isascii() and len(expiry) <= _EXPIRY_DIGITS):
+            return False
+        # The mac is checked in constant time over the expiry as sent; only then is the time read.
+        return self.signer.verify(mac, "media", job_id, name, expiry) and int(expiry) > self._clock()
 
 
 def load_key(configured: str | None, data_dir: Path) -> bytes:

@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.pricing import PRICE_TABLE
+from bot.pricing import PRICE_TABLE, animate_price_summary
 
 if TYPE_CHECKING:
     from bot.discord_bot import MotionBot
@@ -52,6 +52,8 @@ class AdminCog(commands.Cog):
             extras = [label for label, on in (("keeps sound", caps.keep_sound), ("motion templates", caps.motion_templates)) if on]
             marker = "→ " if provider_name == current else "• "
             lines.append(f"{marker}`{provider_name}`: credits {rates}" + (f"; {', '.join(extras)}" if extras else ""))
+            if animate := animate_price_summary(provider_name):
+                lines.append(f"  /animate credits per second of video: {animate}")
         await interaction.response.send_message("\n".join(lines), ephemeral=True)
 
     @provider.autocomplete("name")

@@ -73,7 +73,7 @@ async def open_core(settings: Settings, channel: FakeChannel) -> AsyncIterator[C
 
 
 def reads_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The simulator without its in-process reports (a protocol method set to None opts out), so
+    """The simulator without its in-process reports (the method set to None opts out), so
     the engine learns by reading or by HTTP callbacks, as it does with a hosted provider."""
     monkeypatch.setattr(SimulatorProvider, "add_task_listener", None)
 

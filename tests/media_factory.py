@@ -6,6 +6,8 @@ under a second. Durations are exact: `frames / fps`.
 
 from __future__ import annotations
 
+import struct
+import zlib
 from fractions import Fraction
 from pathlib import Path
 
@@ -14,20 +16,66 @@ import numpy as np
 from PIL import Image
 
 
-def make_image(path: Path, width: int = 512, height: int = 768, fmt: str | None = None, pad_to: int | None = None) -> Path:
+def make_image(
+    path: Path,
+    width: int = 512,
+    height: int = 768,
+    fmt: str | None = None,
+    pad_to: int | None = None,
+    mode: str = "RGB",
+    exif_orientation: int | None = None,
+) -> Path:
     """A PNG or JPEG (by `fmt` or the suffix) with a simple figure on it.
 
     `pad_to` appends bytes after the image data so the file is exactly that many
     bytes long (decoders ignore trailing data), to test size limits at their edge.
+    `mode` "L" makes a big picture cheaply (one byte a pixel); `exif_orientation`
+    (1-8) is stored in the EXIF block, as phone cameras do instead of rotating.
     """
     fmt = fmt or ("JPEG" if path.suffix.lower() in (".jpg", ".jpeg") else "PNG")
-    img = Image.new("RGB", (width, height), (40, 90, 160))
+    background: int | tuple[int, int, int] = (40, 90, 160) if mode == "RGB" else 90
+    figure: int | tuple[int, int, int] = (230, 200, 170) if mode == "RGB" else 210
+    img = Image.new(mode, (width, height), background)
     # a rough "character": a lighter block in the middle, so composites are visible
-    img.paste((230, 200, 170), (width // 3, height // 5, 2 * width // 3, 4 * height // 5))
+    img.paste(figure, (width // 3, height // 5, 2 * width // 3, 4 * height // 5))
     path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path, format=fmt)
+    extra: dict[str, bytes] = {}
+    if exif_orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = exif_orientation
+        extra["exif"] = exif.tobytes()
+    img.save(path, format=fmt, **extra)
     if pad_to is not None:
         _pad(path, pad_to)
+    return path
+
+
+def make_black_png(path: Path, width: int, height: int, *, rows: int | None = None) -> Path:
+    """A black 1-bit grayscale PNG of any declared size, written row by row: making it
+    needs no picture in memory, and all-zero rows compress about 1000:1, so a
+    20000×20000 PNG (Pillow decodes it into 400 MB) is a file of about 50 KB.
+
+    `rows` writes only that many rows of pixel data under the full-size header,
+    as a crafted decompression bomb does: a tiny file that declares a huge picture.
+    """
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = bytes(1 + (width + 7) // 8)  # filter byte "none", then the packed bits
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n")
+        # bit depth 1, colour type 0 (grayscale), deflate, adaptive filtering, no interlace
+        f.write(chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)))
+        packer = zlib.compressobj(9)
+        pending = b""
+        for _ in range(height if rows is None else rows):
+            pending += packer.compress(row)
+            if len(pending) >= 1 << 20:
+                f.write(chunk(b"IDAT", pending))
+                pending = b""
+        f.write(chunk(b"IDAT", pending + packer.flush()))
+        f.write(chunk(b"IEND", b""))
     return path
 
 

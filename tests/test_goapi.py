@@ -200,9 +200,8 @@ async def test_motion_templates_are_listed_and_capabilities_say_so(provider: GoA
     [
         ({"image_url": None}, "PUBLIC_URL"),
         ({"video_url": None}, "PUBLIC_URL"),
-        ({"with_video": False}, "neither"),
-        ({"motion_template": "Heart Gesture Dance"}, "both"),
-        ({"prompt": "x" * 2501}, "2500"),
+        # a request with no motion at all cannot be translated (intake never makes one)
+        ({"with_video": False}, "neither a reference video nor a motion template"),
     ],
 )
 async def test_unusable_requests_are_refused_before_any_request(

@@ -19,9 +19,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.errors import ProviderError
+from bot.errors import InputRejected, ProviderError
 from bot.http import HttpClient, Response
 from bot.models import ErrorKind, MediaFile, MotionOptions, MotionRequest
+from bot.options import options_refusal
 from bot.providers.base import ProviderTask, SubmitRequest, TaskStatus
 from bot.providers.modelslab import ModelsLabProvider
 from tests.emulators.common import Fault
@@ -258,18 +259,22 @@ async def test_an_accepted_answer_without_any_id_is_reported_as_maybe_accepted(w
 
 # --- refused before sending ----------------------------------------------------------------------
 
-async def test_keep_sound_is_refused_before_anything_is_sent(world: World) -> None:
-    with pytest.raises(ProviderError) as err:
-        await world.provider.submit(world.request(keep_sound=True))
-    assert err.value.kind is ErrorKind.BAD_INPUT and err.value.retryable is False
-    assert "sound" in err.value.user_message
-    assert world.emulator.requests == []
+def test_keep_sound_and_templates_are_refused_by_the_one_options_check() -> None:
+    # A4: ModelsLab has no keep_original_sound; intake refuses it from the capabilities, before money.
+    caps = ModelsLabProvider.capabilities
+    sound = options_refusal(MotionOptions(keep_sound=True), caps, "modelslab", has_video=True)
+    assert sound is not None and "keep_sound" in sound.message
+    template = options_refusal(MotionOptions(motion_template="Heart Gesture Dance"), caps, "modelslab", has_video=False)
+    assert template is not None and "no motion templates" in template.message
+    assert options_refusal(MotionOptions(), caps, "modelslab", has_video=True) is None
 
 
-async def test_a_preset_motion_is_refused_before_anything_is_sent(world: World) -> None:
-    with pytest.raises(ProviderError) as err:
-        await world.provider.submit(world.request(motion_template="Heart Gesture Dance"))
-    assert err.value.kind is ErrorKind.BAD_INPUT and err.value.retryable is False
+async def test_a_template_job_that_reaches_the_adapter_is_refused_before_anything_is_sent(world: World) -> None:
+    submit = world.request(motion_template="Heart Gesture Dance")
+    submit.request.video = None
+    with pytest.raises(InputRejected) as err:
+        await world.provider.submit(submit)
+    assert err.value.retryable is False
     assert world.emulator.requests == []
 
 

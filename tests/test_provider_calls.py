@@ -23,7 +23,13 @@ import pytest
 from bot.jobs import EngineConfig, JobEngine
 from bot.models import JobState, MediaFile, MotionRequest, Requester
 from bot.pricing import price_for
-from bot.providers.base import Capabilities, Provider, ProviderTask, SubmitRequest, TaskStatus
+from bot.providers.base import (
+    Capabilities,
+    Provider,
+    ProviderTask,
+    SubmitRequest,
+    TaskStatus,
+)
 from bot.quotas import QuotaPolicy
 from bot.signing import Links, Signer
 from bot.store import JobRow, Store

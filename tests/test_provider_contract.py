@@ -9,6 +9,8 @@ import asyncio
 import importlib
 import pkgutil
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import aiohttp
@@ -16,7 +18,7 @@ import pytest
 from aiohttp import web
 
 import tests.contract as contract_pkg
-from bot.errors import ProviderError
+from bot.errors import ProviderError, RateLimited
 from bot.http import HttpClient
 from bot.models import ErrorKind, MediaFile, MotionOptions, MotionRequest
 from bot.providers.base import Provider, ProviderTask, SubmitRequest, TaskStatus
@@ -217,6 +219,39 @@ async def test_rate_limit_is_retried_after_retry_after(world) -> None:
     task = await provider.submit(submit_request(inputs))
     final = await poll_to_end(provider, task)
     assert final.status is TaskStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize("form", ["seconds", "HTTP-date"])
+async def test_a_wait_longer_than_the_cap_is_raised_not_slept(case: ProviderCase, tmp_path: Path, form: str) -> None:
+    """The provider asks for 5 minutes: the submit fails at once with the wait in `retry_after`
+    (the engine parks the job until then) and nothing sleeps or sends the create again."""
+    emulator = case.make_emulator(tmp_path / "emulator")
+    await emulator.start()
+    wait = 300
+    emulator.retry_after = (
+        str(wait) if form == "seconds" else format_datetime(datetime.now(UTC) + timedelta(seconds=wait), usegmt=True)
+    )
+    inputs = Inputs(tmp_path / "inputs")
+    inputs.base_url = "https://cdn.example"  # never fetched: the create is refused first
+    slept: list[float] = []
+
+    async def record_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    try:
+        async with aiohttp.ClientSession() as session:
+            http = HttpClient(session, timeout_seconds=5.0, max_retries=3, retry_after_max_sleep=30.0, sleep=record_sleep)
+            provider = case.make_provider(http, emulator.base_url)
+            emulator.inject(Fault.RATE_LIMIT)
+            with pytest.raises(RateLimited) as err:
+                await provider.submit(submit_request(inputs))
+    finally:
+        await emulator.stop()
+    assert err.value.retryable and not err.value.maybe_accepted
+    assert err.value.retry_after is not None and wait - 5 <= err.value.retry_after <= wait
+    assert slept == []
+    creates = [r for r in emulator.requests if r.method == "POST" and "asset" not in r.path]
+    assert len(creates) == 1
 
 
 async def test_server_error_on_submit(world, case: ProviderCase) -> None:

@@ -28,7 +28,8 @@ from pydantic import BaseModel
 from bot.errors import StoreBusy
 from bot.jobs import endings, follow, submit
 from bot.jobs.context import EngineConfig, JobContext, Notifier
-from bot.models import ENDS, IN_FLIGHT, JobState, MotionRequest, Requester
+from bot.kinds import JobRequest, kind_of
+from bot.models import ENDS, IN_FLIGHT, JobState, Requester
 from bot.pricing import Price
 from bot.providers.base import Provider, ProviderTask
 from bot.quotas import QuotaPolicy
@@ -105,8 +106,8 @@ class JobEngine:
         """Listen to providers that report by themselves, then dispatch. The dispatcher's first
         pass picks up whatever a previous run left unfinished."""
         for name, provider in self.providers.items():
-            if isinstance(provider, follow.ReportsTasks):
-                self._unlisten.append(provider.add_task_listener(partial(self._take_report, name)))
+            if (reports := follow.reporter(provider)) is not None:
+                self._unlisten.append(reports.add_task_listener(partial(self._take_report, name)))
         self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="job-dispatcher")
 
     async def stop(self) -> None:
@@ -289,9 +290,10 @@ class JobEngine:
         return await self.ctx.get(job_id)
 
     async def create_motion_job(
-        self, requester: Requester, request: MotionRequest, provider_name: str, price: Price, job_id: str | None = None
+        self, requester: Requester, request: JobRequest, provider_name: str, price: Price, job_id: str | None = None
     ) -> JobRow:
-        return await self.create_job(requester, "motion", request, provider_name, price, job_id)
+        """A job of the request's own kind (motion, animate): everything after this is kind-agnostic."""
+        return await self.create_job(requester, kind_of(request), request, provider_name, price, job_id)
 
     async def wait_for_end(self, job_id: str, timeout: float | None = None) -> JobRow:
         """Until the job is delivered, failed, cancelled or expired (and the user told)."""

@@ -13,7 +13,7 @@ left to the engine, which ends it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from bot.errors import CallbackRejected, ProviderError, StoreBusy
 from bot.jobs.context import ETA_MARGIN, EngineConfig, JobContext, can_move
@@ -33,7 +33,6 @@ BACKUP_GROWTH = 3.0
 TaskListener = Callable[[str, ProviderTask], Awaitable[None]]
 
 
-@runtime_checkable
 class ReportsTasks(Protocol):
     """A provider that can tell the engine itself when a task changes (in the same process)."""
 
@@ -42,9 +41,16 @@ class ReportsTasks(Protocol):
         ...
 
 
+def reporter(provider: Provider | None) -> ReportsTasks | None:
+    """The provider as a ReportsTasks, if it is one. Asked of the object each time, not by
+    isinstance on a runtime protocol: ABC caches class checks, so a provider could not opt out
+    (by setting the method to None) once its class had been seen with it."""
+    return provider if callable(getattr(provider, "add_task_listener", None)) else None  # type: ignore[return-value]
+
+
 def pushed(ctx: JobContext, provider: Provider | None) -> bool:
     """Does this job's provider tell us about changes (so reads are only the safety net)?"""
-    return bool(ctx.config.public_url) or isinstance(provider, ReportsTasks)
+    return bool(ctx.config.public_url) or reporter(provider) is not None
 
 
 def read_waits(config: EngineConfig, is_pushed: bool) -> Iterator[float]:

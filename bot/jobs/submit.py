@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from bot.errors import ProviderError, provider_error
 from bot.jobs.context import ETA_MARGIN, JobContext
-from bot.models import ErrorKind, JobState, MotionRequest
+from bot.kinds import adapt_to, request_for, takes
+from bot.models import ErrorKind, JobState
 from bot.providers.base import ProviderTask, SubmitRequest, TaskStatus
 from bot.store import JobRow
 
@@ -18,20 +19,28 @@ RESENDS = 2  # fresh submits after a lookup proved the earlier one never arrived
 
 
 def failover_order(ctx: JobContext, job: JobRow) -> list[str]:
+    """The job's provider, then (with failover) every other that can take all it asked for."""
     if not ctx.config.failover:
         return [job.provider]
-    others = [name for name in ctx.providers if name not in (job.provider, "simulator")]
+    public_url = bool(ctx.config.public_url)
+    others = [
+        name
+        for name, provider in ctx.providers.items()
+        if name not in (job.provider, "simulator")
+        and takes(job.kind, job.request, name, provider.capabilities, public_url=public_url)
+    ]
     return [job.provider, *others]
 
 
 def submit_request(ctx: JobContext, job: JobRow, provider: str) -> SubmitRequest:
-    request = MotionRequest.model_validate(job.request)
+    request = request_for(job.kind, job.request)
     # Our own signed URLs outlive Discord's CDN links; use them when we are reachable.
-    for media in (request.image, request.video):
-        if media is not None:
-            own = ctx.links.media_url(job.id, media.path.name)
-            if own:
-                media.url = own
+    for media in request.media_files():
+        own = ctx.links.media_url(job.id, media.path.name)
+        if own:
+            media.url = own
+    caps = ctx.provider(provider).capabilities
+    request = adapt_to(request, provider, caps, public_url=bool(ctx.config.public_url)) or request
     return SubmitRequest(job_id=job.id, request=request, callback_url=ctx.links.callback_url(provider, job.id))
 
 

@@ -2,7 +2,11 @@
 
 An adapter turns a `SubmitRequest` into its own wire format and its answers
 back into `ProviderTask` (shared task states, error kinds, result URL, cost).
-All of a provider's quirks stay inside its own module.
+All of a provider's quirks stay inside its own module; docs/providers.md says
+what each one does on the wire.
+
+Adapters translate, they do not judge: whether a request's options suit a
+provider is decided once, from its `Capabilities`, by bot/options.py.
 """
 
 from __future__ import annotations
@@ -11,16 +15,21 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from bot.errors import provider_error
+from bot.animate.models import AnimateRequest
+from bot.downloads import Downloader, downloader_or_fallback
+from bot.errors import InputRejected, Outage, TransportError
+from bot.http import Classifier, HttpClient, Response
 from bot.limits import KLING_MOTION_LIMITS, MotionLimits
-from bot.models import ErrorKind, Mode, MotionRequest, Orientation
+from bot.models import ErrorKind, MediaFile, Mode, MotionRequest, Orientation
 
-if TYPE_CHECKING:
-    from bot.http import HttpClient
+# What a member reads when a provider that fetches inputs by URL has none for a file.
+NO_INPUT_URL_DETAIL = "The bot is not set up to share files with this service yet; an admin has to configure it."
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class TaskStatus(StrEnum):
@@ -58,6 +67,7 @@ class Capabilities(BaseModel, frozen=True):
     can_find_by_job_id: bool = False  # can tell, after a crash, whether a job was submitted
     can_cancel: bool = False
     limits: MotionLimits = KLING_MOTION_LIMITS
+    animate: bool = False  # the adapter sends image-to-video (/animate) jobs; what they may hold: bot/animate/capabilities.py
 
 
 class MotionTemplate(BaseModel):
@@ -70,9 +80,8 @@ class MotionTemplate(BaseModel):
 
 class SubmitRequest(BaseModel):
     job_id: str
-    request: MotionRequest
+    request: MotionRequest | AnimateRequest  # by the job's kind (bot/kinds.py)
     callback_url: str | None = None  # None: no public URL, the bot polls
-
 
 
 class Provider(ABC):
@@ -112,9 +121,9 @@ class Provider(ABC):
         """Read the task's current state (used by polling)."""
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> ProviderTask:
-        """Turn a callback body into a task update; raise ProviderError(BAD_INPUT) if malformed
+        """Turn a callback body into a task update; raise InputRejected if malformed
         or if a provider-level secret header does not match."""
-        raise provider_error(ErrorKind.BAD_INPUT, f"{self.name} does not send callbacks")
+        raise InputRejected(f"{self.name} does not send callbacks")
 
     async def find_task(self, job_id: str) -> ProviderTask | None:
         """After a crash during submit: the task created for this job, or None if there is none.
@@ -124,11 +133,64 @@ class Provider(ABC):
         raise NotImplementedError
 
     async def cancel(self, task_id: str) -> None:
-        raise provider_error(ErrorKind.BAD_INPUT, f"{self.name} cannot cancel tasks", retryable=False)
+        raise InputRejected(f"{self.name} cannot cancel tasks")
 
     async def list_motion_templates(self) -> list[MotionTemplate]:
         return []
 
-    async def download(self, url: str, dest: Path) -> int:
-        """Stream the result to `dest`; return its size. Adapters needing auth override this."""
-        return await self.http.download(url, dest)
+    async def download(self, url: str, dest: Path, downloader: Downloader | None = None) -> int:
+        """Fetch the result into `dest` through the app's `downloader` (size cap, address rules,
+        video check); return its size. Adapters needing auth override this and pass headers.
+        `downloader` becomes required once every caller passes one (see downloader_or_fallback)."""
+        async with downloader_or_fallback(downloader) as fetcher:
+            return await fetcher.download_video(url, dest)
+
+    # --- for adapters ------------------------------------------------------------------
+
+    async def call(self, method: str, url: str, *, classify: Classifier, idempotent: bool, **kwargs: Any) -> Response:
+        """One HTTP call under the shared retry policy, every failure in the error vocabulary.
+
+        No answer at all is an outage. When the request may have reached the provider and
+        the call is not idempotent (a create without a provider-side dedupe), the provider may
+        have acted on it: `maybe_accepted`, so the engine reconciles instead of resending.
+        """
+        try:
+            return await self.http.request(
+                method, url, provider=self.name, classify=classify, idempotent=idempotent, **kwargs
+            )
+        except TransportError as failure:
+            raise Outage(
+                f"{self.name}: {failure.message}", maybe_accepted=failure.reached and not idempotent
+            ) from failure
+
+    def callback_body(self, model: type[Model], body: bytes) -> Model:
+        """A callback's body read as `model`. Anything else is refused as bad input (the web layer
+        answers 400 and the job keeps its state), never a crash. The reason names the first field
+        at fault, never its value: bodies may echo secrets."""
+        try:
+            return model.model_validate_json(body)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "body"
+            raise InputRejected(f"{self.name} callback: malformed body ({where}: {first['msg']})") from None
+
+    def input_url(self, media: MediaFile) -> str:
+        """Where this provider fetches `media` from. Without a URL (no PUBLIC_URL, and the file
+        did not come from Discord) a provider that takes inputs by URL cannot be sent the job."""
+        if media.url:
+            return media.url
+        raise InputRejected(
+            f"{self.name} fetches inputs by URL and {media.filename} has none: "
+            "set PUBLIC_URL so the bot can serve its inputs",
+            user_detail=NO_INPUT_URL_DETAIL,
+        )
+
+    def reference_video(self, request: MotionRequest) -> MediaFile:
+        """The job's reference video. Intake refuses template jobs for providers without
+        templates; this stops one that got here another way instead of dropping its choice."""
+        if request.video is not None:
+            return request.video
+        template = request.options.motion_template
+        if template:
+            raise InputRejected(f"{self.name}: the job asks for motion template {template!r}, which {self.name} does not offer")
+        raise InputRejected(f"{self.name}: the job has neither a reference video nor a motion template")

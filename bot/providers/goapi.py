@@ -1,6 +1,6 @@
 """GoAPI (goapi.ai): Kling Motion Control through GoAPI's unified task API.
 
-Wire reference: ../shared/providers.md §2 (GoAPI). One JSON envelope for every
+Wire reference: docs/providers.md, "GoAPI". One JSON envelope for every
 model: create `POST /api/v1/task`, read `GET /api/v1/task/{task_id}`, auth by
 the `X-API-Key` header (no Bearer). Inputs are fetched by URL only, so the bot
 must have public URLs for the media (PUBLIC_URL or Discord CDN URLs).
@@ -48,18 +48,18 @@ whoever stores them must drop `config` first.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import re
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bot.errors import ProviderError, provider_error
+from bot.errors import InputRejected, Outage, ProviderError, provider_error
 from bot.http import HttpClient, Response
-from bot.models import ErrorKind, MotionRequest
+from bot.models import ErrorKind
 from bot.providers.base import (
     Capabilities,
     MotionTemplate,
@@ -163,12 +163,7 @@ class _Webhook(_Wire):
 class GoApiProvider(Provider):
     name: ClassVar[str] = "goapi"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        modes=("std", "pro"),
-        orientations=("image", "video"),
-        keep_sound=True,
-        prompt=True,
-        motion_templates=True,  # `preset_motion`
-        uploaded_video=True,
+        motion_templates=True,  # `preset_motion`, besides an uploaded video
         needs_input_urls=True,  # GoAPI fetches inputs by URL; it takes no uploads in the create call
         can_find_by_job_id=False,  # no external id field: a crash mid-submit cannot be resolved
         can_cancel=True,  # A1
@@ -189,40 +184,18 @@ class GoApiProvider(Provider):
 
     async def submit(self, submit: SubmitRequest) -> ProviderTask:
         body = self.build_create_body(submit)
-        response = await self.http.request(
-            "POST",
-            f"{self.base_url}/api/v1/task",
-            provider=self.name,
-            classify=self._classify,
-            idempotent=False,  # no external id to dedupe on: never sent twice unless surely refused
-            json=body,
-            headers=self._headers(),
-        )
+        # No external id to dedupe on: never sent twice unless surely refused.
+        response = await self._call("POST", "", idempotent=False, json=body)
         task = self._task_from_envelope(response)
         log.info("goapi: job %s created task %s (%s)", submit.job_id, task.task_id, task.raw_status)
         return task
 
     async def get_task(self, task_id: str) -> ProviderTask:
-        response = await self.http.request(
-            "GET",
-            f"{self.base_url}/api/v1/task/{task_id}",
-            provider=self.name,
-            classify=self._classify,
-            idempotent=True,
-            headers=self._headers(),
-        )
-        return self._task_from_envelope(response)
+        return self._task_from_envelope(await self._call("GET", task_id, idempotent=True))
 
     async def cancel(self, task_id: str) -> None:
         # A1. Repeating a cancel is harmless, so it may be retried like a read.
-        await self.http.request(
-            "DELETE",
-            f"{self.base_url}/api/v1/task/{task_id}",
-            provider=self.name,
-            classify=self._classify,
-            idempotent=True,
-            headers=self._headers(),
-        )
+        await self._call("DELETE", task_id, idempotent=True)
         log.info("goapi: cancelled task %s", task_id)
 
     async def list_motion_templates(self) -> list[MotionTemplate]:
@@ -232,43 +205,32 @@ class GoApiProvider(Provider):
         # The secret comes back verbatim (no HMAC over the body); compare it in constant time.
         given = next((v for k, v in headers.items() if k.lower() == WEBHOOK_SECRET_HEADER), None)
         if given is None or not hmac.compare_digest(given.encode(), self._webhook_secret.encode()):
-            raise provider_error(ErrorKind.BAD_INPUT, "goapi webhook: missing or wrong x-webhook-secret", retryable=False)
-        try:
-            hook = _Webhook.model_validate(json.loads(body))
-        except (ValueError, UnicodeDecodeError, ValidationError):
-            raise provider_error(
-                ErrorKind.BAD_INPUT, "goapi webhook: body is not {timestamp, data} JSON", retryable=False
-            ) from None
+            raise InputRejected("goapi webhook: missing or wrong x-webhook-secret")
+        hook = self.callback_body(_Webhook, body)
         now = time.time()
         if hook.timestamp < now - WEBHOOK_MAX_AGE or hook.timestamp > now + WEBHOOK_MAX_SKEW:
             # A replayed old notification must not move a job.
-            raise provider_error(
-                ErrorKind.BAD_INPUT, f"goapi webhook: timestamp {hook.timestamp:.0f} is stale or in the future",
-                retryable=False,
-            )
-        return self._task_from_data(hook.data, bad=ErrorKind.BAD_INPUT)
+            raise InputRejected(f"goapi webhook: timestamp {hook.timestamp:.0f} is stale or in the future")
+        return self._task_from_data(hook.data, malformed=InputRejected)
 
     # --- request building -----------------------------------------------------------------------------
 
     def build_create_body(self, submit: SubmitRequest) -> dict[str, Any]:
-        """The create body for this job; raises ProviderError(BAD_INPUT) before anything is sent."""
+        """The create body for this job (bot/options.py already refused what GoAPI cannot take)."""
         request = submit.request
         options = request.options
-        self._refuse_unsupported(request)
-        assert request.image.url is not None  # checked by _refuse_unsupported
-
         task_input: dict[str, Any] = {
-            "image_url": request.image.url,
+            "image_url": self.input_url(request.image),
             "motion_direction": options.orientation,  # = Kling's character_orientation
             "keep_original_sound": options.keep_sound,  # a JSON bool here (Kling itself wants "yes"/"no")
             "mode": options.mode,
             "version": MODEL_VERSION,
         }
+        # Exactly one motion source (intake refuses a template together with a video).
         if options.motion_template:
             task_input["preset_motion"] = options.motion_template
         else:
-            assert request.video is not None and request.video.url is not None
-            task_input["video_url"] = request.video.url
+            task_input["video_url"] = self.input_url(self.reference_video(request))
         if options.prompt:
             task_input["prompt"] = options.prompt
 
@@ -277,36 +239,12 @@ class GoApiProvider(Provider):
             config["webhook_config"] = {"endpoint": submit.callback_url, "secret": self._webhook_secret}
         return {"model": "kling", "task_type": "motion_control", "input": task_input, "config": config}
 
-    def _refuse_unsupported(self, request: MotionRequest) -> None:
-        caps = self.capabilities
-        options = request.options
-
-        def refuse(message: str, user_detail: str | None = None) -> ProviderError:
-            return provider_error(ErrorKind.BAD_INPUT, f"goapi: {message}", retryable=False, user_detail=user_detail)
-
-        if options.mode not in caps.modes:
-            raise refuse(f"mode {options.mode!r} is not supported")
-        if options.orientation not in caps.orientations:
-            raise refuse(f"orientation {options.orientation!r} is not supported")
-        if len(options.prompt) > caps.limits.prompt_max_chars:
-            raise refuse(
-                f"prompt is {len(options.prompt)} characters, more than {caps.limits.prompt_max_chars}",
-                f"The prompt may be at most {caps.limits.prompt_max_chars} characters.",
-            )
-        if options.motion_template and request.video is not None:
-            # GoAPI takes exactly one motion source; dropping either silently would not be what was asked.
-            raise refuse("both a motion template and a reference video were given; GoAPI takes one")
-        if not options.motion_template and request.video is None:
-            raise refuse("neither a reference video nor a motion template was given")
-        missing = [m.filename for m in (request.image, request.video) if m is not None and not m.url]
-        if missing:
-            raise refuse(
-                f"GoAPI fetches inputs by URL and {', '.join(missing)} has none; "
-                "set PUBLIC_URL so the bot can serve its media, or use Discord attachment URLs"
-            )
-
-    def _headers(self) -> dict[str, str]:
-        return {"X-API-Key": self._api_key}
+    async def _call(self, method: str, task_id: str, *, idempotent: bool, **kwargs: Any) -> Response:
+        """One call to the unified task endpoint (`/api/v1/task[/{task_id}]`)."""
+        url = f"{self.base_url}/api/v1/task" + (f"/{quote(task_id, safe='')}" if task_id else "")
+        return await self.call(
+            method, url, classify=self._classify, idempotent=idempotent, headers={"X-API-Key": self._api_key}, **kwargs
+        )
 
     # --- answers -> shared vocabulary -----------------------------------------------------------------
 
@@ -314,20 +252,19 @@ class GoApiProvider(Provider):
         payload = response.json()  # malformed -> OUTAGE
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, dict):
-            raise provider_error(
-                ErrorKind.OUTAGE, f"goapi: answer without a task object (HTTP {response.status})",
-                http_status=response.status,
-            )
-        return self._task_from_data(data, bad=ErrorKind.OUTAGE)
+            raise Outage(f"goapi: answer without a task object (HTTP {response.status})", http_status=response.status)
+        return self._task_from_data(data, malformed=Outage)
 
-    def _task_from_data(self, data: Mapping[str, Any], *, bad: ErrorKind) -> ProviderTask:
-        """Map one unified task object. `bad` is the kind for a malformed object: from the API an
+    def _task_from_data(
+        self, data: Mapping[str, Any], *, malformed: type[Outage] | type[InputRejected]
+    ) -> ProviderTask:
+        """Map one unified task object. `malformed` is what a broken object is: from the API an
         outage (the provider broke its contract), from a webhook bad input (reject, keep polling)."""
         try:
             task = _TaskData.model_validate(data)
         except ValidationError as exc:
             fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
-            raise provider_error(bad, f"goapi: malformed task object ({fields})", retryable=bad is ErrorKind.OUTAGE) from None
+            raise malformed(f"goapi: malformed task object ({fields})") from None
 
         raw_status = task.status
         word = raw_status.strip().lower()
@@ -361,7 +298,7 @@ class GoApiProvider(Provider):
     def _classify(self, response: Response) -> ProviderError | None:
         """Map an HTTP answer to an error (A2), or None for a success."""
         status = response.status
-        body = _json_or_none(response.body)
+        body = response.json_or_none()
         code: Any = body.get("code") if isinstance(body, dict) else None
         if 200 <= status < 300:
             if isinstance(code, int) and not isinstance(code, bool) and code not in (0, 200) and code >= 400:
@@ -371,28 +308,15 @@ class GoApiProvider(Provider):
         message = self.redact(_body_message(body, response.body)) or f"HTTP {status}"
         code_text = str(code) if code is not None else str(status)
 
-        def error(kind: ErrorKind, retryable: bool, user_detail: str | None = None) -> ProviderError:
-            return provider_error(
-                kind, f"goapi: {message}", code=code_text, http_status=response.status,
-                retryable=retryable, user_detail=user_detail,
-            )
-
-        if status == 401:
-            return error(ErrorKind.AUTH, False)
-        if status == 402 or (400 <= status < 500 and _BALANCE_WORDS.search(message)):
-            return error(ErrorKind.BALANCE, False)
-        if status == 403:
-            return error(ErrorKind.AUTH, False)
-        if status == 429:
-            return error(ErrorKind.RATE_LIMIT, True)
-        if 400 <= status < 500:
-            if CONTENT_POLICY_WORDS.search(message):
-                return error(ErrorKind.CONTENT_POLICY, False)
-            detail = "No person was found in the image." if _NO_PERSON_WORDS.search(message) else None
-            return error(ErrorKind.BAD_INPUT, False, detail)
-        if status >= 500:
-            return error(ErrorKind.OUTAGE, True)
-        return error(ErrorKind.UNKNOWN, False)
+        kind = _kind_of_answer(status, message)
+        no_person = kind is ErrorKind.BAD_INPUT and _NO_PERSON_WORDS.search(message)
+        return provider_error(
+            kind,
+            f"goapi: {message}",
+            code=code_text,
+            http_status=response.status,
+            user_detail="No person was found in the image." if no_person else None,
+        )
 
     def secrets(self) -> tuple[str, ...]:
         return (self._api_key, self._webhook_secret)
@@ -417,6 +341,21 @@ def _result_url(output: _Output | None) -> str | None:
     return None
 
 
+def _kind_of_answer(status: int, message: str) -> ErrorKind:
+    """A2: what an error answer means, from its HTTP status (or body code) and its wording."""
+    if status in (401, 403):
+        return ErrorKind.AUTH
+    if status == 402 or (400 <= status < 500 and _BALANCE_WORDS.search(message)):
+        return ErrorKind.BALANCE
+    if status == 429:
+        return ErrorKind.RATE_LIMIT
+    if 400 <= status < 500:
+        return ErrorKind.CONTENT_POLICY if CONTENT_POLICY_WORDS.search(message) else ErrorKind.BAD_INPUT
+    if status >= 500:
+        return ErrorKind.OUTAGE
+    return ErrorKind.UNKNOWN
+
+
 def _failure_kind(text: str) -> ErrorKind:
     if CONTENT_POLICY_WORDS.search(text):
         return ErrorKind.CONTENT_POLICY
@@ -439,12 +378,6 @@ def _join(*parts: str | None) -> str:
             seen.append(part)
     return " | ".join(seen)
 
-
-def _json_or_none(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
 
 
 def _body_message(parsed: Any, raw: bytes) -> str:

@@ -1,10 +1,10 @@
 """Kling's official API (Kuaishou developer API): Motion Control.
 
-Wire reference: ../shared/providers.md §1. Everything Kling-specific lives here:
+Wire reference: docs/providers.md, "Kling official API". Everything Kling-specific lives here:
 the AK/SK -> JWT auth, the `{code, message, request_id, data}` envelope, the
 business error codes, the task vocabulary and the bare-task callbacks.
 
-Assumptions (facts providers.md marks unconfirmed or does not state; each is
+Assumptions (facts docs/providers.md marks unconfirmed or does not state; each is
 coded to the documented shape and kept in this one place):
 - A create whose `external_task_id` already exists on the account is refused
   with HTTP 400, code 1201 (the generic "bad value" code; the message names
@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
 import time
 import warnings
@@ -43,9 +42,9 @@ from urllib.parse import quote
 import jwt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.errors import ProviderError, provider_error
-from bot.http import HttpClient, Response, parse_retry_after
-from bot.limits import KLING_MOTION_LIMITS
+from bot.animate.models import AnimateRequest
+from bot.errors import Outage, ProviderError, provider_error
+from bot.http import HttpClient, Response
 from bot.models import ErrorKind, MediaFile, Mode, Orientation
 from bot.providers.base import (
     Capabilities,
@@ -53,6 +52,12 @@ from bot.providers.base import (
     ProviderTask,
     SubmitRequest,
     TaskStatus,
+)
+from bot.providers.kling_animate import (
+    I2V_EXTERNAL_PREFIX,
+    I2V_PATH,
+    I2V_TASK_PREFIX,
+    image_to_video_body,
 )
 
 log = logging.getLogger(__name__)
@@ -68,31 +73,32 @@ TOKEN_EXPIRED_CODE = 1004
 EXTERNAL_ID_PREFIX = "job-"
 USER_DETAIL_MAX_CHARS = 200
 
-# Every documented business code (§1.7) -> what a caller branches on, and whether
-# the same request may succeed later. HTTP 429 carries both quota and rate codes,
-# so the code, not the status, decides.
-ERROR_CODES: dict[int, tuple[ErrorKind, bool]] = {
-    1000: (ErrorKind.AUTH, False),  # authentication failed
-    1001: (ErrorKind.AUTH, False),  # Authorization empty
-    1002: (ErrorKind.AUTH, False),  # Authorization invalid
-    1003: (ErrorKind.AUTH, False),  # token not yet valid: our clock is off
-    1004: (ErrorKind.AUTH, False),  # token expired (re-minted once in _request)
-    1100: (ErrorKind.BALANCE, False),  # account exception
-    1101: (ErrorKind.BALANCE, False),  # account in arrears
-    1102: (ErrorKind.BALANCE, False),  # resource pack depleted or expired
-    1103: (ErrorKind.AUTH, False),  # no access to this API or model
-    1200: (ErrorKind.BAD_INPUT, False),  # invalid request parameters
-    1201: (ErrorKind.BAD_INPUT, False),  # bad key or value (message says which)
-    1202: (ErrorKind.BAD_INPUT, False),  # invalid request method
-    1203: (ErrorKind.BAD_INPUT, False),  # resource (e.g. model) not found
-    1300: (ErrorKind.CONTENT_POLICY, False),  # platform policy triggered
-    1301: (ErrorKind.CONTENT_POLICY, False),  # content security policy triggered
-    1302: (ErrorKind.RATE_LIMIT, True),  # request rate too high
-    1303: (ErrorKind.RATE_LIMIT, True),  # parallel tasks over the resource pack's limit
-    1304: (ErrorKind.AUTH, False),  # IP whitelist policy: access refused until support acts
-    5000: (ErrorKind.OUTAGE, True),  # server internal error
-    5001: (ErrorKind.OUTAGE, True),  # temporarily unavailable (maintenance)
-    5002: (ErrorKind.OUTAGE, True),  # internal timeout (backlog)
+# Every documented business code -> what a caller branches on; the error class the
+# kind picks says whether the same request may succeed later (rate limits and outages
+# may, rejections never). HTTP 429 carries both quota and rate codes, so the code,
+# not the status, decides.
+ERROR_CODES: dict[int, ErrorKind] = {
+    1000: ErrorKind.AUTH,  # authentication failed
+    1001: ErrorKind.AUTH,  # Authorization empty
+    1002: ErrorKind.AUTH,  # Authorization invalid
+    1003: ErrorKind.AUTH,  # token not yet valid: our clock is off
+    1004: ErrorKind.AUTH,  # token expired (re-minted once in _request)
+    1100: ErrorKind.BALANCE,  # account exception
+    1101: ErrorKind.BALANCE,  # account in arrears
+    1102: ErrorKind.BALANCE,  # resource pack depleted or expired
+    1103: ErrorKind.AUTH,  # no access to this API or model
+    1200: ErrorKind.BAD_INPUT,  # invalid request parameters
+    1201: ErrorKind.BAD_INPUT,  # bad key or value (message says which)
+    1202: ErrorKind.BAD_INPUT,  # invalid request method
+    1203: ErrorKind.BAD_INPUT,  # resource (e.g. model) not found
+    1300: ErrorKind.CONTENT_POLICY,  # platform policy triggered
+    1301: ErrorKind.CONTENT_POLICY,  # content security policy triggered
+    1302: ErrorKind.RATE_LIMIT,  # request rate too high
+    1303: ErrorKind.RATE_LIMIT,  # parallel tasks over the resource pack's limit
+    1304: ErrorKind.AUTH,  # IP whitelist policy: access refused until support acts
+    5000: ErrorKind.OUTAGE,  # server internal error
+    5001: ErrorKind.OUTAGE,  # temporarily unavailable (maintenance)
+    5002: ErrorKind.OUTAGE,  # internal timeout (backlog)
 }
 
 # Kling's text is worth showing users only where it names what to change in the input.
@@ -168,7 +174,7 @@ class KlingEnvelope(_Wire):
 
 
 class MotionControlBody(BaseModel):
-    """POST /v1/videos/motion-control (§1.3)."""
+    """POST /v1/videos/motion-control."""
 
     model_name: str
     image_url: str  # a URL, or raw base64 with no data: prefix
@@ -190,55 +196,52 @@ def classify(response: Response) -> ProviderError | None:
     Success is HTTP 2xx with `code` 0. Otherwise the business code decides
     when it is a documented one, the HTTP status when not.
     """
-    try:
-        body = json.loads(response.body)
-    except (ValueError, UnicodeDecodeError):
-        body = None
+    body = response.json_or_none()
     code = body.get("code") if isinstance(body, dict) else None
     if response.status < 300 and code == 0:
         return None
     message = str(body.get("message") or "") if isinstance(body, dict) else ""
+    request_id = body.get("request_id") if isinstance(body, dict) else None
+    request_id = str(request_id) if request_id else None
     if isinstance(code, int) and code in ERROR_CODES:
-        kind, retryable = ERROR_CODES[code]
-        request_id = body.get("request_id")
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        retry_after = response.retry_after
         if code == 1303:
             retry_after = max(retry_after or 0.0, MIN_CONCURRENCY_BACKOFF_SECONDS)
         return provider_error(
-            kind,
+            ERROR_CODES[code],
             f"kling: {message or 'error'}" + (f" (request_id {request_id})" if request_id else ""),
             code=str(code),
             http_status=response.status,
-            retryable=retryable,
             retry_after=retry_after,
+            request_id=request_id,
             user_detail=_user_detail(message) if code in USER_DETAIL_CODES else None,
         )
-    return _error_from_status(response, code, message)
+    return _error_from_status(response, code, message, request_id)
 
 
-def _error_from_status(response: Response, code: object, message: str) -> ProviderError:
+def _error_from_status(response: Response, code: object, message: str, request_id: str | None) -> ProviderError:
     """An answer without a documented code: the HTTP status is all we have."""
     status = response.status
     if status < 300:
         # 2xx that is not Kling's envelope: a proxy page or a truncated body, worth a retry.
-        kind, retryable = ErrorKind.OUTAGE, True
+        kind = ErrorKind.OUTAGE
         message = f"malformed answer: {response.body[:200].decode('utf-8', 'replace')!r}"
     elif status == 429:
-        kind, retryable = ErrorKind.RATE_LIMIT, True
+        kind = ErrorKind.RATE_LIMIT
     elif status >= 500:
-        kind, retryable = ErrorKind.OUTAGE, True
+        kind = ErrorKind.OUTAGE
     elif status in (401, 403):
-        kind, retryable = ErrorKind.AUTH, False
+        kind = ErrorKind.AUTH
     elif status in (400, 404, 422):
-        kind, retryable = ErrorKind.BAD_INPUT, False
+        kind = ErrorKind.BAD_INPUT
     else:
-        kind, retryable = ErrorKind.UNKNOWN, False
+        kind = ErrorKind.UNKNOWN
     return provider_error(
         kind,
         f"kling: HTTP {status}: {message or response.body[:200].decode('utf-8', 'replace')}",
         code=None if code is None else str(code),
         http_status=status,
-        retryable=retryable,
+        request_id=request_id,
     )
 
 
@@ -260,6 +263,14 @@ def failure_kind(message: str | None) -> ErrorKind:
 
 
 def to_provider_task(task: KlingTask) -> ProviderTask:
+    """The bot's view; an image-to-video task's id carries I2V_TASK_PREFIX (see kling_animate)."""
+    view = _to_provider_task(task)
+    if (task.task_info.external_task_id or "").startswith(I2V_EXTERNAL_PREFIX):
+        view.task_id = I2V_TASK_PREFIX + view.task_id
+    return view
+
+
+def _to_provider_task(task: KlingTask) -> ProviderTask:
     status = STATUS_MAP.get(task.task_status)
     if status is None:
         # A word we do not know yet: keep polling rather than end the job; the job timeout bounds it.
@@ -295,17 +306,14 @@ def to_provider_task(task: KlingTask) -> ProviderTask:
 
 class KlingProvider(Provider):
     name: ClassVar[str] = "kling"
+    # Both modes and orientations, keep_sound, prompt and the input limits are the defaults:
+    # they are Kling's own. Only what sets Kling apart is spelled out.
     capabilities: ClassVar[Capabilities] = Capabilities(
-        modes=("std", "pro"),
-        orientations=("image", "video"),
-        keep_sound=True,
-        prompt=True,
         motion_templates=False,  # the official API has no preset motions
-        uploaded_video=True,
         needs_input_urls=True,  # the motion video is taken by URL only
         can_find_by_job_id=True,  # external_task_id carries our job id
         can_cancel=False,  # no cancel endpoint is documented
-        limits=KLING_MOTION_LIMITS,
+        animate=True,  # POST /v1/videos/image2video (bot/providers/kling_animate.py)
     )
 
     def __init__(
@@ -366,20 +374,22 @@ class KlingProvider(Provider):
         try:
             return KlingEnvelope.model_validate(response.json()).data
         except ValidationError:
-            raise provider_error(ErrorKind.OUTAGE, f"kling: {method} {path}: answer is not Kling's envelope") from None
+            raise Outage(f"kling: {method} {path}: answer is not Kling's envelope") from None
 
     async def _send(self, method: str, path: str, idempotent: bool, kwargs: dict[str, Any]) -> Response:
         headers = {"Authorization": f"Bearer {self._bearer()}"}
-        return await self.http.request(
-            method, self.base_url + path, provider=self.name, classify=classify,
-            idempotent=idempotent, headers=headers, **kwargs,
+        return await self.call(
+            method, self.base_url + path, classify=classify, idempotent=idempotent, headers=headers, **kwargs
         )
 
     # --- Provider interface ----------------------------------------------------------
     async def submit(self, submit: SubmitRequest) -> ProviderTask:
-        body = await self._build_body(submit)
+        if isinstance(submit.request, AnimateRequest):
+            path, body = I2V_PATH, await self._animate_body(submit, submit.request)
+        else:
+            path, body = MOTION_PATH, (await self._build_body(submit)).model_dump(exclude_none=True)
         try:
-            data = await self._request("POST", MOTION_PATH, idempotent=True, json=body.model_dump(exclude_none=True))
+            data = await self._request("POST", path, idempotent=True, json=body)
         except ProviderError as error:
             # external_task_id is unique per account: a resend (ours after a lost answer,
             # or the retry policy's) is refused, and the task it refers to is the job's.
@@ -393,13 +403,19 @@ class KlingProvider(Provider):
         return to_provider_task(_parse_task(data, "create"))
 
     async def get_task(self, task_id: str) -> ProviderTask:
-        data = await self._request("GET", f"{MOTION_PATH}/{quote(task_id, safe='')}", idempotent=True)
+        path, bare = (I2V_PATH, task_id.removeprefix(I2V_TASK_PREFIX)) if task_id.startswith(I2V_TASK_PREFIX) else (MOTION_PATH, task_id)
+        data = await self._request("GET", f"{path}/{quote(bare, safe='')}", idempotent=True)
         return to_provider_task(_parse_task(data, "query"))
 
     async def find_task(self, job_id: str) -> ProviderTask | None:
-        external_id = external_task_id(job_id)
+        # The job's kind is not known here: a motion job's task, else an image-to-video one.
+        return await self._find(MOTION_PATH, job_id, external_task_id(job_id)) or await self._find(
+            I2V_PATH, job_id, I2V_EXTERNAL_PREFIX + job_id
+        )
+
+    async def _find(self, path: str, job_id: str, external_id: str) -> ProviderTask | None:
         try:
-            data = await self._request("GET", f"{MOTION_PATH}/{quote(external_id, safe='')}", idempotent=True)
+            data = await self._request("GET", f"{path}/{quote(external_id, safe='')}", idempotent=True)
         except ProviderError as error:
             if error.http_status == 404 or error.code == str(NOT_FOUND_CODE):
                 return None
@@ -419,43 +435,26 @@ class KlingProvider(Provider):
             "GET", MOTION_PATH, idempotent=True, params={"pageNum": str(page), "pageSize": str(page_size)}
         )
         if not isinstance(data, list):
-            raise provider_error(ErrorKind.OUTAGE, "kling: list answer has no task array")
+            raise Outage("kling: list answer has no task array")
         return [to_provider_task(_parse_task(item, "list")) for item in data]
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> ProviderTask:
         # Kling does not sign callbacks; our per-job secret in the URL is checked by the web server.
-        try:
-            payload = json.loads(body)
-            return to_provider_task(KlingTask.model_validate(payload))
-        except (ValueError, UnicodeDecodeError, ValidationError):
-            raise provider_error(
-                ErrorKind.BAD_INPUT, "kling: callback body is not a Kling task object", retryable=False
-            ) from None
+        return to_provider_task(self.callback_body(KlingTask, body))
+
+    async def _animate_body(self, submit: SubmitRequest, request: AnimateRequest) -> dict[str, Any]:
+        image = await self._image_field(request.image)
+        tail = await self._image_field(request.end_image) if request.end_image else None
+        return await image_to_video_body(request, image, tail, submit.callback_url, submit.job_id)
 
     # --- request building -------------------------------------------------------------
     async def _build_body(self, submit: SubmitRequest) -> MotionControlBody:
-        """Refuse what Kling cannot take before anything is sent."""
         request = submit.request
         options = request.options
-        if options.motion_template is not None:
-            raise provider_error(
-                ErrorKind.BAD_INPUT, "kling: the official API has no preset motions; send a motion video",
-                retryable=False,
-            )
-        if request.video is None:
-            raise provider_error(ErrorKind.BAD_INPUT, "kling: a motion video is required", retryable=False)
-        if request.video.url is None:
-            raise provider_error(
-                ErrorKind.BAD_INPUT,
-                "kling: the motion video must be given as a URL and the bot has none for it; "
-                "set PUBLIC_URL so the bot can serve its inputs",
-                retryable=False,
-                user_detail="The bot is not set up to share videos with this service yet; an admin has to fix that.",
-            )
         return MotionControlBody(
             model_name=self.model,
             image_url=await self._image_field(request.image),
-            video_url=request.video.url,
+            video_url=self.input_url(self.reference_video(request)),  # Kling takes the video by URL only
             character_orientation=options.orientation,
             mode=options.mode,
             prompt=options.prompt or None,
@@ -465,18 +464,10 @@ class KlingProvider(Provider):
         )
 
     async def _image_field(self, image: MediaFile) -> str:
-        """The image's URL, or, without one, its bytes as raw base64 (no data: prefix)."""
+        """The image's URL, or, without one, its bytes as raw base64 (no data: prefix).
+        Intake held the file to Kling's 10 MB, so the encoded field stays under ~13.4 MB."""
         if image.url is not None:
             return image.url
-        limit = self.capabilities.limits.image_max_bytes
-        size = image.path.stat().st_size
-        if size > limit:
-            raise provider_error(
-                ErrorKind.BAD_INPUT,
-                f"kling: image {image.filename} is {size} bytes; Kling takes at most {limit} bytes",
-                retryable=False,
-                user_detail=f"The image must be at most {limit // 1_000_000} MB.",
-            )
         data = await asyncio.to_thread(image.path.read_bytes)
         return base64.b64encode(data).decode("ascii")
 
@@ -489,4 +480,4 @@ def _parse_task(data: Any, what: str) -> KlingTask:
     try:
         return KlingTask.model_validate(data)
     except ValidationError:
-        raise provider_error(ErrorKind.OUTAGE, f"kling: {what} answer has no valid task object") from None
+        raise Outage(f"kling: {what} answer has no valid task object") from None

@@ -1,4 +1,4 @@
-"""ModelsLab v7 Video Fusion motion control (../shared/providers.md §4).
+"""ModelsLab v7 Video Fusion motion control (docs/providers.md, "ModelsLab").
 
 Wire summary: `POST {base}/api/v7/video-fusion/motion-control` with the API key
 as the `key` field of the JSON body (not a header), inputs as URLs, and an
@@ -12,14 +12,14 @@ Because the key travels in the body, nothing here ever logs a request body, and
 every provider text that reaches a ProviderError or a ProviderTask goes through
 `redact` first: ModelsLab may echo the request back in an error.
 
-Assumptions (unconfirmed in providers.md §4; check against a live answer and fix here):
+Assumptions (unconfirmed in docs/providers.md §4; check against a live answer and fix here):
 - A1 model_id is "kling-motion-control" (documented as v2.6); "kling-v3-motion-control" is
   only seen in third-party code, so it is not offered.
 - A2 `webhook` and `track_id` (ModelsLab's generic async options) are honoured by this endpoint.
 - A3 Required fields are those Kling requires (key, model_id, init_image, init_video,
   character_orientation, mode); `prompt` is optional, so an empty prompt is left out.
-- A4 `keep_original_sound` does not exist here: capabilities.keep_sound is False and a request
-  asking to keep the sound is refused before anything is sent (never silently dropped).
+- A4 `keep_original_sound` does not exist here: capabilities.keep_sound is False, so intake
+  refuses a request asking to keep the sound before anything is sent (never silently dropped).
 - A5 Input limits are Kling's (§4.1 says "same content rules as Kling"): KLING_MOTION_LIMITS.
 - A6 Errors come as `{"status": "error", "message": ...}`, often with HTTP 200; the message may
   be in the legacy misspelt field `messege`, or be an object/list of field errors. We read
@@ -58,9 +58,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.errors import ProviderError, provider_error
+from bot.errors import InputRejected, Outage, ProviderError, provider_error
 from bot.http import NOT_ACCEPTED_STATUSES, HttpClient, Response
-from bot.limits import KLING_MOTION_LIMITS
 from bot.models import ErrorKind, Mode, Orientation
 from bot.providers.base import (
     Capabilities,
@@ -149,17 +148,13 @@ class _Answer(BaseModel):
 
 class ModelsLabProvider(Provider):
     name = "modelslab"
+    # Modes, orientations, prompt and the input limits (A5) are the defaults: Kling's own.
     capabilities: ClassVar[Capabilities] = Capabilities(
-        modes=("std", "pro"),
-        orientations=("image", "video"),
         keep_sound=False,  # A4
-        prompt=True,
-        motion_templates=False,
-        uploaded_video=True,
+        motion_templates=False,  # no preset motions: init_video is required
         needs_input_urls=True,  # init_image / init_video are URLs only
         can_find_by_job_id=False,  # no lookup by track_id
-        can_cancel=False,
-        limits=KLING_MOTION_LIMITS,  # A5
+        can_cancel=False,  # no cancel endpoint
     )
 
     def __init__(self, http: HttpClient, *, api_key: str, base_url: str) -> None:
@@ -171,12 +166,11 @@ class ModelsLabProvider(Provider):
 
     # --- Provider interface ---------------------------------------------------------------
     async def submit(self, submit: SubmitRequest) -> ProviderTask:
-        body = self._create_body(submit)  # refuses unsupported options before anything is sent
+        body = self._create_body(submit)
         try:
-            response = await self.http.request(
+            response = await self.call(
                 "POST",
                 self._base_url + CREATE_PATH,
-                provider=self.name,
                 classify=self._classify_create,
                 idempotent=False,
                 json={"key": self._api_key, **body.model_dump(exclude_none=True)},
@@ -197,11 +191,10 @@ class ModelsLabProvider(Provider):
 
     async def get_task(self, task_id: str) -> ProviderTask:
         if not _is_id(task_id):  # A9: ids are integers; anything else would change the URL path
-            raise provider_error(ErrorKind.BAD_INPUT, f"not a ModelsLab task id: {task_id!r}", retryable=False)
-        response = await self.http.request(
+            raise InputRejected(f"not a ModelsLab task id: {task_id!r}")
+        response = await self.call(
             "POST",
             self._base_url + FETCH_PATH + task_id,
-            provider=self.name,
             classify=self._classify_read,
             idempotent=True,  # a read
             json={"key": self._api_key},
@@ -213,40 +206,17 @@ class ModelsLabProvider(Provider):
         try:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError):
-            raise provider_error(ErrorKind.BAD_INPUT, "modelslab callback: body is not JSON", retryable=False) from None
+            raise InputRejected("modelslab callback: body is not JSON") from None
         if not isinstance(payload, dict):
-            raise provider_error(ErrorKind.BAD_INPUT, "modelslab callback: body is not a JSON object", retryable=False)
+            raise InputRejected("modelslab callback: body is not a JSON object")
         return self._task_from(payload, stage="callback")
 
     # --- request -----------------------------------------------------------------------------
     def _create_body(self, submit: SubmitRequest) -> _CreateBody:
         request, options = submit.request, submit.request.options
-        if options.keep_sound:
-            raise _refuse(
-                "ModelsLab cannot keep the reference video's sound (no keep_original_sound option)",
-                "This service cannot keep the original sound; turn that option off.",
-            )
-        if options.motion_template or request.video is None:
-            raise _refuse(
-                "ModelsLab has no preset motions; it needs an uploaded reference video",
-                "This service needs a reference video.",
-            )
-        if len(options.prompt) > self.capabilities.limits.prompt_max_chars:
-            raise _refuse(
-                f"prompt is {len(options.prompt)} characters, more than {self.capabilities.limits.prompt_max_chars}",
-                f"The prompt may be at most {self.capabilities.limits.prompt_max_chars} characters.",
-            )
-        missing = [name for name, media in (("image", request.image), ("video", request.video)) if not media.url]
-        if missing:
-            raise _refuse(
-                f"ModelsLab fetches inputs by URL and the {' and '.join(missing)} has none: "
-                "set PUBLIC_URL so the bot can serve its files to the provider",
-                "The bot is not set up to share files with this service yet; an admin has to configure it.",
-            )
-        assert request.image.url is not None and request.video.url is not None  # checked just above
         return _CreateBody(
-            init_image=request.image.url,
-            init_video=request.video.url,
+            init_image=self.input_url(request.image),
+            init_video=self.input_url(self.reference_video(request)),
             character_orientation=options.orientation,
             mode=options.mode,
             prompt=options.prompt or None,
@@ -267,13 +237,12 @@ class ModelsLabProvider(Provider):
         On a read, an `error` body that is about the task (not the key or the rate) returns
         None: get_task turns it into a FAILED task (A8).
         """
-        payload = _json_or_none(response.body)
+        payload = response.json_or_none()
         if 200 <= response.status < 300:
             if not isinstance(payload, dict):
                 what = "malformed JSON" if payload is None else "a JSON value that is not an object"
                 # A 200 to a create may mean the task exists: never an invitation to submit again.
-                return provider_error(
-                    ErrorKind.OUTAGE,
+                return Outage(
                     f"{self.name}: {what} (HTTP {response.status}): {self._snippet(response.body)}",
                     http_status=response.status,
                     retryable=stage == "read",
@@ -313,24 +282,24 @@ class ModelsLabProvider(Provider):
         return provider_error(kind, message, http_status=http_status, user_detail=detail)
 
     def _load(self, response: Response) -> dict[str, Any]:
-        payload = _json_or_none(response.body)
+        payload = response.json_or_none()
         if not isinstance(payload, dict):  # classify already refused these; kept for type safety
-            raise provider_error(ErrorKind.OUTAGE, f"{self.name}: unreadable answer", http_status=response.status)
+            raise Outage(f"{self.name}: unreadable answer", http_status=response.status)
         return payload
 
     def _task_from(
         self, payload: dict[str, Any], *, stage: Literal["create", "read", "callback"], known_id: str | None = None
     ) -> ProviderTask:
         # A malformed callback is the sender's fault (BAD_INPUT); a malformed API answer is an outage.
-        bad_kind = ErrorKind.BAD_INPUT if stage == "callback" else ErrorKind.OUTAGE
+        malformed: type[ProviderError] = InputRejected if stage == "callback" else Outage
         try:
             answer = _Answer.model_validate(payload)
         except ValidationError as exc:
             fields = ", ".join(sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]})) or "body"
-            raise provider_error(bad_kind, f"{self.name}: unexpected answer shape ({fields})", retryable=False) from None
+            raise malformed(f"{self.name}: unexpected answer shape ({fields})", retryable=False) from None
         task_id = known_id or _task_id(answer)
         if task_id is None:
-            raise provider_error(bad_kind, f"{self.name}: answer ({answer.status}) carries no task id", retryable=False)
+            raise malformed(f"{self.name}: answer ({answer.status}) carries no task id", retryable=False)
         common: dict[str, Any] = {"task_id": task_id, "raw_status": answer.status, "eta_seconds": answer.eta}
         if answer.status == "success":
             url = next(iter(answer.output or answer.proxy_links), None)
@@ -347,7 +316,7 @@ class ModelsLabProvider(Provider):
                 error_message=text or f"task {answer.status} without a message",
                 **common,
             )
-        raise provider_error(bad_kind, f"{self.name}: unknown task status {answer.status!r}", retryable=stage == "read")
+        raise malformed(f"{self.name}: unknown task status {answer.status!r}", retryable=stage == "read")
 
     # --- secrets -----------------------------------------------------------------------------
     def _message(self, payload: Mapping[str, Any]) -> str:
@@ -374,16 +343,6 @@ class ModelsLabProvider(Provider):
         text = _SIGNED_QUERY.sub(r"\1[redacted]", text)
         return super().redact(text, limit)
 
-
-def _refuse(message: str, user_detail: str) -> ProviderError:
-    return provider_error(ErrorKind.BAD_INPUT, message, retryable=False, user_detail=user_detail)
-
-
-def _json_or_none(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
 
 
 def _flatten(value: Any) -> str:

@@ -45,10 +45,11 @@ import aiohttp
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from bot.animate.models import AnimateRequest
 from bot.errors import provider_error
 from bot.http import HttpClient
 from bot.models import ErrorKind, Mode, Orientation
-from bot.providers import simulator_render
+from bot.providers import simulator_animate, simulator_render
 from bot.providers.base import (
     Capabilities,
     Provider,
@@ -102,10 +103,11 @@ class _Record(BaseModel):
     created_at: float
     ready_at: float  # created_at + the delay in force at submit: a restart does not move it
     image_path: Path
-    video_path: Path
-    orientation: Orientation
+    video_path: Path | None = None  # None for an image-to-video task (`animate`)
+    animate: dict[str, Any] | None = None  # the AnimateRequest, for an image-to-video task
+    orientation: Orientation = "video"
     mode: Mode
-    keep_sound: bool
+    keep_sound: bool = False
     callback_url: str | None = None
     failure: Literal["", "content_policy", "outage"] = ""  # told to fail after acceptance
     render_error: _Failure | None = None
@@ -133,6 +135,7 @@ class SimulatorProvider(Provider):
         needs_input_urls=False,  # reads the inputs from MediaFile.path
         can_find_by_job_id=True,
         can_cancel=False,
+        animate=True,
     )
 
     def __init__(
@@ -205,6 +208,8 @@ class SimulatorProvider(Provider):
 
         request = submit.request
         failure = self._failure_for(request.options.prompt)
+        if isinstance(request, AnimateRequest):
+            return self._submit_animate(submit, request, task_id, failure)
         if failure in SUBMIT_FAILURES:
             raise provider_error(
                 SUBMIT_FAILURES[failure],
@@ -236,6 +241,25 @@ class SimulatorProvider(Provider):
         # No await between the lookup above and this write: two submits of one job cannot both create.
         self._save(record)
         self._follow(record, fresh=True)
+        return ProviderTask(
+            task_id=task_id, status=TaskStatus.SUBMITTED, raw_status="submitted", cost=COST, eta_seconds=self.delay_seconds
+        )
+
+    def _submit_animate(self, submit: SubmitRequest, request: AnimateRequest, task_id: str, failure: str) -> ProviderTask:
+        """Image-to-video: the same task life as Motion Control, rendered by simulator_animate."""
+        if failure in SUBMIT_FAILURES:
+            raise provider_error(SUBMIT_FAILURES[failure], FAILURE_MESSAGES[failure], code=f"simulated_{failure}", retryable=False)
+        for media in request.media_files():
+            if not media.path.is_file():
+                raise provider_error(ErrorKind.BAD_INPUT, f"input file is missing: {media.filename}", retryable=False)
+        now = time.time()
+        record = _Record(
+            task_id=task_id, job_id=submit.job_id, created_at=now, ready_at=now + self.delay_seconds,
+            image_path=request.image.path, animate=request.model_dump(mode="json"), mode=request.mode,
+            callback_url=submit.callback_url, failure=failure if failure in TASK_FAILURES else "",
+        )
+        self._save(record)
+        self._follow(record)
         return ProviderTask(
             task_id=task_id, status=TaskStatus.SUBMITTED, raw_status="submitted", cost=COST, eta_seconds=self.delay_seconds
         )
@@ -441,6 +465,14 @@ class SimulatorProvider(Provider):
         async with self._render_slots:
             render = asyncio.create_task(
                 asyncio.to_thread(
+                    simulator_animate.render_animate,
+                    AnimateRequest.model_validate(record.animate),
+                    self._result_path(record.task_id),
+                    max_side=MAX_SIDE[record.mode],
+                    stop=self._stop,
+                )
+                if record.animate is not None
+                else asyncio.to_thread(
                     simulator_render.render_motion,
                     record.image_path,
                     record.video_path,

@@ -16,14 +16,17 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageFont
 
+from bot.media import MediaRejected, open_reduced
 from bot.models import ErrorKind
 
 LABEL = "SIMULATED — no provider was called"
 MAX_FPS = Fraction(30)
 CARD_HEIGHT_SHARE = 0.45  # the still's card is this share of the frame height
 CARD_WIDTH_SHARE = 0.6  # ...and never wider than this share of the frame width
+# The still is read at most this big: the card is at most 45% of a 1080p frame's height.
+STILL_MAX_SIDE = 1280
 BORDER = (255, 255, 255)
 BANNER_BG = (0, 0, 0)
 BANNER_FG = (255, 220, 0)
@@ -124,11 +127,12 @@ def render_motion(
 
 def _load_still(image_path: Path) -> Image.Image:
     try:
-        with Image.open(image_path) as img:
-            img.draft("RGB", (1280, 1280))  # JPEG: decode at reduced size, the card is small
-            return ImageOps.exif_transpose(img).convert("RGB")
+        # the card is small: never hold the full picture longer than decoding it takes
+        return open_reduced(image_path, STILL_MAX_SIDE)
     except FileNotFoundError:
         raise RenderError(ErrorKind.BAD_INPUT, f"input image is missing: {image_path.name}") from None
+    except MediaRejected as exc:
+        raise RenderError(ErrorKind.BAD_INPUT, f"input image is refused: {exc}") from None
     except OSError as exc:
         raise RenderError(ErrorKind.BAD_INPUT, f"input image cannot be read: {exc}") from None
 

@@ -1,6 +1,6 @@
 """useapi.net Kling API v1: Motion Control through your own Kling web account.
 
-Reference: ../shared/providers.md §3. The flow is: upload the inputs as Kling
+Reference: docs/providers.md, "useapi.net". The flow is: upload the inputs as Kling
 assets (`POST /assets/`, raw bytes), then `POST /videos/motion-create` with the
 Kling-hosted URLs the uploads returned, then follow the task with
 `GET /tasks/{id}` or the `replyUrl` callback (both carry the same task model).
@@ -15,12 +15,12 @@ Quirks kept here and nowhere else:
 - Kling answers HTTP 500 for moderation too: the `error` text tells it apart
   from a real outage (its `message` says "Service busy" either way).
 
-Assumptions (facts providers.md marks unconfirmed or does not state; check
+Assumptions (facts docs/providers.md marks unconfirmed or does not state; check
 them against a live response and change them here):
-- Out of Kling credits at create: providers.md documents no shape. We take
+- Out of Kling credits at create: docs/providers.md documents no shape. We take
   HTTP 402, or any error whose `error` text says credits/points/balance are
   insufficient, as BALANCE (not retryable). A task that later vanishes (404 on
-  `GET /tasks/{id}`, which §3.6 says also covers "deleted / moderated / out of
+  `GET /tasks/{id}`, which §3.4 says also covers "deleted / moderated / out of
   credits") is reported as a FAILED task of kind UNKNOWN, since the three
   causes cannot be told apart.
 - A failed task's reason is read from the task model's `error`, then
@@ -58,8 +58,17 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bot.errors import ProviderError, provider_error
-from bot.http import HttpClient, Response, parse_retry_after
+from bot.errors import (
+    AuthRejected,
+    BalanceRejected,
+    InputRejected,
+    Outage,
+    ProviderError,
+    RateLimited,
+    UnknownProviderError,
+    provider_error,
+)
+from bot.http import HttpClient, Response
 from bot.models import ErrorKind, MediaFile
 from bot.providers.base import (
     Capabilities,
@@ -78,7 +87,6 @@ RATE_LIMIT_RETRY_SECONDS = 10.0  # §3.6: "all accounts at capacity — retry af
 
 IMAGE_TYPES = ("image/png", "image/jpeg")
 VIDEO_TYPES = ("video/mp4", "video/quicktime")
-_TYPE_BY_SUFFIX = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".mp4": "video/mp4", ".mov": "video/quicktime"}
 
 # Our orientation -> useapi's motionDirection.
 _DIRECTION = {"image": "image_direction", "video": "motion_direction"}
@@ -174,15 +182,10 @@ class _FileBody:
 class UseApiProvider(Provider):
     name: ClassVar[str] = "useapi"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        modes=("std", "pro"),
-        orientations=("image", "video"),
-        keep_sound=True,
-        prompt=True,
-        motion_templates=True,
-        uploaded_video=True,
+        motion_templates=True,  # Kling's official motions, from GET /videos/motions
         needs_input_urls=False,  # inputs are uploaded as bytes to /assets
         can_find_by_job_id=False,  # no lookup by replyRef is documented
-        can_cancel=False,
+        can_cancel=False,  # see Assumptions
     )
 
     def __init__(
@@ -203,13 +206,13 @@ class UseApiProvider(Provider):
     async def submit(self, submit: SubmitRequest) -> ProviderTask:
         request = submit.request
         options = request.options
-        self._check_options(submit)
-        # A template is resolved before anything is uploaded, so a stale choice costs nothing.
+        # Exactly one motion source (intake refuses a template together with a video). A template
+        # is resolved before anything is uploaded, so a stale choice costs nothing.
         motion_url = await self._template_url(options.motion_template) if options.motion_template else None
-
+        video = None if motion_url else self.reference_video(request)
         image_url = await self._upload(request.image, IMAGE_TYPES, "url")
-        if motion_url is None and request.video is not None:  # _check_options saw to it that one is set
-            motion_url = await self._upload(request.video, VIDEO_TYPES, "resourceUrl")
+        if video is not None:
+            motion_url = await self._upload(video, VIDEO_TYPES, "resourceUrl")
 
         body: dict[str, Any] = {
             "model_name": self.model_name,
@@ -229,25 +232,17 @@ class UseApiProvider(Provider):
 
         # Not idempotent: useapi has no idempotency key, so a create that may have
         # reached Kling is never sent twice (the HTTP client only re-sends on 429/502/503).
-        response = await self.http.request(
-            "POST",
-            f"{self.base_url}/videos/motion-create",
-            provider=self.name,
-            classify=self._classifier("create"),
-            idempotent=False,
-            json=body,
-            headers=self._headers(),
+        response = await self._call(
+            "POST", "/videos/motion-create", "create", idempotent=False, email_in_query=False, json=body
         )
         try:
             model = _TaskModel.model_validate(response.json())
         except (ProviderError, ValidationError) as exc:
             # It answered 200, so the task may well exist: retrying could make a second one.
             why = _first_error(exc) if isinstance(exc, ValidationError) else exc.message
-            raise provider_error(
-                ErrorKind.UNKNOWN,
+            raise UnknownProviderError(
                 self.redact(f"useapi create: accepted, but the answer has no task id ({why})"),
                 http_status=response.status,
-                retryable=False,
             ) from None
         task = self._to_task(model)
         log.info("useapi: job %s created task %s (%s)", submit.job_id, task.task_id, task.raw_status)
@@ -256,15 +251,7 @@ class UseApiProvider(Provider):
     async def get_task(self, task_id: str) -> ProviderTask:
         number = _task_number(task_id)
         try:
-            response = await self.http.request(
-                "GET",
-                f"{self.base_url}/tasks/{number}",
-                provider=self.name,
-                classify=self._classifier(f"task {number}"),
-                idempotent=True,
-                params=self._query(),
-                headers=self._headers(),
-            )
+            response = await self._call("GET", f"/tasks/{number}", f"task {number}", idempotent=True)
         except ProviderError as error:
             if error.http_status == 404:
                 return self._vanished(str(number), error)
@@ -272,86 +259,57 @@ class UseApiProvider(Provider):
         try:
             model = _TaskModel.model_validate(response.json())
         except ValidationError as exc:
-            raise provider_error(
-                ErrorKind.OUTAGE, self.redact(f"useapi task {number}: unexpected answer ({_first_error(exc)})")
-            ) from None
+            raise Outage(self.redact(f"useapi task {number}: unexpected answer ({_first_error(exc)})")) from None
         return self._to_task(model)
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> ProviderTask:
         # replyUrl callbacks are unsigned: nothing to check in the headers; the
         # bot's own per-job secret in the callback URL is checked by the web layer.
-        try:
-            model = _TaskModel.model_validate(json.loads(body))
-        except (ValueError, UnicodeDecodeError, ValidationError) as exc:
-            detail = _first_error(exc) if isinstance(exc, ValidationError) else "not JSON"
-            raise provider_error(
-                ErrorKind.BAD_INPUT, f"useapi callback: malformed body ({detail})", retryable=False
-            ) from None
-        return self._to_task(model)
+        return self._to_task(self.callback_body(_TaskModel, body))
 
     async def list_motion_templates(self) -> list[MotionTemplate]:
         return [template for template, _ in await self._cached_templates()]
 
     # --- request building -------------------------------------------------------------
 
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token}"}
-
-    def _query(self) -> dict[str, str]:
-        return {"email": self.email} if self.email else {}
-
-    def _check_options(self, submit: SubmitRequest) -> None:
-        """Refuse, before anything is sent, what this provider cannot do."""
-        request = submit.request
-        options = request.options
-        caps = self.capabilities
-
-        def refuse(why: str) -> ProviderError:
-            return provider_error(ErrorKind.BAD_INPUT, f"useapi: {why}", retryable=False, user_detail=why)
-
-        if options.mode not in caps.modes:
-            raise refuse(f"Mode {options.mode!r} is not supported.")
-        if options.orientation not in _DIRECTION:
-            raise refuse(f"Orientation {options.orientation!r} is not supported.")
-        if len(options.prompt) > caps.limits.prompt_max_chars:
-            raise refuse(f"The prompt is longer than {caps.limits.prompt_max_chars} characters.")
-        if options.motion_template and request.video is not None:
-            raise refuse("Choose either a motion template or a reference video, not both.")
-        if not options.motion_template and request.video is None:
-            raise refuse("A reference video or a motion template is needed.")
+    async def _call(
+        self, method: str, path: str, what: str, *, idempotent: bool, email_in_query: bool = True, **kwargs: Any
+    ) -> Response:
+        """One authenticated call below the base URL; `what` names it in errors for admins.
+        The account email rides in the query, except where the JSON body carries it (motion-create)."""
+        headers = {"Authorization": f"Bearer {self._token}", **kwargs.pop("headers", {})}
+        if self.email and email_in_query:
+            kwargs["params"] = {"email": self.email}
+        return await self.call(
+            method, self.base_url + path, classify=self._classifier(what), idempotent=idempotent, headers=headers, **kwargs
+        )
 
     async def _upload(self, media: MediaFile, allowed: tuple[str, ...], field: str) -> str:
         """Upload one input as a Kling asset; return the URL motion-create takes for it."""
         content_type = media.content_type.split(";")[0].strip().lower()
         if content_type not in allowed:
-            content_type = _TYPE_BY_SUFFIX.get(Path(media.filename).suffix.lower(), "")
-        if content_type not in allowed:
-            raise provider_error(
-                ErrorKind.BAD_INPUT,
+            # Intake names the type from the real bytes, so this is a request built some other way.
+            raise InputRejected(
                 f"useapi: {media.filename!r} is {media.content_type}, expected one of {', '.join(allowed)}",
-                retryable=False,
                 user_detail=f"{media.filename} is not a supported file type.",
             )
         size = media.path.stat().st_size
         # Uploads create nothing billable, so they may be retried like a read.
-        response = await self.http.request(
+        response = await self._call(
             "POST",
-            f"{self.base_url}/assets/",
-            provider=self.name,
-            classify=self._classifier(f"upload {media.filename}"),
+            "/assets/",
+            f"upload {media.filename}",
             idempotent=True,
-            params=self._query(),
             data=_FileBody(media.path),
-            headers={**self._headers(), "Content-Type": content_type, "Content-Length": str(size)},
+            headers={"Content-Type": content_type, "Content-Length": str(size)},
         )
         try:
             asset = _Asset.model_validate(response.json())
         except ValidationError as exc:
-            raise provider_error(ErrorKind.OUTAGE, f"useapi upload: unexpected answer ({_first_error(exc)})") from None
+            raise Outage(f"useapi upload: unexpected answer ({_first_error(exc)})") from None
         url = getattr(asset, field)
         if not url:
-            raise provider_error(
-                ErrorKind.OUTAGE,
+            raise Outage(
                 self.redact(f"useapi upload {media.filename}: no {field} in the answer (status {asset.status}, {asset.message!r})"),
             )
         log.info("useapi: uploaded %s (%d bytes)", media.filename, size)
@@ -376,18 +334,10 @@ class UseApiProvider(Provider):
             return self._templates
 
     async def _fetch_templates(self) -> list[tuple[MotionTemplate, str]]:
-        response = await self.http.request(
-            "GET",
-            f"{self.base_url}/videos/motions",
-            provider=self.name,
-            classify=self._classifier("motions"),
-            idempotent=True,
-            params=self._query(),  # `mine` omitted: the official templates
-            headers=self._headers(),
-        )
-        payload = response.json()
+        # `mine` omitted: the official templates.
+        payload = (await self._call("GET", "/videos/motions", "motions", idempotent=True)).json()
         if not isinstance(payload, list):
-            raise provider_error(ErrorKind.OUTAGE, "useapi motions: expected a JSON array")
+            raise Outage("useapi motions: expected a JSON array")
         templates: list[tuple[MotionTemplate, str]] = []
         for item in payload:
             try:
@@ -406,10 +356,8 @@ class UseApiProvider(Provider):
         for template, url in await self._cached_templates():
             if choice in (template.id, url):
                 return url
-        raise provider_error(
-            ErrorKind.BAD_INPUT,
+        raise InputRejected(
             f"useapi: unknown motion template {choice!r}",
-            retryable=False,
             user_detail="That motion template is not offered any more; pick another one.",
         )
 
@@ -452,7 +400,7 @@ class UseApiProvider(Provider):
         return ProviderTask(task_id=task_id, status=TaskStatus.PROCESSING, raw_status=raw)
 
     def _vanished(self, task_id: str, error: ProviderError) -> ProviderTask:
-        """404 on a task: it is gone for good (deleted, moderated or out of credits, §3.6)."""
+        """404 on a task: it is gone for good (deleted, moderated or out of credits, §3.4)."""
         kind, _detail = _kind_from_text(error.message, default=ErrorKind.UNKNOWN)
         return ProviderTask(
             task_id=task_id,
@@ -477,26 +425,23 @@ class UseApiProvider(Provider):
             text = self.redact(f"useapi {what}: {shown}")
             code = _kling_code(error_text) or (str(body_code) if body_code is not None else None)
 
-            def error(kind: ErrorKind, **extra: Any) -> ProviderError:
-                return provider_error(kind, text, code=code, http_status=status, **extra)
-
             if status in (401, 403):
-                return error(ErrorKind.AUTH, retryable=False)
+                return AuthRejected(text, code=code, http_status=status)
             if status == 402:
-                return error(ErrorKind.BALANCE, retryable=False)
+                return BalanceRejected(text, code=code, http_status=status)
             # Decided by the `error` text, never `message` ("Service busy" also on moderation).
             kind, detail = _kind_from_text(error_text, default=None)
             if kind is not None:
-                return error(kind, retryable=False, user_detail=detail)
+                return provider_error(kind, text, code=code, http_status=status, user_detail=detail)
             if status == 429:
                 # All connected Kling accounts are at maxJobs: nothing was created, so even a create may be re-sent.
-                retry_after = parse_retry_after(response.headers.get("retry-after")) or RATE_LIMIT_RETRY_SECONDS
-                return error(ErrorKind.RATE_LIMIT, retryable=True, retry_after=retry_after)
+                retry_after = response.retry_after or RATE_LIMIT_RETRY_SECONDS
+                return RateLimited(text, code=code, http_status=status, retry_after=retry_after)
             if status >= 500:
-                return error(ErrorKind.OUTAGE, retryable=True)
+                return Outage(text, code=code, http_status=status)
             if 400 <= status < 500:
-                return error(ErrorKind.BAD_INPUT, retryable=False)
-            return error(ErrorKind.UNKNOWN, retryable=False)
+                return InputRejected(text, code=code, http_status=status)
+            return UnknownProviderError(text, code=code, http_status=status)
 
         return classify
 
@@ -510,7 +455,7 @@ class UseApiProvider(Provider):
 def _task_number(task_id: str) -> int:
     """useapi task ids are numbers; ours are their decimal strings."""
     if not task_id.isdigit():
-        raise provider_error(ErrorKind.BAD_INPUT, f"useapi: task id {task_id!r} is not a number", retryable=False)
+        raise InputRejected(f"useapi: task id {task_id!r} is not a number")
     return int(task_id)
 
 

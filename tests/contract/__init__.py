@@ -26,3 +26,5 @@ class ProviderCase:
     content_policy_at: Literal["create", "task"] = "create"
     # whether a create answered 500 may be sent again (the provider dedupes by our job id)
     submit_idempotent: bool = False
+    # offers image-to-video (/animate): runs tests/test_provider_contract_animate.py too
+    animate: bool = False

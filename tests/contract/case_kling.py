@@ -30,4 +30,5 @@ CASE = ProviderCase(
     # external_task_id = our job id is unique per account: a resent create is refused
     # as a duplicate and the adapter returns the task that exists, never a second one.
     submit_idempotent=True,
+    animate=True,
 )

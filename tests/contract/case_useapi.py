@@ -11,7 +11,7 @@ CASE = ProviderCase(
     make_emulator=lambda workdir: UseApiEmulator(workdir, token=TOKEN),
     # the emulator serves under /v1/kling like the real host, so base-path joining is tested too
     make_provider=lambda http, base_url: UseApiProvider(http, token=TOKEN, base_url=base_url + PREFIX),
-    # Kling's moderation answers the create with HTTP 500 and a CM_EXT code (providers.md §3.6)
+    # Kling's moderation answers the create with HTTP 500 and a CM_EXT code (docs/providers.md §3.6)
     content_policy_at="create",
     # no idempotency key: a create answered 500 may have started a task, so it is never re-sent
     submit_idempotent=False,

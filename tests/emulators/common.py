@@ -32,7 +32,7 @@ class Fault(StrEnum):
 
     UNAUTHORIZED = "unauthorized"  # 401 in the provider's shape
     BALANCE = "balance"  # account out of credit, in the provider's shape
-    RATE_LIMIT = "rate_limit"  # 429 with Retry-After: 1
+    RATE_LIMIT = "rate_limit"  # 429 with Retry-After: `Emulator.retry_after` (1 s unless a test sets it)
     SERVER_ERROR = "server_error"  # 500
     CONTENT_POLICY = "content_policy"  # refused for content (at create, or as a failed task)
     MALFORMED_JSON = "malformed_json"  # 200 with a body that is not JSON
@@ -64,6 +64,7 @@ class Emulator:
         self.client_max_size = client_max_size  # Kling takes base64 images: ~13.4 MB of JSON for 10 MB
         self.slow_seconds = slow_seconds
         self.polls_to_finish = polls_to_finish  # GETs in "processing" before a task succeeds
+        self.retry_after = "1"  # the Retry-After of a RATE_LIMIT answer: seconds or an HTTP-date
         self.faults: deque[Fault] = deque()
         self.requests: list[Recorded] = []
         self.callbacks_sent: list[dict[str, Any]] = []

@@ -1,4 +1,4 @@
-"""A local stand-in for GoAPI's unified task API (Kling motion_control), per ../shared/providers.md §2.
+"""A local stand-in for GoAPI's unified task API (Kling motion_control), per docs/providers.md §2.
 
 - Auth: `X-API-Key` must equal the key exactly (a `Bearer ` prefix is a wrong key).
 - Create validates the body like the service (model, task_type, input field types and
@@ -260,7 +260,7 @@ class GoApiEmulator(Emulator):
         if fault is Fault.BALANCE:
             return self._error(402, "insufficient credits: please top up your account")
         if fault is Fault.RATE_LIMIT:
-            return self._error(429, "too many requests", headers={"Retry-After": "1"})
+            return self._error(429, "too many requests", headers={"Retry-After": self.retry_after})
         return await self.common_fault_answer(fault)
 
     def _ok(self, data: dict[str, Any]) -> web.Response:

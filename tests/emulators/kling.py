@@ -1,4 +1,4 @@
-"""A local stand-in for Kling's official API (Motion Control), per ../shared/providers.md §1.
+"""A local stand-in for Kling's official API (Motion Control), per docs/providers.md §1.
 
 It checks the JWT as Kling does (HS256 with the secret key, `iss` = access key,
 `exp` and `nbf` enforced by PyJWT with no leeway), validates create bodies per
@@ -6,7 +6,7 @@ It checks the JWT as Kling does (HS256 with the secret key, `iss` = access key,
 videos itself and POSTs the bare task object to `callback_url` on each status
 change.
 
-Choices where providers.md is silent (the adapter's Assumptions block names the
+Choices where docs/providers.md is silent (the adapter's Assumptions block names the
 same ones): a duplicate `external_task_id` is HTTP 400 code 1201, an unknown task
 id is HTTP 404 code 1203. A create that hits SERVER_ERROR, MALFORMED_JSON or SLOW
 has already created its task (the answer is lost, not the work): the hardest case
@@ -29,6 +29,7 @@ import jwt
 from aiohttp import web
 
 from tests.emulators.common import Emulator, Fault
+from tests.emulators.kling_animate import I2V_PATH, validate_image2video
 
 MOTION_PATH = "/v1/videos/motion-control"
 MODELS = ("kling-v2-6", "kling-v3")
@@ -63,6 +64,7 @@ class EmulatedTask:
     result_url: str | None = None
     created_at: int = field(default_factory=_ms)
     updated_at: int = field(default_factory=_ms)
+    endpoint: str = "motion"  # or "image2video"
 
     def view(self) -> dict[str, Any]:
         """The task object as query, list and callbacks show it."""
@@ -108,6 +110,8 @@ class KlingEmulator(Emulator):
             web.post(MOTION_PATH, self.create),
             web.get(MOTION_PATH, self.list_tasks),
             web.get(MOTION_PATH + "/{id}", self.query),
+            web.post(I2V_PATH, self.create_image2video),
+            web.get(I2V_PATH + "/{id}", self.query_image2video),
         ]
 
     # --- wire shapes ---------------------------------------------------------------------
@@ -185,14 +189,23 @@ class KlingEmulator(Emulator):
         return None
 
     # --- handlers ---------------------------------------------------------------------------
-    async def create(self, request: web.Request) -> web.Response:
+    async def create_image2video(self, request: web.Request) -> web.Response:
+        return await self.create(request, endpoint="image2video")
+
+    async def query_image2video(self, request: web.Request) -> web.Response:
+        return await self.query(request, endpoint="image2video")
+
+    async def create(self, request: web.Request, endpoint: str = "motion") -> web.Response:
         if denied := self.check_auth(request):
             return denied
         try:
             body = await request.json()
         except ValueError:
             return self.error(400, 1200, "Invalid request parameters: body is not JSON")
-        if invalid := self.validate(body):
+        if endpoint == "image2video":
+            if problem := validate_image2video(body):
+                return self.error(400, 1201, problem)
+        elif invalid := self.validate(body):
             return invalid
         fault = self.take_fault()
         if fault is Fault.UNAUTHORIZED:
@@ -200,7 +213,7 @@ class KlingEmulator(Emulator):
         if fault is Fault.BALANCE:
             return self.error(429, 1102, "Resource pack exhausted or expired")
         if fault is Fault.RATE_LIMIT:
-            return self.error(429, 1302, "Request rate too high", headers={"Retry-After": "1"})
+            return self.error(429, 1302, "Request rate too high", headers={"Retry-After": self.retry_after})
         if fault is Fault.CONTENT_POLICY:
             return self.error(400, 1301, RISK_CONTROL_MESSAGE)
         external = body.get("external_task_id")
@@ -214,6 +227,7 @@ class KlingEmulator(Emulator):
             callback_url=body.get("callback_url"),
             fail_with=RISK_CONTROL_MESSAGE if fault is Fault.TASK_FAILED else None,
             callback_fault=fault if fault in CALLBACK_FAULTS else None,
+            endpoint=endpoint,
         )
         self.tasks[task.task_id] = task
         if external:
@@ -234,14 +248,14 @@ class KlingEmulator(Emulator):
             "updated_at": task.updated_at,
         })
 
-    async def query(self, request: web.Request) -> web.Response:
+    async def query(self, request: web.Request, endpoint: str = "motion") -> web.Response:
         if denied := self.check_auth(request):
             return denied
         if failure := await self.read_fault():
             return failure
         wanted = request.match_info["id"]
         task = self.tasks.get(wanted) or self._by_external.get(wanted)
-        if task is None:
+        if task is None or task.endpoint != endpoint:  # each endpoint knows only its own tasks
             return self.error(404, 1203, "Task not found")
         self._advance(task)
         return self.ok(task.view())

@@ -1,4 +1,4 @@
-"""A local stand-in for ModelsLab's v7 Video Fusion motion control (../shared/providers.md §4).
+"""A local stand-in for ModelsLab's v7 Video Fusion motion control (docs/providers.md §4).
 
 Follows the documented wire shapes: the API key is the `key` field of the JSON body
 (checked exactly; a wrong or missing key is HTTP 401 `{"status":"error","message":...}`,
@@ -12,7 +12,7 @@ Faults in ModelsLab's shapes:
 - UNAUTHORIZED   HTTP 401 {"status":"error","message":"Invalid API key ..."}
 - BALANCE        HTTP 200 {"status":"error","message":"Insufficient credits ..."} (ModelsLab
                  reports many refusals with 200)
-- RATE_LIMIT     HTTP 429, Retry-After: 1, same error shape
+- RATE_LIMIT     HTTP 429, Retry-After (1 s by default), same error shape
 - SERVER_ERROR   HTTP 500, same error shape
 - CONTENT_POLICY accepted, then the task ends `error` (fetch) / `failed` (webhook) with an NSFW
                  message: ModelsLab hands the job to Kling asynchronously, and §4/§5 list the
@@ -104,7 +104,7 @@ class ModelsLabEmulator(Emulator):
         if fault is Fault.UNAUTHORIZED or body.get("key") != self.api_key:
             return self._error(401, INVALID_KEY if body.get("key") else "key is required", body)
         if fault is Fault.RATE_LIMIT:
-            return self._error(429, TOO_MANY, body, headers={"Retry-After": "1"})
+            return self._error(429, TOO_MANY, body, headers={"Retry-After": self.retry_after})
         if fault is Fault.SERVER_ERROR:
             return self._error(500, SERVER_DOWN, body)
         if fault is Fault.MALFORMED_JSON:
@@ -139,7 +139,7 @@ class ModelsLabEmulator(Emulator):
         if body.get("key") != self.api_key:
             return self._error(401, INVALID_KEY if body.get("key") else "key is required", body)
         if fault is Fault.RATE_LIMIT:
-            return self._error(429, TOO_MANY, body, headers={"Retry-After": "1"})
+            return self._error(429, TOO_MANY, body, headers={"Retry-After": self.retry_after})
         if fault is Fault.SERVER_ERROR:
             return self._error(500, SERVER_DOWN, body)
         if fault is Fault.MALFORMED_JSON:

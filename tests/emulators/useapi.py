@@ -1,4 +1,4 @@
-"""A local stand-in for useapi.net's Kling API v1 (../shared/providers.md §3).
+"""A local stand-in for useapi.net's Kling API v1 (docs/providers.md §3).
 
 Routes live under /v1/kling, as on the real host, so an adapter that drops the
 base path fails here too. Faults (tests/emulators/common.py) show in useapi's
@@ -159,7 +159,7 @@ class UseApiEmulator(Emulator):
         elif fault is Fault.BALANCE:
             return self.json_response(NO_CREDITS, 402)
         elif fault is Fault.RATE_LIMIT:
-            return self.json_response(AT_CAPACITY, 429, headers={"Retry-After": "1"})
+            return self.json_response(AT_CAPACITY, 429, headers={"Retry-After": self.retry_after})
         elif fault is Fault.SERVER_ERROR:
             return self.json_response(SERVER_ERROR, 500)
         elif fault is Fault.CONTENT_POLICY:

@@ -1,0 +1,173 @@
+"""How long /animate's checks, brush files and preview take on a large picture, and the simulator.
+
+Part 1, the work between a member's upload and the preview (issue 11's goal: under 0.5 s and
+150 MB for a 4096×4096 picture with six moving areas and 77-point paths): every check, Kling's
+seven masks and GoAPI's colour-indexed PNG written to disk, and the preview picture. Beside it,
+a floor measured in the same run: decoding the 4096×4096 brush PNG and encoding it again, which
+any handling of such a file costs. Each case runs in a fresh process; memory is that process's
+peak RSS (VmHWM) minus its RSS just before the case started (after imports), so it counts what
+the case allocated, Pillow's C buffers included (tracemalloc would miss those).
+
+Part 2, the simulator's image-to-video render: seconds of work per second of output.
+
+    .venv/bin/python bench/bench_animate.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SIDE = 4096
+
+MAKE_INPUTS = """
+import sys
+sys.path.insert(0, {repo!r})
+from pathlib import Path
+from PIL import Image, ImageDraw
+from bot.animate.brush import MOVING, STATIC
+root, side = Path({root!r}), {side}
+picture = Image.radial_gradient("L").resize((side, side)).convert("RGB")
+ImageDraw.Draw(picture).rectangle((side // 3, side // 5, 2 * side // 3, 4 * side // 5), fill=(230, 200, 170))
+picture.save(root / "picture.jpg", quality=90)
+picture.save(root / "picture.png")
+brush = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+draw = ImageDraw.Draw(brush)
+draw.rectangle((0, side * 3 // 4, side - 1, side - 1), fill=STATIC.rgb + (255,))
+step = side // 6
+for i, colour in enumerate(MOVING):
+    draw.ellipse((i * step + step // 8, side // 8, (i + 1) * step - step // 8, side // 2), fill=colour.rgb + (255,))
+brush.save(root / "brush.png")
+painted = picture.copy()
+painted.paste(brush, (0, 0), brush)
+painted.save(root / "painted.png")
+paths = []
+for i, colour in enumerate(MOVING):
+    x0, y0 = i * step + step // 2, side // 4
+    points = [(x0 + (k * 7) % 200, y0 + k * (side // 2) // 76) for k in range(77)]
+    paths.append(colour.name + ": " + " ".join(f"{{x}},{{y}}" for x, y in points))
+(root / "paths.txt").write_text("; ".join(paths))
+"""
+
+CASE = """
+import json, sys, time
+sys.path.insert(0, {repo!r})
+from pathlib import Path
+import io
+from PIL import Image
+from bot.animate.models import AnimateOptions
+from bot.animate.plan import AnimateInputs, plan_animate
+from bot.animate.preview import render_preview
+from bot.models import MediaFile
+
+def rss(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1]) / 1024
+root = Path({root!r})
+def media(p):
+    return MediaFile(path=p, filename=p.name, content_type="image/png", size=p.stat().st_size)
+before = rss("VmRSS")
+start = time.perf_counter()
+case = {case!r}
+if case == "floor":
+    with Image.open(root / "brush.png") as img:
+        img.load()
+        img.save(io.BytesIO(), format="PNG")
+    parts = {{}}
+else:
+    inputs = AnimateInputs(
+        image=media(root / {picture!r}), brush=media(root / {brush!r}),
+        options=AnimateOptions(paths=(root / "paths.txt").read_text()),
+    )
+    plan = plan_animate(inputs, "kling", root / ("job-" + case), public_url=True)
+    planned = time.perf_counter()
+    render_preview(
+        inputs.image.path, brush_index=plan.brush.index, paths=plan.request.paths,
+        header="kling-v1 · std · 5 s", caption=("Make it: 5 credits",),
+    ).image.save(root / ("preview-" + case + ".png"))
+    parts = {{"checks and brush files": planned - start, "preview": time.perf_counter() - planned}}
+elapsed = time.perf_counter() - start
+print(json.dumps({{"elapsed": elapsed, "parts": parts, "peak_mib": rss("VmHWM") - before}}))
+"""
+
+RENDER = """
+import json, sys, time
+sys.path.insert(0, {repo!r})
+from pathlib import Path
+from bot.animate.models import AnimateOptions
+from bot.animate.plan import AnimateInputs, plan_animate
+from bot.models import MediaFile
+from bot.providers.simulator_animate import render_animate
+from tests.animate_factory import EXAMPLE_PATHS, example_brush, example_picture
+root = Path({root!r})
+example_picture().resize((1536, 1024)).save(root / "still.png")
+example_brush().resize((1536, 1024), 0).save(root / "brush.png")
+example_picture().transpose(0).resize((1536, 1024)).save(root / "end.png")
+def media(p):
+    return MediaFile(path=p, filename=p.name, content_type="image/png", size=p.stat().st_size)
+kind, seconds, side = {kind!r}, {seconds}, {side}
+paths = "; ".join(f"{{part.split(':')[0]}}:" + " ".join(f"{{int(x) * 2}},{{int(y) * 2}}" for x, y in (p.split(",") for p in part.split(":")[1].split()))
+                  for part in EXAMPLE_PATHS.split(";"))
+options = {{
+    "zoom": dict(camera="zoom in", camera_strength=7),
+    "roll": dict(camera="roll clockwise", camera_strength=7),
+    "brush": dict(paths=paths),
+    "end frame": dict(mode="pro"),
+    "plain, sound": dict(mode="pro", sound=True),
+}}[kind]
+inputs = AnimateInputs(
+    image=media(root / "still.png"), options=AnimateOptions(duration=seconds, **options),
+    brush=media(root / "brush.png") if kind == "brush" else None,
+    end_image=media(root / "end.png") if kind == "end frame" else None,
+)
+request = plan_animate(inputs, "simulator", root / "job", public_url=False).request
+start = time.perf_counter()
+result = render_animate(request, root / "out.mp4", max_side=side)
+print(json.dumps({{"elapsed": time.perf_counter() - start, "seconds": result.seconds, "size": [result.width, result.height]}}))
+"""
+
+PREVIEW_CASES = [
+    ("floor: decode + re-encode the 4096² brush PNG", "floor", "", ""),
+    ("transparent brush, JPEG picture", "transparent", "picture.jpg", "brush.png"),
+    ("transparent brush, PNG picture", "transparent-png", "picture.png", "brush.png"),
+    ("painted-over brush, PNG picture", "painted", "picture.png", "painted.png"),
+]
+RENDER_CASES = [("zoom", 720), ("roll", 720), ("brush", 720), ("end frame", 720), ("plain, sound", 720), ("zoom", 1280), ("brush", 1280)]
+
+
+def run(code: str) -> dict:  # type: ignore[type-arg]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
+    with tempfile.TemporaryDirectory() as root:
+        subprocess.run([sys.executable, "-c", MAKE_INPUTS.format(repo=str(REPO), root=root, side=SIDE)], check=True)
+        print(f"Checks, brush files and preview for a {SIDE}×{SIDE} picture, six moving areas, 77-point paths\n")
+        print("| case | total | checks + brush files | preview | peak memory (RSS growth) |")
+        print("|---|---:|---:|---:|---:|")
+        for label, case, picture, brush in PREVIEW_CASES:
+            result = run(CASE.format(repo=str(REPO), root=root, case=case, picture=picture, brush=brush))
+            parts = result["parts"]
+            split = [f"{parts[k]:.2f} s" for k in ("checks and brush files", "preview")] if parts else ["", ""]
+            print(f"| {label} | {result['elapsed']:.2f} s | {split[0]} | {split[1]} | {result['peak_mib']:.0f} MiB |")
+    print("\nSimulator image-to-video render (1536×1024 still, 5 s clip)\n")
+    print("| case | output | render time | seconds of work per second of output |")
+    print("|---|---|---:|---:|")
+    for kind, side in RENDER_CASES:
+        with tempfile.TemporaryDirectory() as root:
+            result = run(RENDER.format(repo=str(REPO), root=root, kind=kind, seconds=5, side=side))
+        w, h = result["size"]
+        print(f"| {kind} | {w}×{h} | {result['elapsed']:.1f} s | {result['elapsed'] / result['seconds']:.2f} |")
+    print(f"\nload average after: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,351 @@
+"""The motion brush: a PNG the member paints in seven fixed colours.
+
+Colours (GoAPI's colour-indexed convention, providers.md §2.2): black is the static area,
+six colours are moving areas 1-6. Two forms are accepted (docs/animate.md says the same):
+
+- transparent: the PNG has fully transparent pixels; every other pixel must be fully
+  opaque and exactly a brush colour. Anything else is refused, never guessed.
+- painted over: the PNG has no transparent pixel (a copy of the picture with paint on it,
+  or paint on a plain canvas). A pixel is paint when it is exactly a brush colour AND differs
+  from the picture at that place; every other pixel is ignored. A pixel the picture itself
+  already has in exactly a brush colour is not paint (we cannot tell), and we say how many.
+
+Semi-transparent pixels are refused in both forms (they are neither paint nor nothing).
+
+Inside the bot a brush is one 8-bit index image ("L"): per pixel the palette index
+(0 static, 1-6 moving) or UNPAINTED. Kling wants one mask per area and GoAPI the
+colour-indexed RGBA PNG; both are made from the index and back without loss.
+
+Pillow only (no numpy in production): every step is a whole-image C operation.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import BinaryIO
+
+from PIL import Image, ImageChops
+
+from bot.animate.picture import load_picture
+from bot.animate.refusals import BrushRefused
+
+
+@dataclass(frozen=True)
+class BrushColour:
+    name: str
+    rgb: tuple[int, int, int]
+    index: int  # 0 = the static area; n = moving area n = GoAPI dynamic_masks[n - 1]
+
+    @property
+    def moving(self) -> bool:
+        return self.index > 0
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.rgb[0]},{self.rgb[1]},{self.rgb[2]})"
+
+
+STATIC = BrushColour("black", (0, 0, 0), 0)
+MOVING: tuple[BrushColour, ...] = (
+    BrushColour("green", (114, 229, 40), 1),
+    BrushColour("purple", (171, 105, 255), 2),
+    BrushColour("blue", (0, 170, 255), 3),
+    BrushColour("pink", (240, 38, 173), 4),
+    BrushColour("yellow", (255, 225, 29), 5),
+    BrushColour("red", (255, 34, 0), 6),
+)
+PALETTE: tuple[BrushColour, ...] = (STATIC, *MOVING)
+BY_NAME: dict[str, BrushColour] = {colour.name: colour for colour in PALETTE}
+BY_INDEX: dict[int, BrushColour] = {colour.index: colour for colour in PALETTE}
+BY_RGB: dict[tuple[int, int, int], BrushColour] = {colour.rgb: colour for colour in PALETTE}
+UNPAINTED = 255
+
+# A brush is decoded whole (RGBA: 4 bytes a pixel); this caps one brush at 64 MiB decoded.
+MAX_BRUSH_PIXELS = 4096 * 4096
+DOCS = "docs/animate.md"
+_TOO_MANY_PIXELS = f"The picture has far more pixels than a brush can cover ({MAX_BRUSH_PIXELS / 1e6:.1f} megapixels at most)."
+
+# Every palette colour has a different green value, so the green band alone names the one
+# colour a pixel can be; red and blue then confirm it. Checked at import, not assumed.
+assert len({colour.rgb[1] for colour in PALETTE}) == len(PALETTE)
+_G_TO_INDEX = [UNPAINTED] * 256
+for _colour in PALETTE:
+    _G_TO_INDEX[_colour.rgb[1]] = _colour.index
+_INDEX_TO_BAND = tuple([BY_INDEX[i].rgb[band] if i in BY_INDEX else 0 for i in range(256)] for band in range(3))
+_IS_ZERO = [255] + [0] * 255  # L lookup: 255 where the value is 0
+_NONZERO = [0] + [255] * 255
+_IS_PAINT = [255 if i in BY_INDEX else 0 for i in range(256)]
+_IS_UNPAINTED = [255 if i == UNPAINTED else 0 for i in range(256)]
+_PARTIAL_ALPHA = [0] + [255] * 254 + [0]
+_MAX_LISTED_COLOURS = 4096  # getcolors() gives up (returns None) past this many distinct colours
+
+
+class BrushForm(StrEnum):
+    TRANSPARENT = "transparent"
+    PAINTED_OVER = "painted over"
+
+
+@dataclass(frozen=True)
+class Brush:
+    index: Image.Image  # mode "L", the picture's size: a palette index or UNPAINTED per pixel
+    form: BrushForm
+    counts: dict[int, int]  # painted pixels per palette index, only indices present
+    notes: tuple[str, ...] = ()
+    forwardable: bool = False  # the upload is already a plain colour-indexed RGBA PNG
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.index.size
+
+    @property
+    def colours(self) -> tuple[BrushColour, ...]:
+        return tuple(colour for colour in PALETTE if self.counts.get(colour.index))
+
+    @property
+    def moving(self) -> tuple[BrushColour, ...]:
+        return tuple(colour for colour in self.colours if colour.moving)
+
+    @property
+    def has_static(self) -> bool:
+        return bool(self.counts.get(STATIC.index))
+
+    def colour_at(self, x: int, y: int) -> BrushColour | None:
+        value = self.index.getpixel((x, y))
+        return BY_INDEX.get(value) if isinstance(value, int) else None
+
+    def area_box(self, colour: BrushColour) -> tuple[int, int, int, int] | None:
+        """(left, top, right, bottom) of the colour's pixels, right and bottom inclusive."""
+        box = self.index.point(_only(colour.index)).getbbox()
+        return None if box is None else (box[0], box[1], box[2] - 1, box[3] - 1)
+
+
+def _only(value: int) -> list[int]:
+    return [255 if i == value else 0 for i in range(256)]
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def picture_header(picture_path: Path) -> tuple[tuple[int, int], int]:
+    """The picture's stored size and EXIF orientation (1 = upright), without decoding it."""
+    with Image.open(picture_path) as img:
+        return img.size, int(img.getexif().get(0x0112, 1) or 1)
+
+
+def read_brush(brush_path: Path, picture_path: Path) -> Brush:
+    """Read and check a brush against its picture. Raises BrushRefused with one sentence."""
+    try:
+        picture_size, orientation = picture_header(picture_path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise BrushRefused(_TOO_MANY_PIXELS) from None
+    if orientation != 1:
+        raise BrushRefused(
+            f"The picture carries an EXIF rotation tag (orientation {orientation}), so a brush could land on "
+            "different pixels depending on who applies it; save the picture upright without the tag and paint over that copy."
+        )
+    try:
+        with Image.open(brush_path) as img:
+            if img.format != "PNG":
+                raise BrushRefused(
+                    f"The brush is a {img.format or 'unknown'} file; it must be a PNG, because other formats "
+                    "change colours slightly and the brush colours must be exact."
+                )
+            _check_size(img.size, picture_size)
+            img.load()
+            plain_rgba = img.mode == "RGBA" and not ({"icc_profile", "gamma"} & set(img.info))
+            image = _normalise(img)
+    except BrushRefused:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise BrushRefused(_TOO_MANY_PIXELS) from None
+    except Exception:  # truncated, bad checksums, not an image at all: the same answer for the member
+        raise BrushRefused("The brush file is damaged or not an image.") from None
+    if image.mode == "RGBA":
+        alpha = image.getchannel("A")
+        histogram = alpha.histogram()
+        if any(histogram[1:255]):
+            x, y = _first_marked(alpha.point(_PARTIAL_ALPHA))
+            raise BrushRefused(
+                f"The brush has {sum(histogram[1:255]):,} semi-transparent pixels (e.g. at x {x}, y {y}, "
+                f"alpha {alpha.getpixel((x, y))}); paint with a hard-edged brush without anti-aliasing, "
+                "so every pixel is either a brush colour or fully transparent."
+            )
+        if histogram[0]:
+            transparent = alpha.point(_IS_ZERO)
+            del alpha  # peak memory: a 4096² brush holds 64 MiB of RGBA already
+            return _read_transparent(image, transparent, forwardable=plain_rgba)
+        del alpha
+        image = image.convert("RGB")
+    return _read_painted_over(image, picture_path)
+
+
+def _check_size(brush_size: tuple[int, int], picture_size: tuple[int, int]) -> None:
+    if brush_size != picture_size:
+        raise BrushRefused(
+            f"The brush is {brush_size[0]}×{brush_size[1]} px but the picture is "
+            f"{picture_size[0]}×{picture_size[1]} px; they must be the same size (paint over a copy of the picture)."
+        )
+    pixels = brush_size[0] * brush_size[1]
+    if pixels > MAX_BRUSH_PIXELS:
+        raise BrushRefused(
+            f"The picture has {pixels / 1e6:.1f} megapixels; a brush works on pictures of at most "
+            f"{MAX_BRUSH_PIXELS / 1e6:.1f} megapixels (e.g. 4096×4096), so scale the picture down first."
+        )
+
+
+def _normalise(img: Image.Image) -> Image.Image:
+    """RGBA when the PNG can be transparent, RGB otherwise."""
+    transparent = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
+    target = "RGBA" if transparent else "RGB"
+    if img.mode == target and "transparency" not in img.info:
+        return img  # convert() would copy it: 64 MiB more for a 4096² brush
+    try:
+        return img.convert(target)
+    except ValueError:
+        raise BrushRefused(
+            f"The brush is a PNG of type {img.mode}, which cannot carry the brush colours; save it as an 8-bit RGBA PNG."
+        ) from None
+
+
+def _read_transparent(rgba: Image.Image, transparent: Image.Image, *, forwardable: bool) -> Brush:
+    colours = rgba.getcolors(_MAX_LISTED_COLOURS)
+    if colours is None:
+        # Editors may keep any colour under alpha 0; blank those and count again.
+        blank = Image.new("RGBA", rgba.size, (0, 0, 0, 0))
+        blank.paste(rgba, mask=transparent.point(_IS_ZERO))
+        colours = blank.getcolors(_MAX_LISTED_COLOURS)
+        del blank
+    if colours is None or any(rgba_[3] == 255 and rgba_[:3] not in BY_RGB for _, rgba_ in colours):
+        raise _off_palette(rgba, transparent.point(_IS_ZERO))
+    counts: dict[int, int] = {}
+    for count, (r, g, b, a) in colours:
+        if a == 255:
+            index = BY_RGB[(r, g, b)].index
+            counts[index] = counts.get(index, 0) + count
+    if not counts:
+        raise BrushRefused("The brush is fully transparent: nothing is painted.")
+    index = ImageChops.lighter(rgba.getchannel("G").point(_G_TO_INDEX), transparent)
+    return Brush(index=index, form=BrushForm.TRANSPARENT, counts=counts, forwardable=forwardable)
+
+
+def _exact_index(rgb: Image.Image) -> Image.Image:
+    """Per pixel: the index of the palette colour it is exactly, or UNPAINTED."""
+    index = rgb.getchannel("G").point(_G_TO_INDEX)
+    for band in (0, 2):
+        mismatch = ImageChops.difference(index.point(_INDEX_TO_BAND[band]), rgb.getchannel(band)).point(_NONZERO)
+        index = ImageChops.lighter(index, mismatch)
+    return index
+
+
+def _off_palette(rgba: Image.Image, opaque: Image.Image) -> BrushRefused:
+    bad = ImageChops.darker(_exact_index(rgba.convert("RGB")).point(_IS_UNPAINTED), opaque)
+    count = bad.histogram()[255]
+    x, y = _first_marked(bad)
+    rgb = rgba.getpixel((x, y))[:3]  # type: ignore[index]
+    near = nearest(rgb)
+    return BrushRefused(
+        f"The brush has {count:,} opaque pixels that are not a brush colour (e.g. {rgb[0]},{rgb[1]},{rgb[2]} "
+        f"at x {x}, y {y}; the nearest is {near.describe()}); a transparent brush may hold only the exact "
+        f"colours in {DOCS} and fully transparent pixels."
+    )
+
+
+def nearest(rgb: tuple[int, int, int]) -> BrushColour:
+    return min(PALETTE, key=lambda colour: sum((a - b) ** 2 for a, b in zip(colour.rgb, rgb)))
+
+
+def _read_painted_over(rgb: Image.Image, picture_path: Path) -> Brush:
+    index = _exact_index(rgb)
+    if not any(index.point(_IS_PAINT).histogram()[255:]):
+        raise BrushRefused(
+            f"The brush has no transparent pixels and no pixel in exactly a brush colour, so nothing is painted; "
+            f"colours must match exactly (e.g. green is 114,229,40, see {DOCS}) and the file must be a PNG."
+        )
+    picture = load_picture(picture_path)  # full size; read_brush refused EXIF-rotated pictures already
+    same: Image.Image | None = None
+    for band in range(3):  # one band at a time keeps the peak memory down
+        diff = ImageChops.difference(rgb.getchannel(band), picture.getchannel(band))
+        same = diff if same is None else ImageChops.lighter(same, diff)
+    del picture
+    assert same is not None
+    unchanged = same.point(_IS_ZERO)  # 255 where the brush shows the picture as it was
+    already = ImageChops.darker(index.point(_IS_PAINT), unchanged).histogram()[255]
+    index = ImageChops.lighter(index, unchanged)
+    histogram = index.histogram()
+    counts = {i: histogram[i] for i in BY_INDEX if histogram[i]}
+    if not counts:
+        raise BrushRefused(
+            "Every pixel of a brush colour in the brush is that same colour in the picture itself, so nothing was painted; "
+            f"paint on a transparent layer and upload that layer alone (see {DOCS})."
+        )
+    notes: tuple[str, ...] = ()
+    if already:
+        note = (
+            f"{already:,} pixels of the picture already had exactly a brush colour and were not counted as paint "
+            "(a transparent brush avoids this)."
+        )
+        notes = (note,)
+    return Brush(index=index, form=BrushForm.PAINTED_OVER, counts=counts, notes=notes)
+
+
+def _first_marked(mask: Image.Image) -> tuple[int, int]:
+    """The first non-zero pixel of an L mask in reading order (the mask must have one)."""
+    box = mask.getbbox()
+    assert box is not None
+    row = mask.crop((0, box[1], mask.width, box[1] + 1)).tobytes()
+    return next(x for x, value in enumerate(row) if value), box[1]
+
+
+# --- conversion ---------------------------------------------------------------------------------
+
+
+def split_masks(index: Image.Image) -> list[tuple[BrushColour, Image.Image]]:
+    """One bilevel mask (mode "1", white = the area) per colour present, static first.
+
+    Kling's `static_mask` and `dynamic_masks[].mask`: each the index's (the picture's) size.
+    """
+    histogram = index.histogram()
+    return [(colour, index.point(_only(colour.index), "1")) for colour in PALETTE if histogram[colour.index]]
+
+
+def merge_masks(size: tuple[int, int], masks: Sequence[tuple[BrushColour, Image.Image]]) -> Image.Image:
+    """The index image back from per-area masks. Raises ValueError on a size mismatch or overlap."""
+    index = Image.new("L", size, UNPAINTED)
+    painted = Image.new("1", size, 0)
+    for colour, mask in masks:
+        if mask.size != size:
+            raise ValueError(f"the {colour.name} mask is {mask.size[0]}×{mask.size[1]}, not {size[0]}×{size[1]}")
+        bilevel = mask if mask.mode == "1" else mask.convert("L").point(lambda v: 255 if v >= 128 else 0, "1")
+        if ImageChops.logical_and(painted, bilevel).getbbox() is not None:
+            raise ValueError(f"the {colour.name} mask overlaps another area")
+        index.paste(colour.index, mask=bilevel)
+        painted = ImageChops.logical_or(painted, bilevel)
+    return index
+
+
+def colour_indexed(index: Image.Image) -> Image.Image:
+    """GoAPI's `mask_url` image: RGBA, brush colours fully opaque, everything else (0,0,0,0)."""
+    paletted = index.convert("P")  # keeps the values; only the palette is replaced below
+    palette = [0] * 768
+    for colour in PALETTE:
+        palette[3 * colour.index : 3 * colour.index + 3] = colour.rgb
+    paletted.putpalette(palette)
+    paletted.info["transparency"] = UNPAINTED
+    return paletted.convert("RGBA")
+
+
+def load_colour_indexed(path: Path | BinaryIO) -> Image.Image:
+    """The index image back from a colour-indexed PNG this module wrote (or forwarded after checking)."""
+    with Image.open(path) as img:
+        rgba = img.convert("RGBA")
+    return ImageChops.lighter(rgba.getchannel("G").point(_G_TO_INDEX), rgba.getchannel("A").point(_IS_ZERO))
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """PNG-encode a mask. Level 1: masks are flat areas, so they stay small and encode fast."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()

@@ -1,0 +1,199 @@
+"""/animate: one picture -> a short video (Kling image-to-video), shown as a preview before any credit is spent.
+
+Thin: parse the options, ask the core for a plan (bot/intake_animate.py), show its picture privately
+with **Make it** and **Cancel**. The buttons carry the job id in their custom id and the plan waits
+in the job folder, so they work after a restart; after 15 minutes the core refuses them with a
+message saying so. Refusals from the command propagate to the tree's error handler.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.animate.camera import MOVES
+from bot.animate.capabilities import for_provider
+from bot.animate.choose import model_choices, wanted_features
+from bot.animate.models import AnimateOptions
+from bot.errors import Refusal
+from bot.i18n import Text
+from bot.intake_animate import confirm_animate, discard_animate, precheck_animate
+from bot.models import Requester
+from cogs.motion import cancel_view, incoming
+
+if TYPE_CHECKING:
+    from bot.discord_bot import MotionBot
+
+JOB_ID = r"(?P<job_id>[0-9a-f]{12})"
+
+
+def _say(message: object, locale: object) -> str:
+    render = getattr(message, "render", None)
+    return render(locale) if callable(render) else str(message)
+
+
+class MakeItButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"anim:make:{JOB_ID}:(?P<credits>[0-9]+)"):
+    """Make it (N credits): reserve and queue the planned job."""
+
+    def __init__(self, job_id: str, credits: int, label: str | None = None) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label or f"Make it ({credits} credits)", style=discord.ButtonStyle.success,
+                custom_id=f"anim:make:{job_id}:{credits}",
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]) -> MakeItButton:
+        return cls(match["job_id"], int(match["credits"]), label=item.label)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot: MotionBot = interaction.client  # type: ignore[assignment]
+        try:
+            job, price = await confirm_animate(bot.core.engine, self.job_id, interaction.user.id)
+        except Refusal as refusal:
+            await interaction.response.edit_message(content=f"❌ {_say(refusal.message, interaction.locale)}", view=None, attachments=[])
+            return
+        text = Text(
+            "Queued. This video costs {credits} credits ({price}). The result will be posted in this channel.",
+            credits=price.credits, price=price.explain(),
+        )
+        await interaction.response.edit_message(
+            content=f"{text.render(interaction.locale)}\n-# job `{job.id}`", view=cancel_view(job.id), attachments=[]
+        )
+        bot.notifier.track(job.id, interaction)
+
+
+class DropPlanButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"anim:drop:{JOB_ID}"):
+    """Cancel on the preview: nothing was reserved, the plan is forgotten."""
+
+    def __init__(self, job_id: str, label: str | None = None) -> None:
+        super().__init__(
+            discord.ui.Button(label=label or "Cancel", style=discord.ButtonStyle.secondary, custom_id=f"anim:drop:{job_id}")
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]) -> DropPlanButton:
+        return cls(match["job_id"], label=item.label)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot: MotionBot = interaction.client  # type: ignore[assignment]
+        dropped = await discard_animate(bot.core.engine, self.job_id, interaction.user.id)
+        text = Text("Cancelled; nothing was spent.") if dropped else Text("This preview is no longer available; run /animate again.")
+        await interaction.response.edit_message(content=text.render(interaction.locale), view=None, attachments=[])
+
+
+def preview_view(job_id: str, credits: int, locale: object) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    make = Text("Make it ({credits} credits)", msgctxt="button", credits=credits).render(locale)
+    view.add_item(MakeItButton(job_id, credits, label=make))
+    view.add_item(DropPlanButton(job_id, label=Text("Cancel", msgctxt="button").render(locale)))
+    return view
+
+
+class AnimateCog(commands.Cog):
+    def __init__(self, bot: MotionBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="animate", description="Bring one picture to life: a short video, previewed before you pay")
+    @app_commands.describe(
+        image="The picture to animate (JPG or PNG)",
+        prompt="Optional: what should happen",
+        negative_prompt="Optional: what should not appear",
+        duration="Length in seconds (5 or 10; some models allow more)",
+        mode="Standard or Pro (costs more)",
+        model="The model (the list shows only models that take your other choices)",
+        creativity="0 to 1: how freely the model may depart from the picture (older models only)",
+        end_image="A picture the video ends on",
+        camera="A camera move",
+        camera_strength="1 to 10: how far a simple camera move goes",
+        brush="Motion brush PNG: black = still; green, purple, blue, pink, yellow, red = moving areas",
+        paths="One path per moving colour, in picture pixels from the top-left, e.g. green: 120,400 260,300",
+        sound="Add sound (newer models, Pro)",
+    )
+    @app_commands.choices(
+        mode=[
+            app_commands.Choice(name="Standard", value="std"),
+            app_commands.Choice(name="Pro", value="pro"),
+        ],
+        camera=[app_commands.Choice(name=move.name, value=move.name) for move in MOVES],
+    )
+    @app_commands.guild_only()
+    async def animate(
+        self,
+        interaction: discord.Interaction,
+        image: discord.Attachment,
+        prompt: str | None = None,
+        negative_prompt: str | None = None,
+        duration: app_commands.Range[int, 1, 15] = 5,
+        mode: str = "std",
+        model: str | None = None,
+        creativity: app_commands.Range[float, 0.0, 1.0] | None = None,
+        end_image: discord.Attachment | None = None,
+        camera: str | None = None,
+        camera_strength: app_commands.Range[int, 1, 10] | None = None,
+        brush: discord.Attachment | None = None,
+        paths: str | None = None,
+        sound: bool = False,
+    ) -> None:
+        core = self.bot.core
+        options = AnimateOptions(
+            prompt=prompt or "", negative_prompt=negative_prompt or "", duration=duration, mode=mode,  # type: ignore[arg-type]
+            model=model, creativity=creativity, camera=camera, camera_strength=camera_strength, paths=paths, sound=sound,
+        )
+        image_in = incoming(image)
+        end_in = incoming(end_image) if end_image else None
+        brush_in = incoming(brush) if brush else None
+        provider = await core.provider_for(interaction.guild_id)
+        precheck_animate(image_in, end_in, brush_in, options, provider)  # private refusal before any download
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        requester = Requester(
+            user_id=interaction.user.id, guild_id=interaction.guild_id, channel_id=interaction.channel_id,
+            upload_limit=interaction.filesize_limit,
+        )
+        prepared = await core.prepare_animate(requester, image_in, options, provider, end_image=end_in, brush=brush_in)
+        price = prepared.pending.price
+        lines = [
+            Text(
+                "Here is the plan. Making it costs {credits} credits ({price}); nothing is spent until you press Make it.",
+                credits=price.credits, price=price.explain(),
+            ).render(interaction.locale),
+            *(f"-# {note}" for note in prepared.notes),
+        ]
+        await interaction.edit_original_response(
+            content="\n".join(lines),
+            attachments=[discord.File(prepared.preview, filename="preview.png")],
+            view=preview_view(prepared.pending.job_id, price.credits, interaction.locale),
+        )
+
+    @animate.autocomplete("model")
+    async def model_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        """Only models that take the other options chosen so far."""
+        chosen = interaction.namespace
+        provider = await self.bot.core.provider_for(interaction.guild_id)
+        caps = for_provider(provider)
+        if not caps.offered:
+            return []
+        camera = next((move for move in MOVES if move.name == getattr(chosen, "camera", None)), None)
+        features = wanted_features(
+            end_frame=getattr(chosen, "end_image", None) is not None,
+            brush=getattr(chosen, "brush", None) is not None,
+            camera_simple=None if camera is None else camera.simple,
+            creativity=getattr(chosen, "creativity", None) is not None,
+            sound=bool(getattr(chosen, "sound", False)),
+        )
+        offers = model_choices(caps, features, getattr(chosen, "mode", None), getattr(chosen, "duration", None))
+        return [
+            app_commands.Choice(name=offer.name, value=offer.name) for offer in offers if current.lower() in offer.name
+        ][:25]
+
+
+async def setup(bot: MotionBot) -> None:
+    bot.add_dynamic_items(MakeItButton, DropPlanButton)
+    await bot.add_cog(AnimateCog(bot))

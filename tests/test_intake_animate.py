@@ -1,0 +1,103 @@
+"""/animate intake through the real core: plan before money, Make it once, expiry, failover's choice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.animate.models import AnimateOptions
+from bot.animate.plan import replan_for
+from bot.animate.refusals import PathRefused
+from bot.app import CoreApp
+from bot.intake import IncomingFile
+from bot.intake_animate import (
+    PENDING_TTL_SECONDS,
+    PlanExpired,
+    confirm_animate,
+    discard_animate,
+    load_pending,
+)
+from tests.animate_factory import make_picture, save_brush
+from tests.animate_requests import planned
+from tests.core_harness import FakeChannel, RecordingNotifier, core_settings, requester
+
+
+def local(path: Path) -> IncomingFile:
+    return IncomingFile(filename=path.name, size=path.stat().st_size, content_type="image/png", path=path)
+
+
+@pytest.fixture
+async def app(tmp_path: Path):
+    async with CoreApp.open(core_settings(tmp_path / "data"), RecordingNotifier(FakeChannel()), web_port=0) as core:
+        yield core
+
+
+async def ledger(app: CoreApp) -> list[tuple[str, int]]:
+    async with app.store.db.execute("SELECT kind, amount FROM ledger") as cur:
+        return [(row[0], row[1]) for row in await cur.fetchall()]
+
+
+async def prepare(app: CoreApp, tmp_path: Path, **options: object):
+    picture = make_picture(tmp_path / "in" / "still.png", 640, 480)
+    brush = save_brush(tmp_path / "in" / "brush.png", (640, 480), {"green": [(200, 200, 260, 260)]})
+    return await app.prepare_animate(
+        requester(), local(picture), AnimateOptions(**{"paths": "green: 230,230 400,230", **options}), brush=local(brush)  # type: ignore[arg-type]
+    )
+
+
+async def test_preview_reserves_nothing_and_make_it_queues_once(app: CoreApp, tmp_path: Path) -> None:
+    prepared = await prepare(app, tmp_path)
+    assert prepared.preview.is_file() and await ledger(app) == []
+    job, price = await confirm_animate(app.engine, prepared.pending.job_id, 42)
+    assert job.kind == "animate" and price.credits == 5
+    assert await ledger(app) == [("reserve", 5)]
+    with pytest.raises(PlanExpired, match="already queued"):
+        await confirm_animate(app.engine, job.id, 42)
+    assert await ledger(app) == [("reserve", 5)]  # a second click charges nothing more
+
+
+async def test_only_the_member_who_asked_can_make_or_drop_it(app: CoreApp, tmp_path: Path) -> None:
+    prepared = await prepare(app, tmp_path)
+    with pytest.raises(PlanExpired):
+        await confirm_animate(app.engine, prepared.pending.job_id, 7)
+    assert not await discard_animate(app.engine, prepared.pending.job_id, 7)
+    assert load_pending(app.engine, prepared.pending.job_id) is not None
+
+
+async def test_a_plan_expires_after_the_interaction_tokens_15_minutes(app: CoreApp, tmp_path: Path) -> None:
+    prepared = await prepare(app, tmp_path)
+    created = prepared.pending.created_at
+    job, _ = await confirm_animate(app.engine, prepared.pending.job_id, 42, now=created + PENDING_TTL_SECONDS - 1)
+    assert job.state.value in ("queued", "submitting", "submitted", "processing", "succeeded", "delivered")
+    later = await prepare(app, tmp_path / "b")
+    with pytest.raises(PlanExpired, match="expired after 15 minutes"):
+        await confirm_animate(app.engine, later.pending.job_id, 42, now=later.pending.created_at + PENDING_TTL_SECONDS + 1)
+    assert not app.engine.job_dir(later.pending.job_id).exists()
+
+
+async def test_a_refused_plan_leaves_no_folder(app: CoreApp, tmp_path: Path) -> None:
+    with pytest.raises(PathRefused):
+        await prepare(app, tmp_path, paths="green: 10,10 20,20")  # does not start in its area
+    assert list((app.settings.data_dir / "jobs").glob("*")) == []
+
+
+def test_failover_goes_only_where_every_option_is_taken(tmp_path: Path) -> None:
+    brush = planned(tmp_path / "a", "kling", brush=True)
+    assert replan_for(brush, "useapi", public_url=True) is None  # no brush there
+    assert replan_for(brush, "goapi", public_url=False) is None  # GoAPI fetches the mask by URL
+    moved = replan_for(brush, "goapi", public_url=True)
+    assert moved is not None and moved.provider == "goapi" and moved.model_wire == "1.0"
+    end = planned(tmp_path / "b", "kling", end=True, model="kling-v1-6", mode="pro")
+    assert replan_for(end, "useapi", public_url=False).model_wire == "kling-v1-6"  # type: ignore[union-attr]
+    assert replan_for(end, "modelslab", public_url=True) is None
+
+
+def test_failover_skips_adapters_that_do_not_send_animate_jobs_yet(tmp_path: Path) -> None:
+    from bot.kinds import adapt_to
+    from bot.providers.base import Capabilities
+    from bot.providers.kling import KlingProvider
+
+    end = planned(tmp_path, "kling", end=True, model="kling-v1-6", mode="pro")
+    assert adapt_to(end, "useapi", Capabilities(), public_url=True) is None  # useapi's adapter: not wired yet
+    assert adapt_to(end, "kling", KlingProvider.capabilities, public_url=False) is end
