@@ -23,7 +23,8 @@ import shutil
 import sqlite3
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from bot.animate.models import AnimateOptions
@@ -195,14 +196,24 @@ async def run_motion(settings: Settings, args: argparse.Namespace) -> int:
     )
     image = local_file(args.image)
     video = local_file(args.video) if args.video else None
+    async with terminal_core(settings, notifier, args.provider) as (core, resumed):
+        job, price = await core.submit_motion(TERMINAL_REQUESTER, image, video, options, args.provider)
+        return await wait_and_report(core, notifier, job, price, args, resumed)
+
+
+TERMINAL_REQUESTER = Requester(user_id=TERMINAL_USER_ID, origin="terminal", upload_limit=2**62)
+
+
+@asynccontextmanager
+async def terminal_core(
+    settings: Settings, notifier: TerminalNotifier, provider: str | None
+) -> AsyncIterator[tuple[CoreApp, list[str]]]:
+    """The core for one terminal run (motion or animate), with the earlier runs' jobs it resumed."""
     # Port 0: the terminal run must not collide with a running bot, unless providers must call us back.
     async with CoreApp.open(settings, notifier, origin="terminal", web_port=None if settings.public_url else 0) as core:
-        if problem := needs_public_url(core, settings, args.provider):
+        if problem := needs_public_url(core, settings, provider):
             raise UsageError(problem)
-        resumed = await announce_resumed(core)
-        requester = Requester(user_id=TERMINAL_USER_ID, origin="terminal", upload_limit=2**62)
-        job, price = await core.submit_motion(requester, image, video, options, args.provider)
-        return await wait_and_report(core, notifier, job, price, args, resumed)
+        yield core, await announce_resumed(core)
 
 
 async def announce_resumed(core: CoreApp) -> list[str]:
@@ -298,11 +309,8 @@ async def run_animate(settings: Settings, args: argparse.Namespace) -> int:
     image = local_file(args.image)
     end_image = local_file(args.end_image) if args.end_image else None
     brush = local_file(args.brush) if args.brush else None
-    async with CoreApp.open(settings, notifier, origin="terminal", web_port=None if settings.public_url else 0) as core:
-        if problem := needs_public_url(core, settings, args.provider):
-            raise UsageError(problem)
-        resumed = await announce_resumed(core)
-        requester = Requester(user_id=TERMINAL_USER_ID, origin="terminal", upload_limit=2**62)
+    async with terminal_core(settings, notifier, args.provider) as (core, resumed):
+        requester = TERMINAL_REQUESTER
         prepared = await core.prepare_animate(requester, image, options, args.provider, end_image=end_image, brush=brush)
         for note in prepared.notes:
             print(f"note: {note}", file=sys.stderr)
