@@ -18,6 +18,7 @@ import aiohttp
 
 from bot.animate.models import AnimateOptions
 from bot.errors import ProviderUnavailable
+from bot.gate import Gate
 from bot.http import HttpClient
 from bot.intake import IncomingFile, take_motion_request
 from bot.intake_animate import AnimatePrepared, confirm_animate, prepare_animate
@@ -62,6 +63,8 @@ class CoreApp:
         self.engine = engine
         self.web = web
         self._guild_providers: dict[int, str | None] = {}
+        # The one gate every generation command and button passes (bot/gate.py); rules are added at start-up.
+        self.gate = Gate()
 
     @classmethod
     @asynccontextmanager

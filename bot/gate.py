@@ -1,0 +1,61 @@
+"""The one gate in front of every generation command and button.
+
+The Discord side (the command tree's `interaction_check`) describes who is asking, where, and
+with what text, as an `Asker`, and calls `Gate.check` before anything is downloaded or spent.
+Rules are plain async functions added to the gate at start-up; each raises `Refusal` to say no
+(the first refusal wins, in the order the rules were added). Today the gate has no rules of
+its own: bans, channel rules, the age-restricted gate, role allowances and the word list plug
+in here (the admin issue), so no command or button can forget them.
+
+This module is core: it never imports discord.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from bot.errors import Refusal
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Who wants to generate something, where, and the text they typed (prompts), as the gate sees it."""
+
+    user_id: int
+    guild_id: int | None
+    channel_id: int | None
+    role_ids: tuple[int, ...] = ()
+    channel_nsfw: bool = False
+    # What the command or button is (e.g. "motion", "animate", "remix"): rules may treat them alike.
+    action: str = ""
+    # Member-typed text that will reach a provider or a channel (prompt, negative prompt, title).
+    texts: tuple[str, ...] = ()
+    # The member's Discord language (e.g. "zh-CN"), for rules that want to phrase things themselves.
+    locale: str | None = None
+    extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+
+
+Rule = Callable[[Asker], Awaitable[None]]
+
+
+class Gate:
+    """An ordered list of rules; `check` runs them all and lets the first `Refusal` through."""
+
+    def __init__(self, rules: list[Rule] | None = None) -> None:
+        self._rules: list[Rule] = list(rules or [])
+
+    def add(self, rule: Rule) -> None:
+        self._rules.append(rule)
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return tuple(self._rules)
+
+    async def check(self, asker: Asker) -> None:
+        """Raise the first rule's `Refusal`; return when every rule lets the asker through."""
+        for rule in self._rules:
+            await rule(asker)
+
+
+__all__ = ["Asker", "Gate", "Refusal", "Rule"]
