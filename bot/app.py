@@ -85,7 +85,7 @@ class CoreApp:
     async def _build(
         cls, stack: AsyncExitStack, s: Settings, notifier: Notifier, origin: str, web_port: int | None
     ) -> CoreApp:
-        store = Store(s.db_path, busy_retry_seconds=s.db_busy_retry_seconds)
+        store = Store(s.database, busy_retry_seconds=s.db_busy_retry_seconds)
         await store.open()
         stack.push_async_callback(store.close)
         session = aiohttp.ClientSession()
@@ -122,6 +122,7 @@ class CoreApp:
                 job_timeout=s.job_timeout_minutes * 60,
                 provider_max_concurrency=s.provider_max_concurrency,
                 failover=s.provider_failover,
+                lease_seconds=s.job_lease_seconds,
             ),
             origin=origin,
         )

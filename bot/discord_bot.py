@@ -152,6 +152,7 @@ class MotionBot(commands.Bot):
             intents=intents,
             owner_ids=set(settings.owner_ids) or None,
             allowed_mentions=discord.AllowedMentions.none(),
+            **_shards(self, settings),
         )
         self.settings = settings
         self.force_sync = force_sync
@@ -209,6 +210,9 @@ class MotionBot(commands.Bot):
         scope = f"guild:{guild.id}" if guild else "global"
         fingerprint = self.commands_fingerprint(guild)
         key = f"commands_fingerprint:{scope}"
+        if not await self.core.store.leader("command-sync", seconds=300):
+            log.info("another bot process syncs the slash commands; not syncing here")
+            return False
         if not force and await self.core.store.get_meta(key) == fingerprint:
             log.info("slash commands unchanged (%s); not syncing", scope)
             return False
@@ -235,9 +239,19 @@ class MotionBot(commands.Bot):
             pass
 
 
+class ShardedMotionBot(MotionBot, commands.AutoShardedBot):
+    """The same bot over several gateway shards in one process (SHARD_COUNT, SHARD_IDS)."""
+
+
+def _shards(bot: MotionBot, settings: Settings) -> dict[str, object]:
+    if not isinstance(bot, commands.AutoShardedBot):
+        return {}
+    return {"shard_count": settings.shard_count, "shard_ids": settings.shard_ids or None}
+
+
 def run_bot(settings: Settings, *, force_sync: bool = False) -> int:
     point_discord_at(settings.discord_api_base_url)
-    bot = MotionBot(settings, force_sync=force_sync)
+    bot = (ShardedMotionBot if settings.shard_count else MotionBot)(settings, force_sync=force_sync)
     assert settings.discord_token is not None
     token = settings.discord_token.get_secret_value()
 

@@ -127,7 +127,12 @@ class QuotaPolicy:
     ) -> None:
         """Check every limit and write the reservation; pass the job's transaction as `db`."""
         period = self.period()
+        budgets = self._budgets(user_id, guild_id)
         async with store.atomic(db) as conn:
+            # Several processes on one database: the checks below and the reservation must see
+            # every other reservation of the same user / guild / bot, so those wait for each other
+            # here until this transaction ends (a no-op on SQLite, whose writes are serial).
+            await store.lock(conn, f"quota:user:{user_id}", *(f"quota:{b.scope}:{_scope_id(b)}" for b in budgets))
             if user_id != TERMINAL_USER_ID:
                 active = await store.count_active(user_id=user_id, db=conn)
                 if active >= self.max_active_per_user:
@@ -136,7 +141,7 @@ class QuotaPolicy:
                         f"You already have {active} video{'s' if active != 1 else ''} in progress "
                         f"(the limit is {self.max_active_per_user}). Wait for one to finish, then try again.",
                     )
-            for budget in self._budgets(user_id, guild_id):
+            for budget in budgets:
                 left, total = await self._left(store, budget, period, conn)
                 if amount > left:
                     raise QuotaRefused(
@@ -186,3 +191,6 @@ class QuotaPolicy:
             guild_left=guild_left,
         )
 
+
+def _scope_id(budget: _Budget) -> str:
+    return ",".join(str(value) for value in budget.where.values()) or "all"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_path: Path | None = None  # default: DATA_DIR/bot.sqlite3
     db_busy_retry_seconds: float = Field(default=30.0, ge=0)  # how long to retry while another process locks the database
+    # empty or sqlite:///file: SQLite (DATABASE_PATH); postgresql://user:password@host/db: PostgreSQL,
+    # which several bot processes can share (see "Running at scale" in README.md)
+    database_url: SecretStr | None = None
+    job_lease_seconds: float = Field(default=30.0, ge=3)  # a dead process's jobs are taken over after this
+
+    # --- Sharding (several processes) -------------------------------------------
+    shard_count: int | None = Field(default=None, ge=1)  # empty: one process, Discord's recommended count
+    shard_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)  # this process's shards; empty: all
 
     # --- Web server (callbacks, /healthz, media for providers) ---------------
     web_host: str = "127.0.0.1"
@@ -101,7 +109,7 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("owner_ids", mode="before")
+    @field_validator("owner_ids", "shard_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         # Accept "1,2,3" as well as a JSON list.
@@ -131,9 +139,29 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
+    @model_validator(mode="after")
+    def _shards_fit(self) -> Settings:
+        if self.shard_ids and self.shard_count is None:
+            raise ValueError("SHARD_IDS needs SHARD_COUNT")
+        if self.shard_count is not None and any(i < 0 or i >= self.shard_count for i in self.shard_ids):
+            raise ValueError(f"SHARD_IDS must each be below SHARD_COUNT ({self.shard_count})")
+        return self
+
     @property
     def db_path(self) -> Path:
         return self.database_path or self.data_dir / "bot.sqlite3"
+
+    @property
+    def database(self) -> Path | str:
+        """What the store opens: DATABASE_URL when set (a PostgreSQL or sqlite:/// URL), else the SQLite file."""
+        url = self.database_url.get_secret_value().strip() if self.database_url else ""
+        if not url:
+            return self.db_path
+        if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            # Checked here, not by a validator: the URL is a secret (it holds a password), and
+            # secrets are never echoed back in a validation message.
+            raise SettingsError("Bad setting: DATABASE_URL: must start with sqlite:/// or postgresql://")
+        return url
 
 
 def load_settings(**overrides: object) -> Settings:

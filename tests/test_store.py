@@ -55,8 +55,8 @@ async def test_wal_mode_is_on(tmp_path: Path) -> None:
         await store.close()
 
 
-async def test_methods_work_alone_or_inside_a_callers_transaction(tmp_path: Path) -> None:
-    store = Store(tmp_path / "bot.sqlite3")
+async def test_methods_work_alone_or_inside_a_callers_transaction(database_url: str) -> None:
+    store = Store(database_url)
     await store.open()
     try:
         await store.set_meta("alone", "1")  # its own short transaction
@@ -117,8 +117,8 @@ async def test_a_lock_held_past_the_retry_time_says_the_database_is_busy(tmp_pat
         await store.close()
 
 
-async def test_grouped_writes_all_land_and_one_failure_spares_the_others(tmp_path: Path) -> None:
-    store = Store(tmp_path / "bot.sqlite3")
+async def test_grouped_writes_all_land_and_one_failure_spares_the_others(database_url: str) -> None:
+    store = Store(database_url)
     await store.open()
     try:
         class Refused(Exception):

@@ -79,6 +79,9 @@ class EngineConfig:
     # How often the dispatcher also looks for jobs that need work but have no running task
     # (a task that died on a database error, a job that ran out of time).
     sweep_interval: float = 5.0
+    # Several processes on one database (PostgreSQL): a process works on a job while it holds the
+    # job's lease, renewed every third of this; when it dies, another takes the job over after this.
+    lease_seconds: float = 30.0
 
 
 def can_move(job: JobRow, task: ProviderTask) -> bool:

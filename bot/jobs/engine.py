@@ -11,6 +11,14 @@ written elsewhere (a callback, a cancel) reaches the owner through `advance`. Th
 moves queued jobs to submitting when their provider has a free slot and their "not before" has
 passed, and every `sweep_interval` gives an owner to any job that needs work and has none: a
 restart, or a task that died on a database error. So a job is never left without an owner.
+
+Several processes on one PostgreSQL database (`store.shared`): an owner task works on a job only
+while its process holds the job's lease (`job:<id>`, bot/store/leases.py), taken before the
+dispatcher moves a queued job and by the owner when it starts, renewed while it runs, released
+when the job is settled. A process that dies stops renewing; after `lease_seconds` another
+process's sweep takes its jobs over. A move written by another process (a provider's callback
+can land on any of them) reaches the owner through the database's notification (`job_moved`).
+On SQLite (one process) none of this runs: no lease is written.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from bot.pricing import Price
 from bot.providers.base import Provider, ProviderTask
 from bot.quotas import QuotaPolicy
 from bot.signing import Links
-from bot.store import JobRow, Store
+from bot.store import JobRow, Store, job_lease
 
 log = logging.getLogger("bot.jobs")
 
@@ -92,6 +100,8 @@ class JobEngine:
         self._dispatcher: asyncio.Task[None] | None = None
         self._last_sweep = float("-inf")
         self._stopping = False
+        self._shared = store.shared  # other processes work on this database too: lease every job
+        self._lease_keeper: asyncio.Task[None] | None = None
 
     @property
     def config(self) -> EngineConfig:
@@ -108,6 +118,9 @@ class JobEngine:
         for name, provider in self.providers.items():
             if (reports := follow.reporter(provider)) is not None:
                 self._unlisten.append(reports.add_task_listener(partial(self._take_report, name)))
+        if self._shared:
+            self._unlisten.append(await self.store.listen("job_moved", self._moved_elsewhere))
+            self._lease_keeper = asyncio.create_task(self._keep_leases(), name="job-leases")
         self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="job-dispatcher")
 
     async def stop(self) -> None:
@@ -117,9 +130,16 @@ class JobEngine:
         tasks = list(self._owners.values()) + list(self.ctx.background)
         if self._dispatcher:
             tasks.append(self._dispatcher)
+        if self._lease_keeper:
+            tasks.append(self._lease_keeper)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._shared:  # a clean stop hands our jobs to the other processes now, not after the lease
+            try:
+                await self.store.release_leases()
+            except Exception:
+                log.warning("could not release this process's leases; they expire by themselves", exc_info=True)
 
     def advance(self, job_id: str, state: JobState) -> None:
         """A job's state was just written: run what it needs (the hook every move calls)."""
@@ -155,6 +175,8 @@ class JobEngine:
         done: tuple[object, ...] | None = None
         sent_here = False
         try:
+            if self._shared and not await self.store.take_lease(job_lease(job_id), self.config.lease_seconds):
+                return  # another process works on it (it hears of the move through the database)
             while True:
                 nudge.clear()
                 job = await self.ctx.get(job_id)
@@ -172,6 +194,8 @@ class JobEngine:
                 await step(self.ctx, job)
             if is_settled(job):
                 self._settled(job_id)
+                if self._shared:
+                    await self.store.release_lease(job_lease(job_id))
         except StoreBusy:
             log.warning("job %s: the database is busy; the next sweep picks the job up again", job_id)
         except Exception:
@@ -238,20 +262,51 @@ class JobEngine:
                 continue
             if active.get(job.provider, 0) >= self.config.provider_max_concurrency:
                 continue  # this provider is full; a later job for another provider may still go
+            lease = job_lease(job.id)
+            if self._shared and not await self.store.take_lease(lease, self.config.lease_seconds):
+                continue  # another process's dispatcher has it
             self._claimed.add(job.id)
             if await self.ctx.move(job.id, JobState.SUBMITTING, allowed_from=[JobState.QUEUED]) is None:
                 self._claimed.discard(job.id)
+                if self._shared:
+                    await self.store.release_lease(lease)
                 continue
             active[job.provider] = active.get(job.provider, 0) + 1
         return next_due
 
     async def _sweep(self) -> None:
         """Every job that needs work gets an owner; an owner of a job out of time is woken."""
-        for job in await self.store.unsettled(self.origin):
+        for job in await self.store.unsettled(self.origin, free_or_mine=self._shared):
             if job.id not in self._owners:
                 self.advance(job.id, job.state)
             elif job.state in IN_FLIGHT and self.ctx.timed_out(job):
                 self._nudges[job.id].set()
+
+    # --- several processes -------------------------------------------------------------------
+    def _moved_elsewhere(self, payload: str) -> None:
+        """A job moved in some process (this one too): the owner, if here, looks again."""
+        job_id, _, state_name = payload.partition(" ")
+        try:
+            state = JobState(state_name)
+        except ValueError:
+            return
+        if state is JobState.QUEUED or state is JobState.SUCCEEDED or state in ENDS:
+            self._wake.set()
+        if job_id in self._owners:
+            self.advance(job_id, state)
+
+    async def _keep_leases(self) -> None:
+        """Renew the leases of the jobs this process works on, well before they run out."""
+        while True:
+            await asyncio.sleep(self.config.lease_seconds / 3)
+            owned = [job_lease(job_id) for job_id in self._owners]
+            try:
+                held = await self.store.renew_leases(owned, self.config.lease_seconds)
+            except Exception:
+                log.warning("could not renew job leases; trying again", exc_info=True)
+                continue
+            if held < len(owned):
+                log.warning("%d job lease(s) were lost (this process stalled past the lease)", len(owned) - held)
 
     # --- intake -----------------------------------------------------------------------------
     async def create_job(

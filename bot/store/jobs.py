@@ -71,12 +71,19 @@ class JobQueries(StoreBase):
             args.append(origin)
         return [JobRow.from_row(r) for r in await self._rows(sql + " ORDER BY created_at, id", args, db)]
 
-    async def unsettled(self, origin: str | None = None, db: aiosqlite.Connection | None = None) -> list[JobRow]:
+    async def unsettled(
+        self, origin: str | None = None, db: aiosqlite.Connection | None = None, *, free_or_mine: bool = False
+    ) -> list[JobRow]:
         """Jobs that still need work from the bot: being sent, at the provider, to be posted, or
-        ended without the user told. (Queued jobs wait for the dispatcher, not for work.)"""
+        ended without the user told. (Queued jobs wait for the dispatcher, not for work.)
+        `free_or_mine`: only those no other process holds a live lease on (see leases.py)."""
         sql = """SELECT * FROM jobs WHERE (state IN ('submitting', 'submitted', 'processing', 'succeeded')
                  OR (state IN ('failed', 'expired', 'cancelled') AND notified_at IS NULL))"""
         args: list[Any] = []
+        if free_or_mine:
+            sql += """ AND NOT EXISTS (SELECT 1 FROM leases WHERE leases.name = 'job:' || jobs.id
+                       AND leases.holder <> ? AND leases.until >= ?)"""
+            args += [self.holder, time.time()]
         if origin is not None:
             sql += " AND origin = ?"
             args.append(origin)

@@ -1,4 +1,5 @@
-"""The schema: versioned migrations (PRAGMA user_version), applied in order at open."""
+"""The schema: versioned migrations, applied in order at open. Written for SQLite; PostgreSQL gets
+them through `bot.store.dialect.to_postgres_ddl` (types, identities), its version in a table."""
 
 from __future__ import annotations
 
@@ -92,6 +93,16 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX intake_requests_state ON intake_requests(state, created_at);
     """,
+    # 7: leases: which process works on a job ('job:<id>'), which leads once-per-bot work
+    # ('leader:<name>'); several bot processes share a PostgreSQL database (issue 12)
+    """
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        until REAL NOT NULL
+    );
+    CREATE INDEX leases_holder ON leases(holder);
+    """,
 ]
 
 # Every change of a job's state writes its history row in the same statement. A TEMP trigger
@@ -107,3 +118,19 @@ BEGIN
 END
 """
 
+
+# The same on PostgreSQL, where a trigger is part of the schema (made or replaced at each open,
+# under the migration lock). It also tells every process that a job moved (LISTEN job_moved):
+# a callback recorded by one process reaches the process that owns the job.
+PG_HISTORY_TRIGGER = """
+CREATE OR REPLACE FUNCTION job_history() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO job_events(job_id, from_state, to_state, note, at)
+    VALUES (NEW.id, OLD.state, NEW.state, '', NEW.updated_at);
+    PERFORM pg_notify('job_moved', NEW.id || ' ' || NEW.state);
+    RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER job_history AFTER UPDATE OF state ON jobs
+FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state) EXECUTE FUNCTION job_history();
+"""
