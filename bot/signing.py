@@ -103,7 +103,16 @@ def load_key(configured: str | None, data_dir: Path) -> bytes:
         return path.read_bytes().strip()
     data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32).encode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Written aside, then linked into place: processes sharing DATA_DIR that start together all
+    # end up with the first one's whole key, never a half-written file.
+    draft = data_dir / f".callback.key.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(key)
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        key = path.read_bytes().strip()
+    finally:
+        draft.unlink()
     return key
