@@ -522,3 +522,38 @@ async def test_a_cut_connection_without_close_frame_is_resumed(standin: StandIn,
     await standin.drop_connection(None)
     await asyncio.wait_for(bot.resumed.wait(), 10)
     assert session.resumes == 1
+
+
+async def test_two_sharded_clients_each_get_only_their_shards_guilds_and_interactions(standin: StandIn) -> None:
+    """Several bot processes: each runs some of the shards (explicit shard ids); a guild's events
+    and interactions go to the session of shard (guild_id >> 22) % shard_count only."""
+    member = standin.create_user("member")
+    guilds: dict[int, Guild] = {}
+    while len(guilds) < 2:
+        guild = await standin.create_guild(f"G{len(standin.guilds)}", channels=["general"], members=[member])
+        guilds.setdefault((guild.id >> 22) % 2, guild)
+        await asyncio.sleep(0.002)
+    heard: list[tuple[int, int]] = []  # (shard the client runs, guild it heard from)
+
+    def sharded(shard: int) -> commands.AutoShardedBot:
+        client = commands.AutoShardedBot(
+            command_prefix="!", intents=discord.Intents.default(), guild_ready_timeout=0.1, shard_count=2, shard_ids=[shard]
+        )
+
+        @client.tree.command(description="Say which shard answered")
+        async def where(interaction: discord.Interaction) -> None:
+            heard.append((shard, interaction.guild_id or 0))
+            await interaction.response.send_message(f"shard {interaction.guild.shard_id if interaction.guild else '?'}")
+
+        return client
+
+    async with run_client(sharded(0), standin) as first, run_client(sharded(1), standin) as second:
+        assert {g.id for g in first.guilds} == {g.id for g in standin.guilds.values() if (g.id >> 22) % 2 == 0}
+        assert {g.id for g in second.guilds} == {g.id for g in standin.guilds.values() if (g.id >> 22) % 2 == 1}
+        await first.tree.sync()
+        for shard in (1, 0):
+            handle = await standin.invoke("where", user=member, channel=guilds[shard].channel_named("general"))
+            answer = await handle.first_answer(timeout=10)
+            assert answer.accepted and handle.original is not None and handle.original.content == f"shard {shard}"
+    assert heard == [(1, guilds[1].id), (0, guilds[0].id)]
+    assert sorted(s.shard for s in standin.gateway.sessions.values()) == [(0, 2), (1, 2)]
