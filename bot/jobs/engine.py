@@ -25,6 +25,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from bot.downloads import Downloader
 from bot.errors import StoreBusy
 from bot.jobs import endings, follow, submit
 from bot.jobs.context import EngineConfig, JobContext, Notifier
@@ -61,6 +62,7 @@ class JobEngine:
         links: Links,
         config: EngineConfig,
         *,
+        downloader: Downloader,
         origin: str = "discord",
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
@@ -77,6 +79,7 @@ class JobEngine:
             notifier=notifier,
             links=links,
             config=config,
+            downloader=downloader,
             advance=self.advance,
             nap=self._nap,
             sleep=sleep,
