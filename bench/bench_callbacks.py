@@ -8,10 +8,10 @@ answers 200. The load generator is a separate OS process (this file with `--gene
 C at a time over keep-alive connections, each a "processing" report for its own job on the job's
 own signed callback URL. For the bot every one of them moves a job (submitted -> processing),
 and the 200 means the move was committed; a second round repeats them (nothing left to move,
-so nothing is written). The floor runs before and after the bot, and the ratio uses their mean.
+so nothing is written). Floor and bot rounds are taken in turn (the machine's load drifts) and medians reported.
 
-    .venv/bin/python bench/bench_callbacks.py                 # 5,000 POSTs, 100 at a time
-    .venv/bin/python bench/bench_callbacks.py --quick         # 1,000 POSTs, for a smoke run
+    .venv/bin/python bench/bench_callbacks.py                 # 5,000 POSTs, 100 at a time, 3 rounds
+    .venv/bin/python bench/bench_callbacks.py --quick         # 1,000 POSTs, 1 round: a smoke run
 
 A measurement, not a test: it asserts nothing (it does check every answer was 200 and every job
 moved, and says so). Linux or macOS.
@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import socket
+import statistics
 import sys
 import tempfile
 import time
@@ -169,61 +170,76 @@ async def count_in(engine: JobEngine, state: JobState) -> int:
 
 
 # --- the run ----------------------------------------------------------------------------------
-Row = tuple[str, dict[str, object]]
-
-
 def rate(result: dict[str, object]) -> float:
     return float(result["count"]) / float(result["elapsed"])  # type: ignore[arg-type]
 
 
-def describe(result: dict[str, object]) -> str:
-    statuses = result["statuses"]
-    assert isinstance(statuses, dict)
-    return ", ".join(f"{count} x {status}" for status, count in sorted(statuses.items()))
+def all_ok(result: dict[str, object]) -> bool:
+    return result["statuses"] == {"200": result["count"]}
 
 
-async def main(count: int, concurrency: int) -> None:
+async def main(count: int, concurrency: int, rounds: int) -> None:
+    """Rounds of floor, bot (moving), bot (repeats), each bot round on a fresh store, then a last
+    floor: the machine's load drifts, so the figures are medians over rounds taken in turn."""
+    rates: dict[str, list[float]] = {"floor": [], "moves": [], "repeats": []}
+    problems: list[str] = []
+    extra_reads = 0
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        rows: list[Row] = []
 
-        async def floor(label: str) -> None:
+        async def floor() -> None:
             async with bare_server() as base:
                 plan = [(f"{base}/callbacks/bench/cb{n:08d}", body_for(f"cb{n:08d}")) for n in range(count)]
-                rows.append((label, await run_generator(plan, concurrency, root)))
+                result = await run_generator(plan, concurrency, root)
+                rates["floor"].append(rate(result))
+                if not all_ok(result):
+                    problems.append(f"floor answered {result['statuses']}")
 
-        await floor("floor: bare aiohttp handler (before)")
-        async with bot_server(root / "bot", count) as (engine, provider, job_ids):
-            links = engine.links
-            plan = [(links.callback_url(provider.name, job_id) or "", body_for(job_id)) for job_id in job_ids]
-            reads_before = provider.reads
-            moving = await run_generator(plan, concurrency, root)
-            moved = await count_in(engine, JobState.PROCESSING)
-            rows.append((f"bot: each callback moves its job ({moved} of {count} moved)", moving))
-            rows.append(("bot: the same callbacks again (nothing to move)", await run_generator(plan, concurrency, root)))
-            extra_reads = provider.reads - reads_before
-        await floor("floor: bare aiohttp handler (after)")
+        for n in range(rounds):
+            await floor()
+            async with bot_server(root / f"bot-{n}", count) as (engine, provider, job_ids):
+                plan = [(engine.links.callback_url(provider.name, job_id) or "", body_for(job_id)) for job_id in job_ids]
+                reads_before = provider.reads
+                for scenario in ("moves", "repeats"):
+                    result = await run_generator(plan, concurrency, root)
+                    rates[scenario].append(rate(result))
+                    if not all_ok(result):
+                        problems.append(f"bot ({scenario}) answered {result['statuses']}")
+                moved = await count_in(engine, JobState.PROCESSING)
+                if moved != count:
+                    problems.append(f"round {n + 1}: only {moved} of {count} jobs moved")
+                extra_reads += provider.reads - reads_before
+        await floor()
 
-    floors = [rate(result) for label, result in rows if label.startswith("floor")]
-    floor_rate = sum(floors) / len(floors)
-    print(f"{count} POSTs, {concurrency} at a time; load generator in its own process")
+    floor_rate = statistics.median(rates["floor"])
+    labels = {
+        "floor": "floor: bare aiohttp handler, same route",
+        "moves": "bot: every callback moves its job (recorded before 200)",
+        "repeats": "bot: the same callbacks again (nothing to move)",
+    }
+    print(f"{count:,} POSTs, {concurrency} at a time, load generator in its own process; "
+          f"median of {len(rates['floor'])} floor and {rounds} bot rounds, taken in turn")
     print()
-    print("| server | callbacks/s | × floor | answers |")
-    print("|---|---:|---:|---|")
-    for label, result in rows:
-        print(f"| {label} | {rate(result):,.0f} | {rate(result) / floor_rate:.2f} | {describe(result)} |")
+    print("| server | callbacks/s (median) | range | × floor |")
+    print("|---|---:|---:|---:|")
+    for key, label in labels.items():
+        values = rates[key]
+        median = statistics.median(values)
+        print(f"| {label} | {median:,.0f} | {min(values):,.0f}–{max(values):,.0f} | {median / floor_rate:.2f} |")
     print()
-    print(f"provider reads during the callbacks: {extra_reads} (a callback needs no confirming read)")
+    print(f"every answer 200 and every job moved: {'yes' if not problems else '; '.join(problems)}")
+    print(f"provider reads caused by the callbacks: {extra_reads} (a callback on the job's signed URL needs no confirming read)")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=100)
-    parser.add_argument("--quick", action="store_true", help="1,000 POSTs: a smoke run")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="1,000 POSTs, one round: a smoke run")
     parser.add_argument("--generate", type=Path, help=argparse.SUPPRESS)  # the load generator's own process
     args = parser.parse_args()
     if args.generate:
         print(json.dumps(asyncio.run(generate(args.generate, args.concurrency))))
     else:
-        asyncio.run(main(1000 if args.quick else args.count, args.concurrency))
+        asyncio.run(main(1000 if args.quick else args.count, args.concurrency, 1 if args.quick else args.rounds))
