@@ -6,7 +6,9 @@ SQLite store holding N jobs in flight at a provider (their owners napping until 
 as after a submit), or, for the floor, a bare aiohttp app whose handler reads the body and
 answers 200. The load generator is a separate OS process (this file with `--generate`): N POSTs,
 C at a time over keep-alive connections, each a "processing" report for its own job on the job's
-own signed callback URL. For the bot every one of them moves a job (submitted -> processing),
+own signed callback URL. Besides callbacks per second, the server's own CPU time per callback is
+reported (user + system, every thread of this process): on a shared, loaded machine the wall
+rate swings with the neighbours, the CPU cost much less. For the bot every one of them moves a job (submitted -> processing),
 and the 200 means the move was committed; a second round repeats them (nothing left to move,
 so nothing is written). Floor and bot rounds are taken in turn (the machine's load drifts) and medians reported.
 
@@ -79,12 +81,15 @@ async def generate(plan_path: Path, concurrency: int) -> dict[str, object]:
 async def run_generator(plan: list[tuple[str, str]], concurrency: int, workdir: Path) -> dict[str, object]:
     plan_path = workdir / f"plan-{time.monotonic_ns()}.json"
     plan_path.write_text(json.dumps(plan))
+    cpu_before = time.process_time()  # this process: the server, and its SQLite threads
     proc = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--generate", str(plan_path), "--concurrency", str(concurrency),
         stdout=asyncio.subprocess.PIPE,
     )
     out, _ = await proc.communicate()
-    return json.loads(out.decode().strip().splitlines()[-1])
+    result: dict[str, object] = json.loads(out.decode().strip().splitlines()[-1])
+    result["server_cpu"] = time.process_time() - cpu_before
+    return result
 
 
 # --- the servers ----------------------------------------------------------------------------
@@ -137,7 +142,7 @@ async def bot_server(root: Path, count: int) -> AsyncIterator[tuple[JobEngine, Q
             # The first dispatcher pass gives every job an owner, which reads once (it did not
             # submit the job) and then naps until its backup read: wait for that to be over.
             await until(lambda: provider.reads >= count, timeout=600)
-            await asyncio.sleep(1.0)
+            await quiet()
             yield engine, provider, job_ids
         finally:
             await engine.stop()
@@ -164,6 +169,15 @@ async def until(condition: Callable[[], bool], timeout: float) -> None:
         await asyncio.sleep(0.2)
 
 
+async def quiet(window: float = 0.5, busy: float = 0.05) -> None:
+    """Until this process uses under `busy` of a core over `window`: the setup's writes are done."""
+    while True:
+        before = time.process_time()
+        await asyncio.sleep(window)
+        if time.process_time() - before < busy * window:
+            return
+
+
 async def count_in(engine: JobEngine, state: JobState) -> int:
     rows = await engine.store.jobs_in([state])
     return len(rows)
@@ -174,6 +188,11 @@ def rate(result: dict[str, object]) -> float:
     return float(result["count"]) / float(result["elapsed"])  # type: ignore[arg-type]
 
 
+def cpu_ms(result: dict[str, object]) -> float:
+    """Server CPU (user + system, all threads) per callback, in milliseconds."""
+    return 1000 * float(result["server_cpu"]) / float(result["count"])  # type: ignore[arg-type]
+
+
 def all_ok(result: dict[str, object]) -> bool:
     return result["statuses"] == {"200": result["count"]}
 
@@ -182,6 +201,7 @@ async def main(count: int, concurrency: int, rounds: int) -> None:
     """Rounds of floor, bot (moving), bot (repeats), each bot round on a fresh store, then a last
     floor: the machine's load drifts, so the figures are medians over rounds taken in turn."""
     rates: dict[str, list[float]] = {"floor": [], "moves": [], "repeats": []}
+    cpu: dict[str, list[float]] = {"floor": [], "moves": [], "repeats": []}
     problems: list[str] = []
     extra_reads = 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -192,6 +212,7 @@ async def main(count: int, concurrency: int, rounds: int) -> None:
                 plan = [(f"{base}/callbacks/bench/cb{n:08d}", body_for(f"cb{n:08d}")) for n in range(count)]
                 result = await run_generator(plan, concurrency, root)
                 rates["floor"].append(rate(result))
+                cpu["floor"].append(cpu_ms(result))
                 if not all_ok(result):
                     problems.append(f"floor answered {result['statuses']}")
 
@@ -203,6 +224,7 @@ async def main(count: int, concurrency: int, rounds: int) -> None:
                 for scenario in ("moves", "repeats"):
                     result = await run_generator(plan, concurrency, root)
                     rates[scenario].append(rate(result))
+                    cpu[scenario].append(cpu_ms(result))
                     if not all_ok(result):
                         problems.append(f"bot ({scenario}) answered {result['statuses']}")
                 moved = await count_in(engine, JobState.PROCESSING)
@@ -212,6 +234,7 @@ async def main(count: int, concurrency: int, rounds: int) -> None:
         await floor()
 
     floor_rate = statistics.median(rates["floor"])
+    floor_cpu = statistics.median(cpu["floor"])
     labels = {
         "floor": "floor: bare aiohttp handler, same route",
         "moves": "bot: every callback moves its job (recorded before 200)",
@@ -220,12 +243,14 @@ async def main(count: int, concurrency: int, rounds: int) -> None:
     print(f"{count:,} POSTs, {concurrency} at a time, load generator in its own process; "
           f"median of {len(rates['floor'])} floor and {rounds} bot rounds, taken in turn")
     print()
-    print("| server | callbacks/s (median) | range | × floor |")
-    print("|---|---:|---:|---:|")
+    print("| server | callbacks/s (median) | range | × floor | server CPU per callback | floor ÷ this |")
+    print("|---|---:|---:|---:|---:|---:|")
     for key, label in labels.items():
-        values = rates[key]
-        median = statistics.median(values)
-        print(f"| {label} | {median:,.0f} | {min(values):,.0f}–{max(values):,.0f} | {median / floor_rate:.2f} |")
+        median, spent = statistics.median(rates[key]), statistics.median(cpu[key])
+        print(
+            f"| {label} | {median:,.0f} | {min(rates[key]):,.0f}–{max(rates[key]):,.0f} | {median / floor_rate:.2f} "
+            f"| {spent:.3f} ms | {floor_cpu / spent:.2f} |"
+        )
     print()
     print(f"every answer 200 and every job moved: {'yes' if not problems else '; '.join(problems)}")
     print(f"provider reads caused by the callbacks: {extra_reads} (a callback on the job's signed URL needs no confirming read)")

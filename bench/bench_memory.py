@@ -101,7 +101,7 @@ async def upload(session: object, base: str, path: Path) -> int:
 
 
 async def track(db: Path, workdir: Path, active: int) -> dict[str, float]:
-    from bench.bench_callbacks import Silent, free_port, until
+    from bench.bench_callbacks import Silent, free_port, quiet, until
     from bench.bench_support import QuietProvider
     from bot.downloads import Downloader
     from bot.jobs import EngineConfig, JobEngine
@@ -124,7 +124,7 @@ async def track(db: Path, workdir: Path, active: int) -> dict[str, float]:
         await web_server.start()
         await engine.start()
         await until(lambda: provider.reads >= active, timeout=600)
-        await asyncio.sleep(2.0)  # every owner is now waiting for its callback
+        await quiet()  # every owner is now waiting for its callback
         now, peak = rss_mib()
         owners = len(engine._owners)  # noqa: SLF001  # a measurement may look inside
         await engine.stop()
