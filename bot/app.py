@@ -17,6 +17,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import aiohttp
 
 from bot.animate.models import AnimateOptions
+from bot.downloads import Downloader, allowed_hosts_from
 from bot.errors import ProviderUnavailable
 from bot.gate import Gate
 from bot.http import HttpClient
@@ -46,6 +47,7 @@ class CoreApp:
         store: Store,
         quotas: QuotaPolicy,
         http: HttpClient,
+        downloader: Downloader,
         providers: dict[str, Provider],
         default_provider: str,
         engine: JobEngine,
@@ -58,6 +60,7 @@ class CoreApp:
         self.store = store
         self.quotas = quotas
         self.http = http
+        self.downloader = downloader
         self.providers = providers
         self.default_provider = default_provider
         self.engine = engine
@@ -90,7 +93,16 @@ class CoreApp:
         stack.push_async_callback(store.close)
         session = aiohttp.ClientSession()
         stack.push_async_callback(session.close)
-        http = HttpClient(session, timeout_seconds=s.http_timeout_seconds, max_retries=s.http_max_retries)
+        http = HttpClient(
+            session,
+            timeout_seconds=s.http_timeout_seconds,
+            max_retries=s.http_max_retries,
+            retry_after_max_sleep=s.retry_after_max_sleep_seconds,
+        )
+        # Every download (attachments, results) goes through this one Downloader. The bot's own
+        # address joins its allowed hosts once the web server listens (the port may be chosen then).
+        downloader = Downloader.from_settings(s, allowed_hosts_from(s, own_base_url=""))
+        stack.push_async_callback(downloader.close)
         secret = s.callback_secret.get_secret_value() if s.callback_secret else None
         signer = Signer(load_key(secret, s.data_dir))
         web: WebServer | None = None
@@ -124,10 +136,11 @@ class CoreApp:
                 failover=s.provider_failover,
                 lease_seconds=s.job_lease_seconds,
             ),
+            downloader=downloader,
             origin=origin,
         )
         web = WebServer(engine, providers, WebConfig.from_settings(s, port=s.web_port if web_port is None else web_port))
-        await web.start()
+        downloader.allow(await web.start())
         stack.push_async_callback(web.stop)
         for provider in providers.values():
             stack.push_async_callback(provider.close)
@@ -141,6 +154,7 @@ class CoreApp:
             store=store,
             quotas=quotas,
             http=http,
+            downloader=downloader,
             providers=providers,
             default_provider=default_provider,
             engine=engine,
@@ -184,7 +198,7 @@ class CoreApp:
         options: MotionOptions,
         provider: str | None = None,
     ) -> tuple[JobRow, Price]:
-        return await take_motion_request(self.engine, self.http, requester, self.provider(provider), image, video, options)
+        return await take_motion_request(self.engine, self.downloader, requester, self.provider(provider), image, video, options)
 
     async def prepare_animate(
         self,
@@ -198,7 +212,7 @@ class CoreApp:
     ) -> AnimatePrepared:
         """Check, plan, price and preview one /animate job; nothing is reserved until `confirm_animate`."""
         return await prepare_animate(
-            self.engine, self.http, requester, self.provider(provider), image, options, end_image=end_image, brush=brush
+            self.engine, self.downloader, requester, self.provider(provider), image, options, end_image=end_image, brush=brush
         )
 
     async def confirm_animate(self, job_id: str, user_id: int) -> tuple[JobRow, Price]:

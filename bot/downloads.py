@@ -25,7 +25,7 @@ import ipaddress
 import logging
 import random
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -70,8 +70,6 @@ METADATA_ADDRESSES = frozenset(
     )
 )
 NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
-# Only for code that has not been handed the app's Downloader yet (see `downloader_or_fallback`).
-LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -116,12 +114,18 @@ class AddressPolicy:
     """Where a download may connect: public addresses, and the allowed hosts' own addresses."""
 
     def __init__(self, allowed_hosts: Iterable[str]) -> None:
-        self.allowed = frozenset(AllowedHost.parse(entry) for entry in allowed_hosts)
+        self.allowed: set[AllowedHost] = set()
         # (address, port) pairs an allowed host resolved to, or an allowed IP literal itself.
         self._pinned: set[tuple[str, int | None]] = set()
-        for allowed in self.allowed:
-            with contextlib.suppress(ValueError):
-                self._pinned.add((str(ipaddress.ip_address(allowed.host)), allowed.port))
+        for entry in allowed_hosts:
+            self.allow(entry)
+
+    def allow(self, entry: str) -> None:
+        """Add one allowed host (see `AllowedHost.parse`)."""
+        allowed = AllowedHost.parse(entry)
+        self.allowed.add(allowed)
+        with contextlib.suppress(ValueError):
+            self._pinned.add((str(ipaddress.ip_address(allowed.host)), allowed.port))
 
     def host_allowed(self, host: str, port: int) -> bool:
         host = host.lower().strip("[]")
@@ -252,6 +256,11 @@ class Downloader:
             max_redirects=settings.download_max_redirects,
             max_retries=settings.http_max_retries,
         )
+
+    def allow(self, entry: str) -> None:
+        """Allow one more host: the bot's own web address is known only once its server listens
+        (a port chosen by the system), after the parts that download were built."""
+        self.policy.allow(entry)
 
     async def close(self) -> None:
         await self.session.close()
@@ -400,19 +409,6 @@ def allowed_hosts_from(settings: Settings, own_base_url: str) -> frozenset[str]:
         own_base_url,
     )
     return frozenset(url for url in urls if url)
-
-
-@contextlib.asynccontextmanager
-async def downloader_or_fallback(downloader: object) -> AsyncIterator[Downloader]:
-    """`downloader` when it is one; else (a caller not yet handed the app's Downloader) a
-    one-off Downloader that lets only loopback stand-ins through. Remove once every caller
-    passes the app's Downloader."""
-    if isinstance(downloader, Downloader):
-        yield downloader
-        return
-    log.warning("download without the app's Downloader: only public and loopback addresses are allowed")
-    async with Downloader(allowed_hosts=LOOPBACK_HOSTS) as fallback:
-        yield fallback
 
 
 def _path(url: str) -> str:

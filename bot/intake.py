@@ -14,9 +14,9 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import Literal, TypeVar
 
-from bot.downloads import Downloader, downloader_or_fallback
+from bot.downloads import Downloader
 from bot.errors import ProviderError, TooLarge
 from bot.jobs import JobEngine, new_job_id
 from bot.media import (
@@ -35,9 +35,6 @@ from bot.options import check_options
 from bot.pricing import Price, price_for
 from bot.providers.base import Capabilities, Provider
 from bot.store import JobRow
-
-if TYPE_CHECKING:
-    from bot.http import HttpClient
 
 InfoT = TypeVar("InfoT", ImageInfo, VideoInfo)
 
@@ -116,7 +113,7 @@ async def template_length(provider: Provider, template_id: str) -> float | None:
 
 async def take_motion_request(
     engine: JobEngine,
-    downloader: Downloader | HttpClient,
+    downloader: Downloader,
     requester: Requester,
     provider: str,
     image: IncomingFile,
@@ -125,7 +122,7 @@ async def take_motion_request(
 ) -> tuple[JobRow, Price]:
     """Check, price and queue one Motion Control job. Raises a Refusal (nothing kept) or ProviderError.
 
-    `downloader`: the app's Downloader (an HttpClient only until bot/app.py passes it).
+    `downloader`: the app's Downloader.
     """
     caps = engine.providers[provider].capabilities
     limits = caps.limits
@@ -137,19 +134,18 @@ async def take_motion_request(
     folder = engine.job_dir(job_id)
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        async with downloader_or_fallback(downloader) as fetcher:
-            check_this_image = functools.partial(check_image, filename=image.filename, limits=limits)
-            image_file, _ = await take_file(fetcher, image, folder, "image", limits.image_max_bytes, check_this_image)
-            video_file: MediaFile | None = None
-            seconds = template_seconds or 5.0
-            if video is not None:
-                check_this_video = functools.partial(
-                    check_video, filename=video.filename, orientation=options.orientation, limits=limits
-                )
-                video_file, video_info = await take_file(
-                    fetcher, video, folder, "video", limits.video_max_bytes, check_this_video
-                )
-                seconds = video_info.seconds
+        check_this_image = functools.partial(check_image, filename=image.filename, limits=limits)
+        image_file, _ = await take_file(downloader, image, folder, "image", limits.image_max_bytes, check_this_image)
+        video_file: MediaFile | None = None
+        seconds = template_seconds or 5.0
+        if video is not None:
+            check_this_video = functools.partial(
+                check_video, filename=video.filename, orientation=options.orientation, limits=limits
+            )
+            video_file, video_info = await take_file(
+                downloader, video, folder, "video", limits.video_max_bytes, check_this_video
+            )
+            seconds = video_info.seconds
         output_seconds = min(seconds, limits.video_max_for(options.orientation))
         request = MotionRequest(image=image_file, video=video_file, options=options, video_seconds=output_seconds)
         price = price_for(provider, options.mode, output_seconds)

@@ -34,9 +34,8 @@ from bot.animate.plan import (
 )
 from bot.animate.preview import render_preview
 from bot.animate.refusals import BrushRefused, OptionRefused
-from bot.downloads import Downloader, downloader_or_fallback
+from bot.downloads import Downloader
 from bot.errors import Refusal
-from bot.http import HttpClient
 from bot.i18n import Text
 from bot.intake import IncomingFile, fetch
 from bot.jobs import JobEngine, new_job_id
@@ -102,7 +101,7 @@ async def _take_image(downloader: Downloader, incoming: IncomingFile, folder: Pa
 
 async def prepare_animate(
     engine: JobEngine,
-    downloader: Downloader | HttpClient,
+    downloader: Downloader,
     requester: Requester,
     provider: str,
     image: IncomingFile,
@@ -120,13 +119,12 @@ async def prepare_animate(
     folder = engine.job_dir(job_id)
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        async with downloader_or_fallback(downloader) as fetcher:
-            image_file = await _take_image(fetcher, image, folder, "image")
-            end_file = await _take_image(fetcher, end_image, folder, "end_image") if end_image else None
-            brush_file: MediaFile | None = None
-            if brush is not None:
-                path = folder / "brush-upload.png"
-                await fetch(fetcher, brush, path, BRUSH_MAX_BYTES, "brush")
+        image_file = await _take_image(downloader, image, folder, "image")
+        end_file = await _take_image(downloader, end_image, folder, "end_image") if end_image else None
+        brush_file: MediaFile | None = None
+        if brush is not None:
+            path = folder / "brush-upload.png"
+            await fetch(downloader, brush, path, BRUSH_MAX_BYTES, "brush")
         if brush is not None:
             brush_file = MediaFile(path=path, filename=brush.filename, content_type="image/png", size=path.stat().st_size)
         inputs = AnimateInputs(image=image_file, options=options, end_image=end_file, brush=brush_file)

@@ -156,14 +156,23 @@ class QuotaPolicy:
 
     @staticmethod
     async def settle(store: Store, job_id: str, kind: str, reason: str = "", db: aiosqlite.Connection | None = None) -> bool:
-        """Commit or refund a job's reservation, exactly once (and never both)."""
+        """Commit or refund a job's reservation, exactly once (and never both).
+
+        `kind="refund_committed"` is the one exception, and only after a commit: the video was made
+        and paid for but could not be delivered (its file was refused), so the member gets the
+        credits back by a refund row beside the commit. Still at most one refund per job."""
         async with store.atomic(db) as conn:
             reserve = await store.ledger_row(job_id, "reserve", db=conn)
             if reserve is None:
                 return False
-            other = "refund" if kind == "commit" else "commit"
-            if await store.ledger_row(job_id, other, db=conn) is not None:
-                return False
+            if kind == "refund_committed":
+                kind, needed = "refund", "commit"
+                if await store.ledger_row(job_id, needed, db=conn) is None:
+                    return False
+            else:
+                other = "refund" if kind == "commit" else "commit"
+                if await store.ledger_row(job_id, other, db=conn) is not None:
+                    return False
             return await store.add_ledger(
                 kind=kind,
                 user_id=reserve["user_id"],

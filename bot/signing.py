@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+_EXPIRY_DIGITS = 12  # a unix time in seconds has 10 digits until the year 2286
+
 
 class Signer:
     def __init__(self, key: bytes) -> None:
@@ -29,6 +31,19 @@ class Signer:
         # constant time, so a forger learns nothing from how long a refusal takes
         return hmac.compare_digest(token.encode(), self.token(purpose, *parts).encode())
 
+    def expiring_token(self, purpose: str, *parts: str, expires_at: int) -> str:
+        """`<expiry>.<mac>`: the expiry (unix seconds) is part of the signed message, so changing
+        it breaks the mac, and it rides inside the one token, so URLs keep their shape."""
+        return f"{expires_at}.{self.token(purpose, *parts, str(expires_at))}"
+
+    def verify_expiring(self, token: str | None, purpose: str, *parts: str, now: float) -> bool:
+        """True for an unexpired `expiring_token` minted for exactly these parts."""
+        expiry, _, mac = (token or "").partition(".")
+        if not (expiry.isdigit() and expiry.isascii() and len(expiry) <= _EXPIRY_DIGITS):
+            return False
+        # The mac is checked in constant time over the expiry as sent; only then is the time read.
+        return self.verify(mac, purpose, *parts, expiry) and int(expiry) > now
+
     def derive(self, label: str) -> str:
         """A stable secret for a provider-level shared secret (e.g. a webhook header)."""
         return self.token("derive", label)
@@ -39,8 +54,6 @@ class Signer:
 # link the day it was posted; short enough that a link copied out of the channel soon stops working.
 DEFAULT_MEDIA_TTL_SECONDS = 24 * 3600
 
-_EXPIRY_DIGITS = 12  # a unix time in seconds has 10 digits until the year 2286
-
 
 class Links:
     """The bot's own signed URLs: where providers call back and fetch inputs, and result links.
@@ -49,9 +62,8 @@ class Links:
     Without a public URL there are no links (providers cannot reach us): the bot polls, and
     inputs go by the URL they came with.
 
-    A media token is `<expiry>.<mac>`: the expiry (unix seconds) is part of the signed message,
-    so changing it breaks the mac, and it rides inside the one `token` parameter, so callers
-    pass the token along exactly as before.
+    A media token is a `Signer.expiring_token`: it stops working `media_ttl` seconds after it
+    was minted.
     """
 
     def __init__(
@@ -84,15 +96,11 @@ class Links:
     def media_token(self, job_id: str, name: str, expires_at: int | None = None) -> str:
         if expires_at is None:
             expires_at = int(self._clock() + self.media_ttl)
-        return f"{expires_at}.{self.signer.token('media', job_id, name, str(expires_at))}"
+        return self.signer.expiring_token("media", job_id, name, expires_at=expires_at)
 
     def verify_media(self, token: str | None, job_id: str, name: str) -> bool:
         """True for an unexpired token minted for exactly this job and file."""
-        expiry, _, mac = (token or "").partition(".")
-        if not (expiry.isdigit() and expiry.isascii() and len(expiry) <= _EXPIRY_DIGITS):
-            return False
-        # The mac is checked in constant time over the expiry as sent; only then is the time read.
-        return self.signer.verify(mac, "media", job_id, name, expiry) and int(expiry) > self._clock()
+        return self.signer.verify_expiring(token, "media", job_id, name, now=self._clock())
 
 
 def load_key(configured: str | None, data_dir: Path) -> bytes:

@@ -155,9 +155,11 @@ async def cdn(tmp_path: Path) -> AsyncIterator[Cdn]:
 
 
 @pytest.fixture
-async def bot(tmp_path: Path) -> AsyncIterator[FakeBot]:
+async def bot(tmp_path: Path, cdn: Cdn) -> AsyncIterator[FakeBot]:
     fake = FakeBot()
-    async with CoreApp.open(core_settings(tmp_path / "data", user_daily_credits=5), fake.notifier) as core:  # type: ignore[arg-type]
+    # The fake CDN is where this deployment's Discord serves attachments, as a stand-in's would be.
+    settings = core_settings(tmp_path / "data", user_daily_credits=5, discord_api_base_url=cdn.base_url)
+    async with CoreApp.open(settings, fake.notifier) as core:  # type: ignore[arg-type]
         fake.core = core
         yield fake
 

@@ -22,6 +22,7 @@ from bot.http import HttpClient, Response
 from bot.models import ErrorKind, MediaFile, MotionOptions, MotionRequest
 from bot.providers.base import ProviderTask, SubmitRequest, TaskStatus
 from bot.providers.goapi import PRESET_MOTIONS, GoApiProvider
+from tests.deployment import deployment_downloader
 from tests.emulators.common import Fault
 from tests.emulators.goapi import API_KEY, GoApiEmulator, ResultShape
 
@@ -333,7 +334,8 @@ async def test_result_url_variants_end_to_end(tmp_path: Path, session: aiohttp.C
         final = await finish(provider, await provider.submit(job(tmp_path)))
         assert final.status is TaskStatus.SUCCEEDED
         assert final.result_url and final.result_url.startswith(emulator.base_url)
-        assert await provider.download(final.result_url, tmp_path / "out.mp4") > 1000
+        async with deployment_downloader(goapi_base_url=emulator.base_url) as downloader:
+            assert await provider.download(final.result_url, tmp_path / "out.mp4", downloader) > 1000
     finally:
         await emulator.stop()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.downloads import Downloader, downloader_or_fallback
+from bot.downloads import Downloader
 from bot.intake import IncomingFile, fetch, take_file
 from bot.limits import KLING_MOTION_LIMITS
 from bot.media import ImageInfo, MediaRejected, VideoInfo, check_image, check_video
@@ -96,22 +96,3 @@ async def test_take_file_types_an_image_and_a_video_by_their_bytes(
     assert (video.path.name, video.content_type, video.url) == ("video.mov", expected_video_type, None)
     assert video.path.read_bytes() == clip.read_bytes()
     assert video_info.seconds == pytest.approx(3.5, abs=0.1)
-
-
-async def test_the_apps_downloader_is_used_as_given_and_left_open(downloader: Downloader) -> None:
-    async with downloader_or_fallback(downloader) as used:
-        assert used is downloader
-    assert not downloader.session.closed
-
-
-async def test_without_the_apps_downloader_only_loopback_and_public_addresses_are_allowed(
-    cdn: tuple[str, Path], connects: list[str], tmp_path: Path
-) -> None:
-    base, files = cdn
-    make_image(files / "hero.png")
-    async with downloader_or_fallback(object()) as fallback:
-        assert await fallback.download(f"{base}/attachments/hero.png", tmp_path / "a.png") > 0
-        with pytest.raises(MediaRejected, match="refused to connect to 10.0.0.7"):
-            await fetch(fallback, IncomingFile("a.png", 10, url="http://10.0.0.7/a.png"), tmp_path / "b.png", 100, "image")
-    assert fallback.session.closed
-    assert set(connects) == {"127.0.0.1"}

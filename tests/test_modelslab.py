@@ -25,6 +25,7 @@ from bot.models import ErrorKind, MediaFile, MotionOptions, MotionRequest
 from bot.options import options_refusal
 from bot.providers.base import ProviderTask, SubmitRequest, TaskStatus
 from bot.providers.modelslab import ModelsLabProvider
+from tests.deployment import deployment_downloader
 from tests.emulators.common import Fault
 from tests.emulators.modelslab import API_KEY, ModelsLabEmulator
 from tests.media_factory import make_image, make_video
@@ -181,7 +182,8 @@ async def test_eta_is_carried_and_the_task_runs_to_a_downloadable_result(world: 
     final = await poll_to_end(world.provider, second)
     assert final.status is TaskStatus.SUCCEEDED and final.result_url
     assert final.cost is None  # ModelsLab reports no cost
-    assert await world.provider.download(final.result_url, tmp_path / "out.mp4") > 1000
+    async with deployment_downloader(modelslab_base_url=world.emulator.base_url) as downloader:
+        assert await world.provider.download(final.result_url, tmp_path / "out.mp4", downloader) > 1000
 
 
 @pytest.mark.parametrize("emulator_options", [{"include_id": False}])

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from bot.downloads import Downloader
 from bot.jobs import EngineConfig, JobEngine
 from bot.models import JobState, MediaFile, MotionRequest, Requester
 from bot.pricing import price_for
@@ -112,7 +113,7 @@ class ClockedProvider(Provider):
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> ProviderTask:
         return ProviderTask.model_validate(json.loads(body))
 
-    async def download(self, url: str, dest: Path) -> int:
+    async def download(self, url: str, dest: Path, downloader: Downloader) -> int:
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(b"video")
         return 5
@@ -136,6 +137,7 @@ Run = Callable[..., Awaitable[tuple[JobRow, list[str], float]]]
 async def run_job(tmp_path: Path) -> AsyncIterator[Run]:
     store = Store(tmp_path / "bot.sqlite3")
     await store.open()
+    downloader = Downloader(allowed_hosts=())  # unused: the provider's results are in memory
     engines: list[JobEngine] = []
 
     async def run(*, callbacks: bool, callbacks_arrive: bool = True, duration: float = MINUTES_5) -> tuple[JobRow, list[str], float]:
@@ -149,6 +151,7 @@ async def run_job(tmp_path: Path) -> AsyncIterator[Run]:
             Posts(),
             Links(Signer(b"key"), "https://bot.example" if callbacks else ""),
             EngineConfig(data_dir=tmp_path, public_url="https://bot.example" if callbacks else ""),  # default timings
+            downloader=downloader,
             sleep=clock.sleep,
             clock=clock.time,
         )
@@ -166,6 +169,7 @@ async def run_job(tmp_path: Path) -> AsyncIterator[Run]:
     yield run
     for engine in engines:
         await engine.stop()
+    await downloader.close()
     await store.close()
 
 

@@ -23,6 +23,7 @@ from bot.http import HttpClient
 from bot.models import ErrorKind, MediaFile, MotionOptions, MotionRequest
 from bot.providers.base import Provider, ProviderTask, SubmitRequest, TaskStatus
 from tests.contract import ProviderCase
+from tests.deployment import deployment_downloader
 from tests.emulators.common import Emulator, Fault
 from tests.media_factory import make_image, make_video
 
@@ -138,7 +139,8 @@ async def test_happy_path_by_polling(world, tmp_path: Path) -> None:
     final = await poll_to_end(provider, task)
     assert final.status is TaskStatus.SUCCEEDED, final
     assert final.result_url
-    size = await provider.download(final.result_url, tmp_path / "out.mp4")
+    async with deployment_downloader(**{f"{provider.name}_base_url": emulator.base_url}) as downloader:
+        size = await provider.download(final.result_url, tmp_path / "out.mp4", downloader)
     assert size == (tmp_path / "out.mp4").stat().st_size > 1000
 
 

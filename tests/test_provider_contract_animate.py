@@ -16,6 +16,7 @@ from bot.providers.base import SubmitRequest, TaskStatus
 from tests import test_provider_contract as contract
 from tests.animate_requests import planned
 from tests.contract import ProviderCase
+from tests.deployment import deployment_downloader
 from tests.test_provider_contract import CASES, poll_to_end
 
 # the Motion Control suite's fixtures, used as they are
@@ -41,7 +42,8 @@ async def test_image_to_video_by_polling(world, tmp_path: Path) -> None:
     task = await provider.submit(SubmitRequest(job_id="anim001", request=request))
     final = await poll_to_end(provider, task)
     assert final.status is TaskStatus.SUCCEEDED, final
-    size = await provider.download(final.result_url or "", tmp_path / "out.mp4")
+    async with deployment_downloader(**{f"{provider.name}_base_url": emulator.base_url}) as downloader:
+        size = await provider.download(final.result_url or "", tmp_path / "out.mp4", downloader)
     assert size > 1000
 
 

@@ -22,6 +22,7 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
+from bot.downloads import Downloader
 from bot.errors import ProviderError
 from bot.http import HttpClient
 from bot.models import ErrorKind, MediaFile, MotionOptions, MotionRequest
@@ -104,10 +105,12 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[Server, MakeProvider, Htt
     async with aiohttp.ClientSession() as session:
         http = HttpClient(session, timeout_seconds=5.0, max_retries=0)
 
-        async def make(*, data_dir: Path = tmp_path / "data", delay: float = DELAY, failure: str = "") -> SimulatorProvider:
+        async def make(
+            *, data_dir: Path = tmp_path / "data", delay: float = DELAY, failure: str = "", **extra: Any
+        ) -> SimulatorProvider:
             provider = SimulatorProvider(
                 http, data_dir=data_dir, delay_seconds=delay, failure=failure, public_base_url=lambda: server.base_url,
-                signer=SIGNER,
+                signer=SIGNER, **extra,
             )
             providers.append(provider)
             await provider.start()
@@ -134,6 +137,14 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[Server, MakeProvider, Htt
             for provider in providers:
                 await provider.close()
             await runner.cleanup()
+
+
+@pytest.fixture
+async def downloader(world) -> AsyncIterator[Downloader]:
+    """The app's Downloader as the bot builds it: the bot's own web address is an allowed host."""
+    server, _, _ = world
+    async with Downloader(allowed_hosts=[server.base_url], max_retries=0) as made:
+        yield made
 
 
 async def wait_final(provider: SimulatorProvider, task_id: str, timeout: float = 10.0) -> ProviderTask:
@@ -182,7 +193,7 @@ def close_to(pixel: np.ndarray, colour: tuple[int, int, int], tolerance: int = 3
 
 
 # --- the happy path -------------------------------------------------------------------------------
-async def test_submit_is_processing_then_succeeds_with_a_labelled_composite(world, media: Media, tmp_path: Path) -> None:
+async def test_submit_is_processing_then_succeeds_with_a_labelled_composite(world, downloader: Downloader, media: Media, tmp_path: Path) -> None:
     server, make, _ = world
     provider = await make()
     started = time.monotonic()
@@ -198,12 +209,13 @@ async def test_submit_is_processing_then_succeeds_with_a_labelled_composite(worl
     final = await wait_final(provider, task.task_id)
     assert time.monotonic() - started >= DELAY
     assert final.status is TaskStatus.SUCCEEDED
-    token = SIGNER.token("simulator-result", "sim-job1.mp4")
-    assert final.result_url == f"{server.base_url}/simulator/results/sim-job1.mp4?token={token}"
+    url, _, token = final.result_url.partition("?token=")
+    assert url == f"{server.base_url}/simulator/results/sim-job1.mp4"
+    assert SIGNER.verify_expiring(token, "simulator-result", "sim-job1.mp4", now=time.time())
     assert final.cost == "0"
 
     out = tmp_path / "downloaded.mp4"
-    size = await provider.download(final.result_url, out)
+    size = await provider.download(final.result_url, out, downloader)
     assert size == out.stat().st_size > 1000
     info = probe(out)
     assert info["codec"] == "h264" and info["pix_fmt"] == "yuv420p"
@@ -230,25 +242,25 @@ async def test_submit_is_processing_then_succeeds_with_a_labelled_composite(worl
 
 
 @pytest.mark.parametrize(("mode", "size"), [("std", (720, 404)), ("pro", (1280, 720))])
-async def test_output_fits_the_mode_bound(world, media: Media, tmp_path: Path, mode: str, size: tuple[int, int]) -> None:
+async def test_output_fits_the_mode_bound(world, downloader: Downloader, media: Media, tmp_path: Path, mode: str, size: tuple[int, int]) -> None:
     _, make, _ = world
     provider = await make()
     task = await provider.submit(SubmitRequest(job_id=f"wide-{mode}", request=request(media.image, media.video_wide, 3.0, mode=mode)))
     final = await wait_final(provider, task.task_id)
     assert final.result_url
-    await provider.download(final.result_url, tmp_path / "out.mp4")
+    await provider.download(final.result_url, tmp_path / "out.mp4", downloader)
     info = probe(tmp_path / "out.mp4")
     assert (info["width"], info["height"]) == size
     assert info["width"] % 2 == 0 and info["height"] % 2 == 0
 
 
-async def test_frame_rate_is_capped_at_30(world, media: Media, tmp_path: Path) -> None:
+async def test_frame_rate_is_capped_at_30(world, downloader: Downloader, media: Media, tmp_path: Path) -> None:
     _, make, _ = world
     provider = await make()
     task = await provider.submit(SubmitRequest(job_id="fast", request=request(media.image, media.video_fast, 3.0)))
     final = await wait_final(provider, task.task_id)
     assert final.result_url
-    await provider.download(final.result_url, tmp_path / "out.mp4")
+    await provider.download(final.result_url, tmp_path / "out.mp4", downloader)
     info = probe(tmp_path / "out.mp4")
     assert info["fps"] == 30
     assert info["frames"] == 90
@@ -256,19 +268,19 @@ async def test_frame_rate_is_capped_at_30(world, media: Media, tmp_path: Path) -
 
 
 @pytest.mark.parametrize(("orientation", "seconds"), [("image", 10.0), ("video", 12.0)])
-async def test_length_is_capped_by_orientation(world, media: Media, tmp_path: Path, orientation: str, seconds: float) -> None:
+async def test_length_is_capped_by_orientation(world, downloader: Downloader, media: Media, tmp_path: Path, orientation: str, seconds: float) -> None:
     _, make, _ = world
     provider = await make()
     req = request(media.image, media.video_long, 12.0, orientation=orientation)
     task = await provider.submit(SubmitRequest(job_id=f"long-{orientation}", request=req))
     final = await wait_final(provider, task.task_id)
     assert final.result_url
-    await provider.download(final.result_url, tmp_path / "out.mp4")
+    await provider.download(final.result_url, tmp_path / "out.mp4", downloader)
     assert abs(probe(tmp_path / "out.mp4")["seconds"] - seconds) <= 0.2
 
 
 @pytest.mark.parametrize(("keep_sound", "with_audio", "expected"), [(True, True, ["aac"]), (False, True, []), (True, False, [])])
-async def test_keep_sound(world, media: Media, tmp_path: Path, keep_sound: bool, with_audio: bool, expected: list[str]) -> None:
+async def test_keep_sound(world, downloader: Downloader, media: Media, tmp_path: Path, keep_sound: bool, with_audio: bool, expected: list[str]) -> None:
     _, make, _ = world
     provider = await make()
     video = media.video_sound if with_audio else media.video
@@ -277,7 +289,7 @@ async def test_keep_sound(world, media: Media, tmp_path: Path, keep_sound: bool,
     )
     final = await wait_final(provider, task.task_id)
     assert final.result_url
-    await provider.download(final.result_url, tmp_path / "out.mp4")
+    await provider.download(final.result_url, tmp_path / "out.mp4", downloader)
     info = probe(tmp_path / "out.mp4")
     assert info["audio"] == expected
     assert abs(info["seconds"] - (3.0 if with_audio else 4.0)) <= 0.2
@@ -523,8 +535,13 @@ async def test_web_route_serves_results_and_nothing_else(world, media: Media, tm
 
     # without the token, or with another file's, the result is refused before the disk is looked at
     unsigned = final.result_url.split("?")[0]
-    other = SIGNER.token("simulator-result", "sim-other.mp4")
-    for params in ({}, {"token": ""}, {"token": other}, {"token": "0" * 40}):
+    later = int(time.time()) + 600
+    other = SIGNER.expiring_token("simulator-result", "sim-other.mp4", expires_at=later)
+    expired = SIGNER.expiring_token("simulator-result", "sim-web1.mp4", expires_at=int(time.time()) - 1)
+    stretched = f"{later}.{expired.partition('.')[2]}"  # its expiry moved on: the mac no longer matches
+    unexpiring = SIGNER.token("simulator-result", "sim-web1.mp4")  # the old form, without an expiry
+    for params in ({}, {"token": ""}, {"token": other}, {"token": "0" * 40}, {"token": expired},
+                   {"token": stretched}, {"token": unexpiring}):
         async with http.session.get(unsigned, params=params) as resp:
             assert resp.status == 403, params
             assert await resp.read() != expected
@@ -535,10 +552,27 @@ async def test_web_route_serves_results_and_nothing_else(world, media: Media, tm
     names = ("sim-unknown.mp4", "sim-web1.json", "sim-web1", "..%2Fsecret.mp4", "sim-..%2F..%2Fsecret.mp4",
              "..%2Ftasks%2Fsim-web1.json", "%2E%2E")
     for name in names:
-        token = SIGNER.token("simulator-result", unquote(name))
+        token = SIGNER.expiring_token("simulator-result", unquote(name), expires_at=later)
         async with http.session.get(URL(f"{base}{name}?token={token}", encoded=True)) as resp:
             assert resp.status == 404, name
             assert await resp.read() != b"secret"
+
+
+async def test_a_result_link_expires_after_the_link_ttl(world, media: Media) -> None:
+    """Minted an hour ago with a minute to live: the server (on the real clock) refuses it."""
+    server, make, http = world
+    an_hour_ago = time.time() - 3600
+    provider = await make(link_ttl=60, clock=lambda: an_hour_ago)
+    task = await provider.submit(SubmitRequest(job_id="old1", request=request(media.image, media.video)))
+    final = await wait_final(provider, task.task_id)
+    assert final.result_url
+    token = final.result_url.partition("?token=")[2]
+    assert token.partition(".")[0] == str(int(an_hour_ago + 60))
+    async with http.session.get(final.result_url) as resp:
+        assert resp.status == 403
+    fresh = await make()  # the same file, linked now: served
+    async with http.session.get(fresh.result_url(task.task_id)) as resp:
+        assert resp.status == 200
 
 
 async def test_listeners_hear_processing_then_the_ending_and_can_leave(world, media: Media) -> None:
@@ -565,10 +599,10 @@ async def test_listeners_hear_processing_then_the_ending_and_can_leave(world, me
     assert [job for job, _ in heard] == ["told", "told"]
 
 
-async def test_download_of_a_foreign_url_goes_over_http(world, media: Media, tmp_path: Path) -> None:
+async def test_download_of_a_foreign_url_goes_over_http(world, downloader: Downloader, media: Media, tmp_path: Path) -> None:
     server, make, _ = world
     provider = await make()
     server.other_file = media.video
-    size = await provider.download(f"{server.base_url}/other/result.mp4", tmp_path / "fetched.mp4")
+    size = await provider.download(f"{server.base_url}/other/result.mp4", tmp_path / "fetched.mp4", downloader)
     assert size == media.video.stat().st_size
     assert (tmp_path / "fetched.mp4").read_bytes() == media.video.read_bytes()

@@ -23,6 +23,7 @@ from bot.http import HttpClient
 from bot.models import ErrorKind, MediaFile, MotionOptions, MotionRequest
 from bot.providers.base import SubmitRequest, TaskStatus
 from bot.providers.useapi import TEMPLATE_CACHE_SECONDS, UseApiProvider
+from tests.deployment import deployment_downloader
 from tests.emulators.common import Fault
 from tests.emulators.useapi import MODERATED, NO_PERSON, PREFIX, TOKEN, UseApiEmulator
 from tests.media_factory import make_image, make_video
@@ -342,7 +343,8 @@ async def test_polling_to_the_end(env: Env, tmp_path: Path) -> None:
         states.append(task.status)
     assert states == [TaskStatus.SUBMITTED, TaskStatus.PROCESSING, TaskStatus.SUCCEEDED]
     assert task.result_url and task.cost is None
-    assert await env.provider.download(task.result_url, tmp_path / "out.mp4") > 1000
+    async with deployment_downloader(useapi_base_url=env.emulator.api_url) as downloader:
+        assert await env.provider.download(task.result_url, tmp_path / "out.mp4", downloader) > 1000
 
 
 async def test_a_vanished_task_is_failed_not_retried(env: Env) -> None:

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import aiosqlite
 
+from bot.downloads import Downloader
 from bot.errors import JobNotFound, ProviderError, provider_error
 from bot.metrics import (
     DELIVERY_TIME,
@@ -102,6 +103,8 @@ class JobContext:
     notifier: Notifier
     links: Links
     config: EngineConfig
+    # The app's one Downloader (size cap, address rules, video check): results come home through it.
+    downloader: Downloader
     # "This job's state changed to ...": the engine runs what the new state needs.
     advance: Callable[[str, JobState], None]
     # Sleep up to N seconds, or less when the engine is told the job moved.

@@ -14,7 +14,12 @@ import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bot.errors import DeliveryImpossible, DeliveryTooLarge, ProviderError
+from bot.errors import (
+    DeliveryImpossible,
+    DeliveryTooLarge,
+    DownloadRefused,
+    ProviderError,
+)
 from bot.jobs.context import JobContext
 from bot.models import ENDS, JobState
 from bot.store import JobRow
@@ -32,7 +37,13 @@ async def deliver(ctx: JobContext, job: JobRow) -> None:
     link: str | None = None
     if not path.exists() and provider is not None:
         try:
-            await provider.download(job.result_url, path)
+            await provider.download(job.result_url, path, ctx.downloader)
+        except DownloadRefused as error:
+            # Not a video, or at an address we do not fetch from: neither the file nor its link
+            # may reach the channel, so the job fails and the member gets the credits back.
+            ctx.provider_failed(job.provider, error, job.id, "result download (refused)")
+            await _undeliverable(ctx, job, error)
+            return
         except ProviderError as error:
             ctx.provider_failed(job.provider, error, job.id, "result download (posting the provider's link)")
     if path.exists():
@@ -66,6 +77,27 @@ async def deliver(ctx: JobContext, job: JobRow) -> None:
     ctx.log.info("job %s: delivered", job.id)
     # A link to our own server needs the file; an attachment does not.
     cleanup_inputs(ctx, job.id, keep_result=video is None and bool(ctx.config.public_url))
+
+
+REFUSED_RESULT = (
+    "The video was made, but the file the video service returned was refused (it is not a video, "
+    "or not at an address the bot fetches from), so it was not posted."
+)
+
+
+async def _undeliverable(ctx: JobContext, job: JobRow, error: DownloadRefused) -> None:
+    """A made video the bot must not post: failed, with the commit reversed in the same transaction."""
+    moved = await ctx.move(
+        job.id,
+        JobState.FAILED,
+        allowed_from=[JobState.SUCCEEDED],
+        ledger=("refund_committed", "failed: result refused"),
+        error_kind=error.kind.value,
+        error_message=REFUSED_RESULT,
+        error_detail=str(error),
+    )
+    if moved is not None:
+        ctx.log.warning("job %s: failed, result refused: %s", job.id, error)
 
 
 async def notify(ctx: JobContext, job: JobRow) -> None:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from bot.downloads import Downloader
 from bot.errors import StoreBusy
 from bot.jobs import endings, follow, submit
 from bot.jobs.context import EngineConfig, JobContext, Notifier
@@ -69,6 +70,7 @@ class JobEngine:
         links: Links,
         config: EngineConfig,
         *,
+        downloader: Downloader,
         origin: str = "discord",
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
@@ -85,6 +87,7 @@ class JobEngine:
             notifier=notifier,
             links=links,
             config=config,
+            downloader=downloader,
             advance=self.advance,
             nap=self._nap,
             sleep=sleep,

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from bot.animate.models import AnimateRequest
-from bot.downloads import Downloader, downloader_or_fallback
+from bot.downloads import Downloader
 from bot.errors import InputRejected, Outage, TransportError
 from bot.http import Classifier, HttpClient, Response
 from bot.limits import KLING_MOTION_LIMITS, MotionLimits
@@ -138,12 +138,10 @@ class Provider(ABC):
     async def list_motion_templates(self) -> list[MotionTemplate]:
         return []
 
-    async def download(self, url: str, dest: Path, downloader: Downloader | None = None) -> int:
+    async def download(self, url: str, dest: Path, downloader: Downloader) -> int:
         """Fetch the result into `dest` through the app's `downloader` (size cap, address rules,
-        video check); return its size. Adapters needing auth override this and pass headers.
-        `downloader` becomes required once every caller passes one (see downloader_or_fallback)."""
-        async with downloader_or_fallback(downloader) as fetcher:
-            return await fetcher.download_video(url, dest)
+        video check); return its size. Adapters needing auth override this and pass headers."""
+        return await downloader.download_video(url, dest)
 
     # --- for adapters ------------------------------------------------------------------
 

@@ -86,6 +86,7 @@ def _simulator(ctx: ProviderContext) -> Provider | None:
         failure=s.simulator_failure,
         public_base_url=ctx.public_base_url,
         signer=ctx.signer,  # its result links are signed like every other media link
+        link_ttl=s.media_link_ttl_seconds,
     )
 
 

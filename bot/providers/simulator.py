@@ -18,8 +18,8 @@ delivery, failures) before paying anyone:
   on each status change in the simulator's own small wire format, as a hosted
   provider's would.
 - Results are served by the bot's own web server (web_routes) at
-  {public_base_url}/simulator/results/{task_id}.mp4?token=…, signed like every
-  other media link: without the token, 403.
+  {public_base_url}/simulator/results/{task_id}.mp4?token=…, signed and expiring
+  like every other media link: without a valid token, 403.
 - It can be told to fail: SIMULATOR_FAILURE for every job, or a
   "[simulate:<kind>]" marker in one job's prompt.
 """
@@ -46,6 +46,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from bot.animate.models import AnimateRequest
+from bot.downloads import Downloader
 from bot.errors import provider_error
 from bot.http import HttpClient
 from bot.models import ErrorKind, Mode, Orientation
@@ -57,7 +58,7 @@ from bot.providers.base import (
     SubmitRequest,
     TaskStatus,
 )
-from bot.signing import Signer
+from bot.signing import DEFAULT_MEDIA_TTL_SECONDS, Signer
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,8 @@ class SimulatorProvider(Provider):
         failure: str = "",
         public_base_url: Callable[[], str],
         signer: Signer,
+        link_ttl: float = DEFAULT_MEDIA_TTL_SECONDS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(http)
         if failure not in FAILURES:
@@ -155,6 +158,8 @@ class SimulatorProvider(Provider):
         self.failure = failure
         self.public_base_url = public_base_url
         self.signer = signer
+        self.link_ttl = link_ttl  # result links expire like every other signed media link
+        self._clock = clock
         self._listeners: list[TaskListener] = []
         self.tasks_dir = data_dir / "simulator" / "tasks"
         self.results_dir = data_dir / "simulator" / "results"
@@ -309,12 +314,12 @@ class SimulatorProvider(Provider):
             cost=COST,
         )
 
-    async def download(self, url: str, dest: Path) -> int:
+    async def download(self, url: str, dest: Path, downloader: Downloader) -> int:
         """Our own results are local files: copy them instead of a round trip through our web server."""
         match = RESULT_PATH.search(urlsplit(url).path)
         source = self._result_path(match.group(1)) if match else None
         if source is None or not source.is_file():
-            return await super().download(url, dest)
+            return await super().download(url, dest, downloader)
         return await asyncio.to_thread(_copy, source, dest)
 
     # --- web ----------------------------------------------------------------------------
@@ -325,7 +330,7 @@ class SimulatorProvider(Provider):
     async def _serve_result(self, request: web.Request) -> web.StreamResponse:
         # The token first: a job id is shown to members, the token only to the provider's reader.
         name = request.match_info["name"]
-        if not self.signer.verify(request.query.get("token"), RESULT_PURPOSE, name):
+        if not self.signer.verify_expiring(request.query.get("token"), RESULT_PURPOSE, name, now=self._clock()):
             raise web.HTTPForbidden()
         # The name must be exactly a task id plus ".mp4": nothing else can reach the disk.
         match = RESULT_NAME.fullmatch(name)
@@ -339,7 +344,7 @@ class SimulatorProvider(Provider):
     def result_url(self, task_id: str) -> str:
         # Asked at each use: the base URL is known only once the web server runs, and may change on restart.
         name = f"{task_id}.mp4"
-        token = self.signer.token(RESULT_PURPOSE, name)
+        token = self.signer.expiring_token(RESULT_PURPOSE, name, expires_at=int(self._clock() + self.link_ttl))
         return f"{self.public_base_url().rstrip('/')}/simulator/results/{name}?token={token}"
 
     # --- state ---------------------------------------------------------------------------
