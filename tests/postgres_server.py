@@ -61,7 +61,8 @@ class PostgresServer:
         return self.dsn(name)
 
 
-def start_server(base: Path) -> Iterator[PostgresServer]:
+def start_server(base: Path, *, durable: bool = False) -> Iterator[PostgresServer]:
+    """`durable`: flush the WAL as a production server would (benchmarks); tests skip fsync."""
     bin_dir = find_bin_dir()
     if bin_dir is None:
         if os.environ.get("REQUIRE_POSTGRES") == "1":
@@ -74,7 +75,11 @@ def start_server(base: Path) -> Iterator[PostgresServer]:
     data = base / "data"
     server = PostgresServer(bin_dir, free_port(), run_as)
     server.run("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
-    options = f"-p {server.port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    # Benchmarks: fsync on, but a commit does not wait for its own flush (synchronous_commit=off,
+    # flushed within a fraction of a second), the nearest match to the bot's SQLite (WAL with
+    # synchronous=NORMAL, which does not flush per commit either).
+    durability = "-c synchronous_commit=off" if durable else "-c fsync=off"
+    options = f"-p {server.port} -k {base} -c listen_addresses=127.0.0.1 {durability} -c max_connections=200"
     server.run("pg_ctl", "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start")
     try:
         yield server

@@ -154,6 +154,13 @@ class JobEngine:
             if state not in IN_FLIGHT:  # in flight -> in flight changes nothing for the owner
                 self._nudges[job_id].set()
             return
+        if self._shared and state in IN_FLIGHT:
+            # Recorded here (a provider's callback), worked on by the process that submitted it:
+            # in flight -> in flight needs nothing new; a dead owner's jobs are the sweep's.
+            return
+        self._start_owner(job_id)
+
+    def _start_owner(self, job_id: str) -> None:
         self._nudges[job_id] = asyncio.Event()
         task = asyncio.create_task(self._own(job_id), name=f"job-{job_id}")
         self._owners[job_id] = task
@@ -281,7 +288,7 @@ class JobEngine:
         """Every job that needs work gets an owner; an owner of a job out of time is woken."""
         for job in await self.store.unsettled(self.origin, free_or_mine=self._shared):
             if job.id not in self._owners:
-                self.advance(job.id, job.state)
+                self._start_owner(job.id)
             elif job.state in IN_FLIGHT and self.ctx.timed_out(job):
                 self._nudges[job.id].set()
 
