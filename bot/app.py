@@ -169,7 +169,9 @@ class CoreApp:
     async def provider_for(self, guild_id: int | None) -> str:
         """The guild's chosen provider while it is still configured, else the default."""
         if guild_id is not None:
-            if guild_id not in self._guild_providers:  # read once; set_guild_provider keeps it current
+            # read once; set_guild_provider keeps it current (with other processes on the database,
+            # any of them may change it: read it each time, one point read)
+            if guild_id not in self._guild_providers or self.store.shared:
                 self._guild_providers[guild_id] = await self.store.guild_provider(guild_id)
             chosen = self._guild_providers[guild_id]
             if chosen and chosen in self.providers:

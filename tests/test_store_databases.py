@@ -142,14 +142,15 @@ async def test_a_lease_has_one_holder_until_it_runs_out(store: Store, other: Sto
     assert holder in (store.holder, other.holder)
     first, second = (store, other) if holder == store.holder else (other, store)
     assert results == [s.holder == holder for s in (store, other, store, other)]  # the holder again: yes; the other: no
-    assert await first.renew_leases([name, job_lease("never-taken")], 30) == 1
+    assert await first.renew_leases(30) == 1  # its job leases: this one
     assert not await second.take_lease(name, 30)
     await first.release_lease(name)
     assert await second.take_lease(name, 0.2)  # free again
     await asyncio.sleep(0.3)
     assert await store.lease_holder(name) is None  # ran out...
     assert await first.take_lease(name, 30)  # ...so the other takes over
-    assert await second.renew_leases([name], 30) == 0
+    assert await second.renew_leases(30) == 0
+    assert await first.leader("sync") and await first.renew_leases(30) == 1  # job leases only
 
 
 async def test_one_leader_per_name(store: Store, other: Store) -> None:

@@ -306,17 +306,15 @@ class JobEngine:
             self.advance(job_id, state)
 
     async def _keep_leases(self) -> None:
-        """Renew the leases of the jobs this process works on, well before they run out."""
+        """Renew this process's job leases, well before they run out. A lease outlives its owner
+        task until the job is settled (a task that stopped on an error): our own sweep picks
+        such a job up again, and nobody else needs to while we are alive."""
         while True:
             await asyncio.sleep(self.config.lease_seconds / 3)
-            owned = [job_lease(job_id) for job_id in self._owners]
             try:
-                held = await self.store.renew_leases(owned, self.config.lease_seconds)
+                await self.store.renew_leases(self.config.lease_seconds)
             except Exception:
                 log.warning("could not renew job leases; trying again", exc_info=True)
-                continue
-            if held < len(owned):
-                log.warning("%d job lease(s) were lost (this process stalled past the lease)", len(owned) - held)
 
     # --- intake -----------------------------------------------------------------------------
     async def create_job(

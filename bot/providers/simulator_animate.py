@@ -67,8 +67,8 @@ def render_animate(
     request: AnimateRequest, out_path: Path, *, max_side: int, stop: threading.Event | None = None
 ) -> RenderResult:
     """Write the simulated clip to `out_path` (atomically: a partial file never has that name)."""
-    # Named by process: bot processes sharing DATA_DIR may render the same task at once (a takeover).
-    partial = out_path.with_name(f"{out_path.name}.{os.getpid()}.part")
+    # A name of its own: bot processes sharing DATA_DIR may render the same task at once (a takeover).
+    partial = out_path.with_name(f"{out_path.name}.{os.getpid()}-{os.urandom(4).hex()}.part")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         result = _render(request, partial, max_side, stop)

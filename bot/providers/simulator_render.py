@@ -114,8 +114,8 @@ def render_motion(
     stop: threading.Event | None = None,
 ) -> RenderResult:
     """Write the simulated result to `out_path` (atomically: a partial file never has that name)."""
-    # Named by process: bot processes sharing DATA_DIR may render the same task at once (a takeover).
-    partial = out_path.with_name(f"{out_path.name}.{os.getpid()}.part")
+    # A name of its own: bot processes sharing DATA_DIR may render the same task at once (a takeover).
+    partial = out_path.with_name(f"{out_path.name}.{os.getpid()}-{os.urandom(4).hex()}.part")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         result = _render(image_path, video_path, partial, max_seconds, max_side, keep_sound, stop)

@@ -13,7 +13,6 @@ the second sees the first's lease, so exactly one wins. `holder` is this process
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 
 import aiosqlite
 
@@ -37,15 +36,13 @@ class LeaseQueries(StoreBase):
             )
             return cur.rowcount == 1
 
-    async def renew_leases(self, names: Iterable[str], seconds: float, db: aiosqlite.Connection | None = None) -> int:
-        """Push our leases among `names` forward; how many we still held."""
-        names = list(names)
-        if not names:
-            return 0
+    async def renew_leases(self, seconds: float, prefix: str = "job:", db: aiosqlite.Connection | None = None) -> int:
+        """Push every lease we hold whose name starts with `prefix` forward; how many.
+        All of them at once, in one statement, however many jobs this process works on."""
         async with self.atomic(db) as conn:
             cur = await conn.execute(
-                f"UPDATE leases SET until = ? WHERE holder = ? AND name IN ({','.join('?' * len(names))})",
-                (time.time() + seconds, self.holder, *names),
+                "UPDATE leases SET until = ? WHERE holder = ? AND substr(name, 1, ?) = ?",
+                (time.time() + seconds, self.holder, len(prefix), prefix),
             )
             return int(cur.rowcount)
 
