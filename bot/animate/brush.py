@@ -349,3 +349,18 @@ def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
+
+
+def compact_moving(index: Image.Image) -> Image.Image | None:
+    """The index with its moving areas renumbered 1..k in palette order, or None when they already are.
+
+    GoAPI ties `dynamic_masks[i]` to colour index i + 1 (providers.md §2.2), so a brush with
+    green and blue but no purple must reach it with blue repainted as purple."""
+    histogram = index.histogram()
+    present = [colour.index for colour in MOVING if histogram[colour.index]]
+    if present == list(range(1, len(present) + 1)):
+        return None
+    table = list(range(256))
+    for new, old in enumerate(present, start=1):
+        table[old] = new
+    return index.point(table)

@@ -52,6 +52,7 @@ class BrushFiles(BaseModel):
     colour_indexed: Path
     static_mask: Path | None
     moving_masks: dict[ColourName, Path]
+    goapi: Path | None = None  # colour_indexed with moving areas renumbered 1..k, when colours were skipped
 
 
 class AnimateRequest(BaseModel):
@@ -61,7 +62,7 @@ class AnimateRequest(BaseModel):
     end_image: MediaFile | None = None
     brush: MediaFile | None = None  # the member's upload, as given
     brush_files: BrushFiles | None = None
-    mask: MediaFile | None = None  # brush_files.colour_indexed, as a file a provider fetches (GoAPI's mask_url)
+    mask: MediaFile | None = None  # brush_files.goapi or .colour_indexed, as a file a provider fetches (GoAPI's mask_url)
     options: AnimateOptions
     provider: str  # the provider the checks were made for (failover re-plans)
     model: str  # neutral name, resolved

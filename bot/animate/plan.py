@@ -16,6 +16,7 @@ from bot.animate.brush import (
     STATIC,
     Brush,
     colour_indexed,
+    compact_moving,
     picture_header,
     png_bytes,
     read_brush,
@@ -108,7 +109,7 @@ def plan_animate(inputs: AnimateInputs, provider: str, work_dir: Path, *, public
         end_image=inputs.end_image,
         brush=inputs.brush,
         brush_files=brush_files,
-        mask=None if brush_files is None else mask_file(brush_files.colour_indexed),
+        mask=None if brush_files is None else mask_file(brush_files.goapi or brush_files.colour_indexed),
         options=options,
         provider=provider,
         model=offer.name,
@@ -138,13 +139,18 @@ def _check_mask_transport(caps: ProviderAnimate, public_url: bool) -> None:
 
 
 def write_brush_files(brush: Brush, upload: Path, work_dir: Path) -> BrushFiles:
-    """GoAPI's colour-indexed PNG and Kling's per-area masks, written into `work_dir`."""
+    """The colour-indexed PNG (GoAPI's form; compacted when colours are skipped) and Kling's
+    per-area masks, written into `work_dir`."""
     work_dir.mkdir(parents=True, exist_ok=True)
     indexed = work_dir / "brush-colour-indexed.png"
     if brush.forwardable:
         shutil.copyfile(upload, indexed)  # already exactly GoAPI's form: no decode-encode round
     else:
         indexed.write_bytes(png_bytes(colour_indexed(brush.index)))
+    goapi: Path | None = None
+    if (compacted := compact_moving(brush.index)) is not None:
+        goapi = work_dir / "brush-goapi.png"
+        goapi.write_bytes(png_bytes(colour_indexed(compacted)))
     static: Path | None = None
     moving: dict[str, Path] = {}
     for colour, mask in split_masks(brush.index):
@@ -154,7 +160,9 @@ def write_brush_files(brush: Brush, upload: Path, work_dir: Path) -> BrushFiles:
             static = path
         else:
             moving[colour.name] = path
-    return BrushFiles(form=brush.form.value, colour_indexed=indexed, static_mask=static, moving_masks=moving)  # type: ignore[arg-type]
+    return BrushFiles(
+        form=brush.form.value, colour_indexed=indexed, static_mask=static, moving_masks=moving, goapi=goapi  # type: ignore[arg-type]
+    )  # type: ignore[arg-type]
 
 
 def replan_for(request: AnimateRequest, provider: str, *, public_url: bool) -> AnimateRequest | None:
