@@ -99,5 +99,5 @@ def test_failover_skips_adapters_that_do_not_send_animate_jobs_yet(tmp_path: Pat
     from bot.providers.kling import KlingProvider
 
     end = planned(tmp_path, "kling", end=True, model="kling-v1-6", mode="pro")
-    assert adapt_to(end, "useapi", Capabilities(), public_url=True) is None  # useapi's adapter: not wired yet
+    assert adapt_to(end, "useapi", Capabilities(), public_url=True) is None  # an adapter without animate=True
     assert adapt_to(end, "kling", KlingProvider.capabilities, public_url=False) is end
