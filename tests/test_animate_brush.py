@@ -175,7 +175,7 @@ def test_paint_over_the_picture_counts_only_exact_colours_that_changed(tmp_path:
     assert read.form is BrushForm.PAINTED_OVER and not read.forwardable
     assert read.counts == {1: 100, 0: 80}
     assert read.colour_at(51, 1) is None  # the picture's own black is not paint...
-    assert read.notes and read.notes[0].startswith("8 pixels of the picture already had exactly a brush colour")
+    assert read.notes and str(read.notes[0]).startswith("8 pixels of the picture already had exactly a brush colour")
 
 
 def test_an_opaque_rgba_brush_is_the_painted_over_form(tmp_path: Path) -> None:

@@ -101,3 +101,27 @@ def test_failover_skips_adapters_that_do_not_send_animate_jobs_yet(tmp_path: Pat
     end = planned(tmp_path, "kling", end=True, model="kling-v1-6", mode="pro")
     assert adapt_to(end, "useapi", Capabilities(), public_url=True) is None  # an adapter without animate=True
     assert adapt_to(end, "kling", KlingProvider.capabilities, public_url=False) is end
+
+
+async def test_expiry_forgets_a_waiting_plan_once_and_leaves_a_made_one_alone(app: CoreApp, tmp_path: Path) -> None:
+    from bot.intake_animate import EXPIRY_MARGIN_SECONDS, expire_animate, token_deadline
+
+    waiting = await prepare(app, tmp_path / "a")
+    deadline = waiting.pending.deadline
+    assert not await expire_animate(app.engine, waiting.pending.job_id, now=deadline - 1)  # not yet
+    assert await expire_animate(app.engine, waiting.pending.job_id, now=deadline + 1)
+    assert not app.engine.job_dir(waiting.pending.job_id).exists()
+    assert not await expire_animate(app.engine, waiting.pending.job_id, now=deadline + 2)  # says so only once
+    made = await prepare(app, tmp_path / "b")
+    await confirm_animate(app.engine, made.pending.job_id, 42)
+    assert not await expire_animate(app.engine, made.pending.job_id, now=made.pending.deadline + 1)
+    # from Discord the plan ends a minute before the interaction token, so the preview can still be edited
+    assert token_deadline(1000.0) == 1000.0 + PENDING_TTL_SECONDS - EXPIRY_MARGIN_SECONDS
+
+
+async def test_a_plan_made_from_an_interaction_expires_before_its_token(app: CoreApp, tmp_path: Path) -> None:
+    picture = make_picture(tmp_path / "in" / "still.png", 640, 480)
+    prepared = await app.prepare_animate(requester(), local(picture), AnimateOptions(), expires_at=2000.0)
+    assert prepared.pending.deadline == 2000.0
+    with pytest.raises(PlanExpired, match="expired"):
+        await confirm_animate(app.engine, prepared.pending.job_id, 42, now=2000.5)

@@ -32,6 +32,7 @@ from PIL import Image, ImageChops
 
 from bot.animate.picture import load_picture
 from bot.animate.refusals import BrushRefused
+from bot.i18n import Text
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,9 @@ UNPAINTED = 255
 # A brush is decoded whole (RGBA: 4 bytes a pixel); this caps one brush at 64 MiB decoded.
 MAX_BRUSH_PIXELS = 4096 * 4096
 DOCS = "docs/animate.md"
-_TOO_MANY_PIXELS = f"The picture has far more pixels than a brush can cover ({MAX_BRUSH_PIXELS / 1e6:.1f} megapixels at most)."
+_TOO_MANY_PIXELS = Text(
+    "The picture has far more pixels than a brush can cover ({limit} megapixels at most).", limit=f"{MAX_BRUSH_PIXELS / 1e6:.1f}"
+)
 
 # Every palette colour has a different green value, so the green band alone names the one
 # colour a pixel can be; red and blue then confirm it. Checked at import, not assumed.
@@ -93,7 +96,7 @@ class Brush:
     index: Image.Image  # mode "L", the picture's size: a palette index or UNPAINTED per pixel
     form: BrushForm
     counts: dict[int, int]  # painted pixels per palette index, only indices present
-    notes: tuple[str, ...] = ()
+    notes: tuple[Text, ...] = ()
     forwardable: bool = False  # the upload is already a plain colour-indexed RGBA PNG
 
     @property
@@ -143,15 +146,21 @@ def read_brush(brush_path: Path, picture_path: Path) -> Brush:
         raise BrushRefused(_TOO_MANY_PIXELS) from None
     if orientation != 1:
         raise BrushRefused(
-            f"The picture carries an EXIF rotation tag (orientation {orientation}), so a brush could land on "
-            "different pixels depending on who applies it; save the picture upright without the tag and paint over that copy."
+            Text(
+                "The picture carries an EXIF rotation tag (orientation {orientation}), so a brush could land on "
+                "different pixels depending on who applies it; save the picture upright without the tag and paint over that copy.",
+                orientation=orientation,
+            )
         )
     try:
         with Image.open(brush_path) as img:
             if img.format != "PNG":
                 raise BrushRefused(
-                    f"The brush is a {img.format or 'unknown'} file; it must be a PNG, because other formats "
-                    "change colours slightly and the brush colours must be exact."
+                    Text(
+                        "The brush is a {format} file; it must be a PNG, because other formats "
+                        "change colours slightly and the brush colours must be exact.",
+                        format=img.format or "unknown",
+                    )
                 )
             _check_size(img.size, picture_size)
             img.load()
@@ -162,16 +171,19 @@ def read_brush(brush_path: Path, picture_path: Path) -> Brush:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise BrushRefused(_TOO_MANY_PIXELS) from None
     except Exception:  # truncated, bad checksums, not an image at all: the same answer for the member
-        raise BrushRefused("The brush file is damaged or not an image.") from None
+        raise BrushRefused(Text("The brush file is damaged or not an image.")) from None
     if image.mode == "RGBA":
         alpha = image.getchannel("A")
         histogram = alpha.histogram()
         if any(histogram[1:255]):
             x, y = _first_marked(alpha.point(_PARTIAL_ALPHA))
             raise BrushRefused(
-                f"The brush has {sum(histogram[1:255]):,} semi-transparent pixels (e.g. at x {x}, y {y}, "
-                f"alpha {alpha.getpixel((x, y))}); paint with a hard-edged brush without anti-aliasing, "
-                "so every pixel is either a brush colour or fully transparent."
+                Text(
+                    "The brush has {number} semi-transparent pixels (e.g. at x {x}, y {y}, "
+                    "alpha {alpha}); paint with a hard-edged brush without anti-aliasing, "
+                    "so every pixel is either a brush colour or fully transparent.",
+                    number=f"{sum(histogram[1:255]):,}", x=x, y=y, alpha=alpha.getpixel((x, y)),
+                )
             )
         if histogram[0]:
             transparent = alpha.point(_IS_ZERO)
@@ -185,14 +197,20 @@ def read_brush(brush_path: Path, picture_path: Path) -> Brush:
 def _check_size(brush_size: tuple[int, int], picture_size: tuple[int, int]) -> None:
     if brush_size != picture_size:
         raise BrushRefused(
-            f"The brush is {brush_size[0]}×{brush_size[1]} px but the picture is "
-            f"{picture_size[0]}×{picture_size[1]} px; they must be the same size (paint over a copy of the picture)."
+            Text(
+                "The brush is {brush_width}×{brush_height} px but the picture is "
+                "{width}×{height} px; they must be the same size (paint over a copy of the picture).",
+                brush_width=brush_size[0], brush_height=brush_size[1], width=picture_size[0], height=picture_size[1],
+            )
         )
     pixels = brush_size[0] * brush_size[1]
     if pixels > MAX_BRUSH_PIXELS:
         raise BrushRefused(
-            f"The picture has {pixels / 1e6:.1f} megapixels; a brush works on pictures of at most "
-            f"{MAX_BRUSH_PIXELS / 1e6:.1f} megapixels (e.g. 4096×4096), so scale the picture down first."
+            Text(
+                "The picture has {megapixels} megapixels; a brush works on pictures of at most "
+                "{limit} megapixels (e.g. 4096×4096), so scale the picture down first.",
+                megapixels=f"{pixels / 1e6:.1f}", limit=f"{MAX_BRUSH_PIXELS / 1e6:.1f}",
+            )
         )
 
 
@@ -206,7 +224,7 @@ def _normalise(img: Image.Image) -> Image.Image:
         return img.convert(target)
     except ValueError:
         raise BrushRefused(
-            f"The brush is a PNG of type {img.mode}, which cannot carry the brush colours; save it as an 8-bit RGBA PNG."
+            Text("The brush is a PNG of type {mode}, which cannot carry the brush colours; save it as an 8-bit RGBA PNG.", mode=img.mode)
         ) from None
 
 
@@ -226,7 +244,7 @@ def _read_transparent(rgba: Image.Image, transparent: Image.Image, *, forwardabl
             index = BY_RGB[(r, g, b)].index
             counts[index] = counts.get(index, 0) + count
     if not counts:
-        raise BrushRefused("The brush is fully transparent: nothing is painted.")
+        raise BrushRefused(Text("The brush is fully transparent: nothing is painted."))
     index = ImageChops.lighter(rgba.getchannel("G").point(_G_TO_INDEX), transparent)
     return Brush(index=index, form=BrushForm.TRANSPARENT, counts=counts, forwardable=forwardable)
 
@@ -247,9 +265,12 @@ def _off_palette(rgba: Image.Image, opaque: Image.Image) -> BrushRefused:
     rgb = rgba.getpixel((x, y))[:3]  # type: ignore[index]
     near = nearest(rgb)
     return BrushRefused(
-        f"The brush has {count:,} opaque pixels that are not a brush colour (e.g. {rgb[0]},{rgb[1]},{rgb[2]} "
-        f"at x {x}, y {y}; the nearest is {near.describe()}); a transparent brush may hold only the exact "
-        f"colours in {DOCS} and fully transparent pixels."
+        Text(
+            "The brush has {number} opaque pixels that are not a brush colour (e.g. {rgb} "
+            "at x {x}, y {y}; the nearest is {nearest}); a transparent brush may hold only the exact "
+            "colours in {docs} and fully transparent pixels.",
+            number=f"{count:,}", rgb=f"{rgb[0]},{rgb[1]},{rgb[2]}", x=x, y=y, nearest=near.describe(), docs=DOCS,
+        )
     )
 
 
@@ -261,8 +282,11 @@ def _read_painted_over(rgb: Image.Image, picture_path: Path) -> Brush:
     index = _exact_index(rgb)
     if not any(index.point(_IS_PAINT).histogram()[255:]):
         raise BrushRefused(
-            f"The brush has no transparent pixels and no pixel in exactly a brush colour, so nothing is painted; "
-            f"colours must match exactly (e.g. green is 114,229,40, see {DOCS}) and the file must be a PNG."
+            Text(
+                "The brush has no transparent pixels and no pixel in exactly a brush colour, so nothing is painted; "
+                "colours must match exactly (e.g. green is 114,229,40, see {docs}) and the file must be a PNG.",
+                docs=DOCS,
+            )
         )
     picture = load_picture(picture_path)  # full size; read_brush refused EXIF-rotated pictures already
     same: Image.Image | None = None
@@ -278,14 +302,18 @@ def _read_painted_over(rgb: Image.Image, picture_path: Path) -> Brush:
     counts = {i: histogram[i] for i in BY_INDEX if histogram[i]}
     if not counts:
         raise BrushRefused(
-            "Every pixel of a brush colour in the brush is that same colour in the picture itself, so nothing was painted; "
-            f"paint on a transparent layer and upload that layer alone (see {DOCS})."
+            Text(
+                "Every pixel of a brush colour in the brush is that same colour in the picture itself, so nothing was painted; "
+                "paint on a transparent layer and upload that layer alone (see {docs}).",
+                docs=DOCS,
+            )
         )
-    notes: tuple[str, ...] = ()
+    notes: tuple[Text, ...] = ()
     if already:
-        note = (
-            f"{already:,} pixels of the picture already had exactly a brush colour and were not counted as paint "
-            "(a transparent brush avoids this)."
+        note = Text(
+            "{number} pixels of the picture already had exactly a brush colour and were not counted as paint "
+            "(a transparent brush avoids this).",
+            number=f"{already:,}",
         )
         notes = (note,)
     return Brush(index=index, form=BrushForm.PAINTED_OVER, counts=counts, notes=notes)

@@ -34,6 +34,7 @@ from bot.animate.refusals import (
     OptionRefused,
     PathRefused,
 )
+from bot.i18n import Text
 from bot.models import MediaFile
 
 # Kling's image2video limits for prompt and negative_prompt (providers.md §1.4).
@@ -53,17 +54,21 @@ class AnimatePlan:
     request: AnimateRequest
     brush: Brush | None = None  # kept for the preview (the full-size index image)
     camera: CameraChoice | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[Text] = field(default_factory=list)  # for the member; request.notes keeps them in English
 
 
 def check_text_options(options: AnimateOptions) -> None:
     for name, text in (("prompt", options.prompt), ("negative_prompt", options.negative_prompt)):
         if len(text) > PROMPT_MAX_CHARS:
-            raise OptionRefused(f"{name} is {len(text):,} characters; the limit is {PROMPT_MAX_CHARS:,}.")
+            raise OptionRefused(
+                Text("{name} is {number} characters; the limit is {limit}.", name=name, number=f"{len(text):,}", limit=f"{PROMPT_MAX_CHARS:,}")
+            )
     if options.creativity is not None and not 0.0 <= options.creativity <= 1.0:
-        raise OptionRefused(f"creativity is {options.creativity:g}; it must be between 0 and 1.")
+        raise OptionRefused(Text("creativity is {value}; it must be between 0 and 1.", value=f"{options.creativity:g}"))
     if options.duration < 1:
-        raise OptionRefused(f"duration is {options.duration} s; it must be a whole number of seconds, at least 1.")
+        raise OptionRefused(
+            Text("duration is {duration} s; it must be a whole number of seconds, at least 1.", duration=options.duration)
+        )
 
 
 def plan_animate(inputs: AnimateInputs, provider: str, work_dir: Path, *, public_url: bool) -> AnimatePlan:
@@ -73,9 +78,9 @@ def plan_animate(inputs: AnimateInputs, provider: str, work_dir: Path, *, public
     check_text_options(options)
     camera = choose_camera(options.camera, options.camera_strength) if options.camera else None
     if camera is None and options.camera_strength is not None:
-        raise CameraRefused("camera_strength is set but no camera move is chosen; pick a camera move such as zoom in.")
+        raise CameraRefused(Text("camera_strength is set but no camera move is chosen; pick a camera move such as zoom in."))
     if inputs.brush is None and options.paths:
-        raise PathRefused("Paths move brushed areas, so they need a brush; add a brush PNG or drop the paths.")
+        raise PathRefused(Text("Paths move brushed areas, so they need a brush; add a brush PNG or drop the paths."))
     features = wanted_features(
         end_frame=inputs.end_image is not None,
         brush=inputs.brush is not None,
@@ -89,13 +94,16 @@ def plan_animate(inputs: AnimateInputs, provider: str, work_dir: Path, *, public
     brush: Brush | None = None
     brush_files: BrushFiles | None = None
     paths: dict[str, list[tuple[float, float]]] = {}
-    notes: list[str] = []
+    notes: list[Text] = []
     if inputs.brush is not None:
         _check_mask_transport(caps, public_url)
         brush = read_brush(inputs.brush.path, inputs.image.path)
         if len(brush.moving) > caps.max_moving_areas:
             raise BrushRefused(
-                f"The brush has {len(brush.moving)} moving areas; {caps.provider} takes at most {caps.max_moving_areas}."
+                Text(
+                    "The brush has {number} moving areas; {provider} takes at most {limit}.",
+                    number=len(brush.moving), provider=caps.provider, limit=caps.max_moving_areas,
+                )
             )
         notes.extend(brush.notes)
         typed = parse_paths(options.paths) if options.paths else {}
@@ -120,7 +128,7 @@ def plan_animate(inputs: AnimateInputs, provider: str, work_dir: Path, *, public
         paths=paths,  # type: ignore[arg-type]  # keys are moving colour names, checked above
         image_width=width,
         image_height=height,
-        notes=notes,
+        notes=[str(note) for note in notes],
     )
     return AnimatePlan(request=request, brush=brush, camera=camera, notes=notes)
 
@@ -133,8 +141,11 @@ def _check_mask_transport(caps: ProviderAnimate, public_url: bool) -> None:
     if "base64" in caps.mask_transport or public_url:
         return
     raise BrushRefused(
-        f"{caps.provider} fetches the brush from a web address, and this bot has no public address (PUBLIC_URL) "
-        "to serve it from; pick another provider or ask an admin to set PUBLIC_URL."
+        Text(
+            "{provider} fetches the brush from a web address, and this bot has no public address (PUBLIC_URL) "
+            "to serve it from; pick another provider or ask an admin to set PUBLIC_URL.",
+            provider=caps.provider,
+        )
     )
 
 
