@@ -84,6 +84,7 @@ class ProviderAnimate(BaseModel, frozen=True):
     models: tuple[ModelOffer, ...] = ()
     features: tuple[FeatureFact, ...] = ()
     mask_transport: tuple[Literal["url", "base64"], ...] = ()  # how brush images reach the provider
+    inputs_by_url: bool = False  # image and end image only by URL (the bot's or Discord's), never as bytes
     max_path_points: int = 77
     max_moving_areas: int = 6
     notes: tuple[str, ...] = ()
@@ -187,6 +188,7 @@ GOAPI_ANIMATE = ProviderAnimate(
         FeatureFact(feature="sound", models=("kling-v2-6",), modes=PRO, source=_G),
     ),
     mask_transport=("url",),  # motion_brush.mask_url
+    inputs_by_url=True,  # image_url, image_tail_url: "Image input: URL" (providers.md §5)
     max_path_points=77,
     max_moving_areas=6,
     notes=(

@@ -178,7 +178,7 @@ def write_brush_files(brush: Brush, upload: Path, work_dir: Path) -> BrushFiles:
 
 def replan_for(request: AnimateRequest, provider: str, *, public_url: bool) -> AnimateRequest | None:
     """The same request for another provider (failover), or None when that provider cannot take
-    every option chosen: the model, mode, duration, each feature, the brush's transport and size."""
+    every option chosen: the model, mode, duration, each feature, how the files travel, the brush's size."""
     if provider == request.provider:
         return request
     caps = BY_PROVIDER.get(provider)
@@ -197,6 +197,8 @@ def replan_for(request: AnimateRequest, provider: str, *, public_url: bool) -> A
             _check_mask_transport(caps, public_url)
     except AnimateRefused:
         return None
+    if caps.inputs_by_url and not public_url and any(m.url is None for m in (request.image, request.end_image) if m):
+        return None  # nowhere to fetch the pictures from (the plan's own provider was checked at intake)
     if len(request.paths) > caps.max_moving_areas or any(len(p) > caps.max_path_points for p in request.paths.values()):
         return None
     return request.model_copy(update={"provider": provider, "model_wire": offer.wire})
