@@ -379,6 +379,11 @@ def png_bytes(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+def kling_masks(indexed_png: Path) -> dict[str, bytes]:
+    """Kling's `static_mask` / `dynamic_masks[].mask` PNGs by colour name, from a colour-indexed PNG."""
+    return {colour.name: png_bytes(mask) for colour, mask in split_masks(load_colour_indexed(indexed_png))}
+
+
 def compact_moving(index: Image.Image) -> Image.Image | None:
     """The index with its moving areas renumbered 1..k in palette order, or None when they already are.
 

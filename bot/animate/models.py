@@ -41,17 +41,17 @@ class CameraSpec(BaseModel, frozen=True):
 
 
 class BrushFiles(BaseModel):
-    """The brush as each provider wants it, written next to the job's other inputs.
+    """The brush, written next to the job's other inputs.
 
-    `colour_indexed`: GoAPI's `mask_url` image (RGBA, palette colours, the rest transparent).
-    `static_mask`, `moving_masks`: Kling's `static_mask` and `dynamic_masks[].mask`,
-    bilevel PNGs of the picture's size, moving masks in palette order (green first).
+    `colour_indexed`: GoAPI's `mask_url` image (RGBA, palette colours, the rest transparent), and
+    the source of Kling's per-area masks (`bot.animate.brush.kling_masks`, made when sent).
+    `static`, `moving`: which areas are painted (moving ones in palette order, green first).
     """
 
     form: Literal["transparent", "painted over"]
     colour_indexed: Path
-    static_mask: Path | None
-    moving_masks: dict[ColourName, Path]
+    static: bool
+    moving: list[ColourName]
     goapi: Path | None = None  # colour_indexed with moving areas renumbered 1..k, when colours were skipped
 
 
@@ -84,6 +84,6 @@ class AnimateRequest(BaseModel):
         chosen = [name for name, value in (("end frame", self.end_image), ("brush", self.brush), ("camera", self.camera)) if value]
         if len(chosen) > 1:
             raise ValueError(f"{' and '.join(chosen)} are mutually exclusive")
-        if bool(self.paths) != bool(self.brush_files and self.brush_files.moving_masks):
+        if bool(self.paths) != bool(self.brush_files and self.brush_files.moving):
             raise ValueError("paths and moving brush areas go together")
         return self

@@ -13,14 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.animate.brush import (
-    STATIC,
     Brush,
     colour_indexed,
     compact_moving,
     picture_header,
     png_bytes,
     read_brush,
-    split_masks,
 )
 from bot.animate.camera import CameraChoice, choose_camera, find_move
 from bot.animate.capabilities import BY_PROVIDER, ProviderAnimate, for_provider
@@ -150,8 +148,9 @@ def _check_mask_transport(caps: ProviderAnimate, public_url: bool) -> None:
 
 
 def write_brush_files(brush: Brush, upload: Path, work_dir: Path) -> BrushFiles:
-    """The colour-indexed PNG (GoAPI's form; compacted when colours are skipped) and Kling's
-    per-area masks, written into `work_dir`."""
+    """The colour-indexed PNG (GoAPI's form; a compacted copy when colours are skipped), written into
+    `work_dir`. Kling's per-area masks are made from it when a job is sent to Kling
+    (`brush.kling_masks`): seven full-size PNG encodes are not worth making the member wait for."""
     work_dir.mkdir(parents=True, exist_ok=True)
     indexed = work_dir / "brush-colour-indexed.png"
     if brush.forwardable:
@@ -162,18 +161,10 @@ def write_brush_files(brush: Brush, upload: Path, work_dir: Path) -> BrushFiles:
     if (compacted := compact_moving(brush.index)) is not None:
         goapi = work_dir / "brush-goapi.png"
         goapi.write_bytes(png_bytes(colour_indexed(compacted)))
-    static: Path | None = None
-    moving: dict[str, Path] = {}
-    for colour, mask in split_masks(brush.index):
-        path = work_dir / f"brush-mask-{colour.name}.png"
-        path.write_bytes(png_bytes(mask))
-        if colour == STATIC:
-            static = path
-        else:
-            moving[colour.name] = path
     return BrushFiles(
-        form=brush.form.value, colour_indexed=indexed, static_mask=static, moving_masks=moving, goapi=goapi  # type: ignore[arg-type]
-    )  # type: ignore[arg-type]
+        form=brush.form.value, colour_indexed=indexed, goapi=goapi, static=brush.has_static,  # type: ignore[arg-type]
+        moving=[colour.name for colour in brush.moving],  # type: ignore[misc]
+    )
 
 
 def replan_for(request: AnimateRequest, provider: str, *, public_url: bool) -> AnimateRequest | None:

@@ -70,6 +70,6 @@ def motion_brush(request: AnimateRequest, url_of: Callable[[MediaFile], str]) ->
     ordered = sorted(request.paths.items(), key=lambda item: BY_NAME[item[0]].index)
     return {
         "mask_url": url_of(request.mask),
-        "static_masks": [{"points": []}] if files.static_mask is not None else [],
+        "static_masks": [{"points": []}] if files.static else [],
         "dynamic_masks": [{"points": goapi_points(points)} for _, points in ordered],
     }
