@@ -1,14 +1,17 @@
 """How long /animate's checks, brush files and preview take on a large picture, and the simulator.
 
 Part 1, the work between a member's upload and the preview (issue 11's goal: under 0.5 s and
-150 MB for a 4096×4096 picture with six moving areas and 77-point paths): every check, Kling's
-seven masks and GoAPI's colour-indexed PNG written to disk, and the preview picture. Beside it,
-a floor measured in the same run: decoding the 4096×4096 brush PNG and encoding it again, which
-any handling of such a file costs. Each case runs in a fresh process; memory is that process's
+150 MB for a 4096×4096 picture with six moving areas and 77-point paths): every check, GoAPI's
+colour-indexed PNG written to disk, and the preview picture; then, separately, Kling's seven
+per-area masks, which are cut from that PNG when a job is sent to Kling (not while the member
+waits). Beside them, a floor measured in the same run: decoding the 4096×4096 brush PNG and
+encoding it again, which any handling of such a file costs. Each case runs in a fresh process; memory is that process's
 peak RSS (VmHWM) minus its RSS just before the case started (after imports), so it counts what
 the case allocated, Pillow's C buffers included (tracemalloc would miss those).
 
-Part 2, the simulator's image-to-video render: seconds of work per second of output.
+Part 2, the simulator's image-to-video render: seconds of work per second of output, beside a
+floor from the same run: the same number of frames of the unchanged still through the same
+encoder (libx264 veryfast), which any render of that size costs.
 
     .venv/bin/python bench/bench_animate.py
 """
@@ -80,6 +83,11 @@ if case == "floor":
         img.load()
         img.save(io.BytesIO(), format="PNG")
     parts = {{}}
+elif case == "kling masks":
+    from bot.animate.brush import kling_masks
+    masks = kling_masks(root / "brush.png")  # what the Kling adapter does when it sends the job
+    assert len(masks) == 7
+    parts = {{}}
 else:
     inputs = AnimateInputs(
         image=media(root / {picture!r}), brush=media(root / {brush!r}),
@@ -94,6 +102,30 @@ else:
     parts = {{"checks and brush files": planned - start, "preview": time.perf_counter() - planned}}
 elapsed = time.perf_counter() - start
 print(json.dumps({{"elapsed": elapsed, "parts": parts, "peak_mib": rss("VmHWM") - before}}))
+"""
+
+RENDER_FLOOR = """
+import json, sys, time
+sys.path.insert(0, {repo!r})
+from fractions import Fraction
+import av
+from PIL import Image
+from bot.providers.simulator_render import output_size
+from tests.animate_factory import example_picture
+w, h = output_size(1536, 1024, {side})
+still = example_picture().resize((w, h))
+start = time.perf_counter()
+frames = 5 * 24
+with av.open("/dev/null", "w", format="mp4") as out:
+    vout = out.add_stream("libx264", rate=Fraction(24))
+    vout.width, vout.height, vout.pix_fmt = w, h, "yuv420p"
+    vout.options = {{"preset": "veryfast", "crf": "23", "maxrate": "2M", "bufsize": "4M"}}
+    for i in range(frames):
+        vframe = av.VideoFrame.from_image(still.copy()).reformat(format="yuv420p")
+        vframe.pts = i
+        out.mux(vout.encode(vframe))
+    out.mux(vout.encode(None))
+print(json.dumps({{"elapsed": time.perf_counter() - start, "seconds": frames / 24, "size": [w, h]}}))
 """
 
 RENDER = """
@@ -137,8 +169,12 @@ PREVIEW_CASES = [
     ("transparent brush, JPEG picture", "transparent", "picture.jpg", "brush.png"),
     ("transparent brush, PNG picture", "transparent-png", "picture.png", "brush.png"),
     ("painted-over brush, PNG picture", "painted", "picture.png", "painted.png"),
+    ("Kling's seven masks, cut when the job is sent", "kling masks", "", ""),
 ]
-RENDER_CASES = [("zoom", 720), ("roll", 720), ("brush", 720), ("end frame", 720), ("plain, sound", 720), ("zoom", 1280), ("brush", 1280)]
+RENDER_CASES = [
+    ("floor: the still, unchanged", 720), ("zoom", 720), ("roll", 720), ("brush", 720), ("end frame", 720), ("plain, sound", 720),
+    ("floor: the still, unchanged", 1280), ("zoom", 1280), ("brush", 1280),
+]
 
 
 def run(code: str) -> dict:  # type: ignore[type-arg]
@@ -163,7 +199,8 @@ def main() -> None:
     print("|---|---|---:|---:|")
     for kind, side in RENDER_CASES:
         with tempfile.TemporaryDirectory() as root:
-            result = run(RENDER.format(repo=str(REPO), root=root, kind=kind, seconds=5, side=side))
+            code = RENDER_FLOOR if kind.startswith("floor") else RENDER
+            result = run(code.format(repo=str(REPO), root=root, kind=kind, seconds=5, side=side))
         w, h = result["size"]
         print(f"| {kind} | {w}×{h} | {result['elapsed']:.1f} s | {result['elapsed'] / result['seconds']:.2f} |")
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")

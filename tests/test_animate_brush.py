@@ -145,13 +145,14 @@ def test_a_damaged_brush_is_refused(tmp_path: Path, picture: Path) -> None:
         read_brush(tmp_path / "b.png", picture)
 
 
-def test_a_picture_with_an_exif_rotation_is_refused_with_a_brush(tmp_path: Path) -> None:
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])  # a PNG's eXIf chunk is read from its header, without decoding
+def test_a_picture_with_an_exif_rotation_is_refused_with_a_brush(tmp_path: Path, suffix: str) -> None:
     exif = Image.Exif()
     exif[0x0112] = 6
-    Image.new("RGB", SIZE, (128, 128, 128)).save(tmp_path / "p.jpg", exif=exif)
+    Image.new("RGB", SIZE, (128, 128, 128)).save(tmp_path / f"p{suffix}", exif=exif)
     path = save_brush(tmp_path / "b.png", SIZE, {"green": [(1, 1, 3, 3)]})
     with pytest.raises(BrushRefused, match="EXIF rotation tag \\(orientation 6\\)"):
-        read_brush(path, tmp_path / "p.jpg")
+        read_brush(path, tmp_path / f"p{suffix}")
 
 
 # --- the painted-over form -------------------------------------------------------------------------

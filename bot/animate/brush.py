@@ -30,7 +30,7 @@ from typing import BinaryIO
 
 from PIL import Image, ImageChops
 
-from bot.animate.picture import load_picture
+from bot.animate.picture import load_picture, orientation_of
 from bot.animate.refusals import BrushRefused
 from bot.i18n import Text
 
@@ -84,6 +84,9 @@ _IS_PAINT = [255 if i in BY_INDEX else 0 for i in range(256)]
 _IS_UNPAINTED = [255 if i == UNPAINTED else 0 for i in range(256)]
 _PARTIAL_ALPHA = [0] + [255] * 254 + [0]
 _MAX_LISTED_COLOURS = 4096  # getcolors() gives up (returns None) past this many distinct colours
+# Whole-image steps over a 4096² brush make 16-64 MiB temporaries each; done in strips of this many
+# rows they make a few MiB, so the peak is the decoded images themselves (bench/bench_animate.py).
+_STRIP_ROWS = 256
 
 
 class BrushForm(StrEnum):
@@ -135,7 +138,7 @@ def _only(value: int) -> list[int]:
 def picture_header(picture_path: Path) -> tuple[tuple[int, int], int]:
     """The picture's stored size and EXIF orientation (1 = upright), without decoding it."""
     with Image.open(picture_path) as img:
-        return img.size, int(img.getexif().get(0x0112, 1) or 1)
+        return img.size, orientation_of(img)
 
 
 def read_brush(brush_path: Path, picture_path: Path) -> Brush:
@@ -190,8 +193,9 @@ def read_brush(brush_path: Path, picture_path: Path) -> Brush:
             del alpha  # peak memory: a 4096² brush holds 64 MiB of RGBA already
             return _read_transparent(image, transparent, forwardable=plain_rgba)
         del alpha
-        image = image.convert("RGB")
-    return _read_painted_over(image, picture_path)
+    index = _exact_index(image if image.mode == "RGB" else image.convert("RGB"))
+    del image, img  # the brush's pixels are no longer needed: `index` says which palette colour each is
+    return _read_painted_over(index, picture_path)
 
 
 def _check_size(brush_size: tuple[int, int], picture_size: tuple[int, int]) -> None:
@@ -249,8 +253,19 @@ def _read_transparent(rgba: Image.Image, transparent: Image.Image, *, forwardabl
     return Brush(index=index, form=BrushForm.TRANSPARENT, counts=counts, forwardable=forwardable)
 
 
+def _strips(size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    return [(0, top, size[0], min(size[1], top + _STRIP_ROWS)) for top in range(0, size[1], _STRIP_ROWS)]
+
+
 def _exact_index(rgb: Image.Image) -> Image.Image:
-    """Per pixel: the index of the palette colour it is exactly, or UNPAINTED."""
+    """Per pixel: the index of the palette colour it is exactly, or UNPAINTED (strip by strip)."""
+    index = Image.new("L", rgb.size, UNPAINTED)
+    for box in _strips(rgb.size):
+        index.paste(_exact_index_whole(rgb.crop(box)), box[:2])
+    return index
+
+
+def _exact_index_whole(rgb: Image.Image) -> Image.Image:
     index = rgb.getchannel("G").point(_G_TO_INDEX)
     for band in (0, 2):
         mismatch = ImageChops.difference(index.point(_INDEX_TO_BAND[band]), rgb.getchannel(band)).point(_NONZERO)
@@ -278,8 +293,10 @@ def nearest(rgb: tuple[int, int, int]) -> BrushColour:
     return min(PALETTE, key=lambda colour: sum((a - b) ** 2 for a, b in zip(colour.rgb, rgb)))
 
 
-def _read_painted_over(rgb: Image.Image, picture_path: Path) -> Brush:
-    index = _exact_index(rgb)
+def _read_painted_over(index: Image.Image, picture_path: Path) -> Brush:
+    """`index`: the brush's exact palette index per pixel (UNPAINTED elsewhere). A painted pixel is
+    exactly its palette colour, so it equals the picture there when the picture has that colour:
+    the comparison needs the index and the picture, not the brush's own pixels (48 MiB less)."""
     if not any(index.point(_IS_PAINT).histogram()[255:]):
         raise BrushRefused(
             Text(
@@ -289,13 +306,16 @@ def _read_painted_over(rgb: Image.Image, picture_path: Path) -> Brush:
             )
         )
     picture = load_picture(picture_path)  # full size; read_brush refused EXIF-rotated pictures already
-    same: Image.Image | None = None
-    for band in range(3):  # one band at a time keeps the peak memory down
-        diff = ImageChops.difference(rgb.getchannel(band), picture.getchannel(band))
-        same = diff if same is None else ImageChops.lighter(same, diff)
+    unchanged = Image.new("L", index.size)  # 255 where the brush shows the picture as it was
+    for box in _strips(index.size):
+        strip, shown = index.crop(box), picture.crop(box)
+        same: Image.Image | None = None
+        for band in range(3):
+            diff = ImageChops.difference(strip.point(_INDEX_TO_BAND[band]), shown.getchannel(band))
+            same = diff if same is None else ImageChops.lighter(same, diff)
+        assert same is not None
+        unchanged.paste(same.point(_IS_ZERO), box[:2])
     del picture
-    assert same is not None
-    unchanged = same.point(_IS_ZERO)  # 255 where the brush shows the picture as it was
     already = ImageChops.darker(index.point(_IS_PAINT), unchanged).histogram()[255]
     index = ImageChops.lighter(index, unchanged)
     histogram = index.histogram()
@@ -368,8 +388,10 @@ def colour_indexed(index: Image.Image) -> Image.Image:
 def load_colour_indexed(path: Path | BinaryIO) -> Image.Image:
     """The index image back from a colour-indexed PNG this module wrote (or forwarded after checking)."""
     with Image.open(path) as img:
-        rgba = img.convert("RGBA")
-    return ImageChops.lighter(rgba.getchannel("G").point(_G_TO_INDEX), rgba.getchannel("A").point(_IS_ZERO))
+        img.load()
+        rgba = img if img.mode == "RGBA" else img.convert("RGBA")  # no 64 MiB copy of a 4096² RGBA brush
+        index = rgba.getchannel("G").point(_G_TO_INDEX)
+        return ImageChops.lighter(index, rgba.getchannel("A").point(_IS_ZERO))
 
 
 def png_bytes(image: Image.Image) -> bytes:
