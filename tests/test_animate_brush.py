@@ -20,11 +20,13 @@ from bot.animate.brush import (
     STATIC,
     UNPAINTED,
     BrushForm,
+    read_brush,
+)
+from bot.animate.masks import (
     colour_indexed,
     load_colour_indexed,
     merge_masks,
     png_bytes,
-    read_brush,
     split_masks,
 )
 from bot.animate.refusals import BrushRefused

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from bot.animate.brush import kling_masks, merge_masks, read_brush
+from bot.animate.brush import read_brush
+from bot.animate.masks import kling_masks, merge_masks
 from bot.animate.models import AnimateOptions, AnimateRequest, CameraSpec
 from bot.animate.plan import PROMPT_MAX_CHARS, AnimateInputs, plan_animate
 from bot.animate.refusals import BrushRefused, CameraRefused, OptionRefused, PathRefused

@@ -12,17 +12,11 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.animate.brush import (
-    Brush,
-    colour_indexed,
-    compact_moving,
-    picture_header,
-    png_bytes,
-    read_brush,
-)
+from bot.animate.brush import Brush, picture_header, read_brush
 from bot.animate.camera import CameraChoice, choose_camera, find_move
 from bot.animate.capabilities import BY_PROVIDER, ProviderAnimate, for_provider
 from bot.animate.choose import choose_model, wanted_features
+from bot.animate.masks import colour_indexed, compact_moving, png_bytes
 from bot.animate.models import AnimateOptions, AnimateRequest, BrushFiles, CameraSpec
 from bot.animate.paths import check_paths, parse_paths
 from bot.animate.refusals import (

@@ -22,8 +22,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from bot.animate.brush import STATIC, kling_masks
+from bot.animate.brush import STATIC
 from bot.animate.camera import choose_camera
+from bot.animate.masks import kling_masks
 from bot.animate.models import AnimateRequest
 from bot.animate.paths import kling_trajectory
 
