@@ -122,3 +122,15 @@ def test_the_request_model_keeps_the_exclusivity_rule(example: dict[str, MediaFi
             options=AnimateOptions(), provider="kling", model="kling-v1", model_wire="kling-v1", mode="std",
             seconds=5, image_width=768, image_height=512,
         )
+
+
+def test_a_request_stored_with_mask_file_names_still_loads(example: dict[str, MediaFile], tmp_path: Path) -> None:
+    """Jobs queued before Kling's masks were cut at send time listed the mask files; they still load."""
+    request = plan(example, tmp_path, brush=example["brush"], paths=EXAMPLE_PATHS).request
+    stored = request.model_dump(mode="json")
+    files = stored["brush_files"]
+    del files["static"], files["moving"]
+    files["static_mask"] = str(tmp_path / "brush-mask-black.png")
+    files["moving_masks"] = {name: str(tmp_path / f"brush-mask-{name}.png") for name in ("green", "purple", "yellow")}
+    loaded = AnimateRequest.model_validate(stored)
+    assert loaded.brush_files is not None and loaded.brush_files.static and loaded.brush_files.moving == ["green", "purple", "yellow"]

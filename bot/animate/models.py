@@ -11,7 +11,7 @@ Adapters convert with `bot.animate.paths.kling_trajectory` / `goapi_points`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -53,6 +53,14 @@ class BrushFiles(BaseModel):
     static: bool
     moving: list[ColourName]
     goapi: Path | None = None  # colour_indexed with moving areas renumbered 1..k, when colours were skipped
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_mask_files(cls, data: Any) -> Any:
+        """Requests stored before Kling's masks were cut at send time listed the mask files instead."""
+        if isinstance(data, dict) and "moving" not in data and "moving_masks" in data:
+            data = {**data, "static": data.get("static_mask") is not None, "moving": list(data["moving_masks"])}
+        return data
 
 
 class AnimateRequest(BaseModel):
