@@ -208,10 +208,12 @@ class CoreApp:
         *,
         end_image: IncomingFile | None = None,
         brush: IncomingFile | None = None,
+        expires_at: float | None = None,
     ) -> AnimatePrepared:
         """Check, plan, price and preview one /animate job; nothing is reserved until `confirm_animate`."""
         return await prepare_animate(
-            self.engine, self.downloader, requester, self.provider(provider), image, options, end_image=end_image, brush=brush
+            self.engine, self.downloader, requester, self.provider(provider), image, options,
+            end_image=end_image, brush=brush, expires_at=expires_at,
         )
 
     async def confirm_animate(self, job_id: str, user_id: int) -> tuple[JobRow, Price]:

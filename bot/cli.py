@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from bot.animate.capabilities import for_provider
 from bot.animate.models import AnimateOptions
 from bot.app import CoreApp
 from bot.errors import ProviderError, ProviderUnavailable, Refusal, StoreBusy
@@ -166,7 +167,7 @@ def local_file(path: Path) -> IncomingFile:
     )
 
 
-def needs_public_url(core: CoreApp, settings: Settings, provider: str | None) -> str | None:
+def needs_public_url(core: CoreApp, settings: Settings, provider: str | None, kind: str = "motion") -> str | None:
     """Why the chosen provider cannot take local files here, if it cannot.
 
     Terminal inputs have no URL of their own; providers that fetch inputs by URL get
@@ -176,7 +177,10 @@ def needs_public_url(core: CoreApp, settings: Settings, provider: str | None) ->
         name = core.provider(provider)
     except ProviderUnavailable:
         return None  # submit_motion reports an unknown provider with the configured ones
-    if settings.public_url or not core.providers[name].capabilities.needs_input_urls:
+    # Image-to-video says per provider how pictures travel (Kling takes them as base64); the brush's own
+    # transport is checked by the plan, with its reason.
+    by_url = for_provider(name).inputs_by_url if kind == "animate" else core.providers[name].capabilities.needs_input_urls
+    if settings.public_url or not by_url:
         return None
     return (
         f"{name} fetches its inputs by URL: set PUBLIC_URL to an address that reaches this machine's "
@@ -206,12 +210,12 @@ TERMINAL_REQUESTER = Requester(user_id=TERMINAL_USER_ID, origin="terminal", uplo
 
 @asynccontextmanager
 async def terminal_core(
-    settings: Settings, notifier: TerminalNotifier, provider: str | None
+    settings: Settings, notifier: TerminalNotifier, provider: str | None, kind: str = "motion"
 ) -> AsyncIterator[tuple[CoreApp, list[str]]]:
     """The core for one terminal run (motion or animate), with the earlier runs' jobs it resumed."""
     # Port 0: the terminal run must not collide with a running bot, unless providers must call us back.
     async with CoreApp.open(settings, notifier, origin="terminal", web_port=None if settings.public_url else 0) as core:
-        if problem := needs_public_url(core, settings, provider):
+        if problem := needs_public_url(core, settings, provider, kind):
             raise UsageError(problem)
         yield core, await announce_resumed(core)
 
@@ -309,7 +313,7 @@ async def run_animate(settings: Settings, args: argparse.Namespace) -> int:
     image = local_file(args.image)
     end_image = local_file(args.end_image) if args.end_image else None
     brush = local_file(args.brush) if args.brush else None
-    async with terminal_core(settings, notifier, args.provider) as (core, resumed):
+    async with terminal_core(settings, notifier, args.provider, "animate") as (core, resumed):
         requester = TERMINAL_REQUESTER
         prepared = await core.prepare_animate(requester, image, options, args.provider, end_image=end_image, brush=brush)
         for note in prepared.notes:

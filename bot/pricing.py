@@ -11,6 +11,7 @@ import math
 
 from pydantic import BaseModel
 
+from bot.i18n import Text
 from bot.models import Mode
 
 
@@ -99,3 +100,29 @@ def animate_price_summary(provider: str) -> str:
     for model, by_mode in rates.items():
         groups.setdefault(", ".join(f"{mode} {rate}/s" for mode, rate in by_mode.items()), []).append(model)
     return "; ".join(f"{key}: {', '.join(models)}" for key, models in groups.items())
+
+
+def animate_price_lines(provider: str) -> list[Text]:
+    """For /admin provider: one line per /animate model of `provider`, with its rates per second of
+    video and its lengths; "(?)" marks a model whose offer the provider's documentation does not
+    confirm (bot/animate/capabilities.py). A provider without /animate gets one line saying why."""
+    from bot.animate.capabilities import BY_PROVIDER, not_offered, seconds_text
+
+    caps = BY_PROVIDER.get(provider)
+    if caps is None:
+        return []
+    if not caps.offered:
+        return [Text("/animate: not offered. {reason}", reason=not_offered(caps))]
+    lines = []
+    for offer in caps.models:
+        rates = {row.mode: row.credits // row.seconds for row in ANIMATE_PRICE_TABLE if (row.provider, row.model) == (provider, offer.name)}
+        lines.append(
+            Text(
+                "{model}{unconfirmed}: {rates} credits per second of video; {durations}",
+                model=offer.name,
+                unconfirmed="" if offer.source.confirmed else " (?)",
+                rates=", ".join(f"{mode} {rate}" for mode, rate in rates.items()),
+                durations=seconds_text(offer.durations),
+            )
+        )
+    return lines

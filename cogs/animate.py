@@ -2,13 +2,18 @@
 
 Thin: parse the options, ask the core for a plan (bot/intake_animate.py), show its picture privately
 with **Make it** and **Cancel**. The buttons carry the job id in their custom id and the plan waits
-in the job folder, so they work after a restart; after 15 minutes the core refuses them with a
-message saying so. Refusals from the command propagate to the tree's error handler.
+in the job folder, so they work after a restart. The plan expires a minute before the interaction
+token does (bot/intake_animate.py); then the preview is edited once to say so, buttons removed
+(a timer per preview; after a restart the core still refuses a late click with a message).
+Refusals from the command propagate to the tree's error handler.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+import time
 from typing import TYPE_CHECKING
 
 import discord
@@ -21,7 +26,13 @@ from bot.animate.choose import model_choices, wanted_features
 from bot.animate.models import AnimateOptions
 from bot.errors import Refusal
 from bot.i18n import Text
-from bot.intake_animate import confirm_animate, discard_animate, precheck_animate
+from bot.intake_animate import (
+    confirm_animate,
+    discard_animate,
+    expire_animate,
+    precheck_animate,
+    token_deadline,
+)
 from bot.models import Requester
 from cogs.motion import cancel_view, incoming
 
@@ -29,6 +40,7 @@ if TYPE_CHECKING:
     from bot.discord_bot import MotionBot
 
 JOB_ID = r"(?P<job_id>[0-9a-f]{12})"
+EXPIRY_GRACE_SECONDS = 2.0  # lets a Make it click that began just before the deadline finish first
 
 
 def _say(message: object, locale: object) -> str:
@@ -42,7 +54,8 @@ class MakeItButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"anim:m
     def __init__(self, job_id: str, credits: int, label: str | None = None) -> None:
         super().__init__(
             discord.ui.Button(
-                label=label or f"Make it ({credits} credits)", style=discord.ButtonStyle.success,
+                label=label or str(Text("Make it ({credits} credits)", msgctxt="button", credits=credits)),
+                style=discord.ButtonStyle.success,
                 custom_id=f"anim:make:{job_id}:{credits}",
             )
         )
@@ -74,7 +87,10 @@ class DropPlanButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"anim
 
     def __init__(self, job_id: str, label: str | None = None) -> None:
         super().__init__(
-            discord.ui.Button(label=label or "Cancel", style=discord.ButtonStyle.secondary, custom_id=f"anim:drop:{job_id}")
+            discord.ui.Button(
+                label=label or str(Text("Cancel", msgctxt="button")), style=discord.ButtonStyle.secondary,
+                custom_id=f"anim:drop:{job_id}",
+            )
         )
         self.job_id = job_id
 
@@ -100,6 +116,23 @@ def preview_view(job_id: str, credits: int, locale: object) -> discord.ui.View:
 class AnimateCog(commands.Cog):
     def __init__(self, bot: MotionBot) -> None:
         self.bot = bot
+        self._expiry_timers: set[asyncio.Task[None]] = set()
+
+    async def cog_unload(self) -> None:
+        for timer in self._expiry_timers:
+            timer.cancel()
+
+    def _expire_later(self, interaction: discord.Interaction, job_id: str, deadline: float) -> None:
+        timer = asyncio.create_task(self._expire(interaction, job_id, deadline))
+        self._expiry_timers.add(timer)
+        timer.add_done_callback(self._expiry_timers.discard)
+
+    async def _expire(self, interaction: discord.Interaction, job_id: str, deadline: float) -> None:
+        await asyncio.sleep(max(0.0, deadline - time.time()) + EXPIRY_GRACE_SECONDS)
+        if await expire_animate(self.bot.core.engine, job_id):
+            text = Text("This preview expired and nothing was spent; run /animate again for a new one.")
+            with contextlib.suppress(discord.HTTPException):  # the member may have dismissed it
+                await interaction.edit_original_response(content=text.render(interaction.locale), view=None, attachments=[])
 
     @app_commands.command(name="animate", description="Bring one picture to life: a short video, previewed before you pay")
     @app_commands.describe(
@@ -157,20 +190,24 @@ class AnimateCog(commands.Cog):
             user_id=interaction.user.id, guild_id=interaction.guild_id, channel_id=interaction.channel_id,
             upload_limit=interaction.filesize_limit,
         )
-        prepared = await core.prepare_animate(requester, image_in, options, provider, end_image=end_in, brush=brush_in)
+        deadline = token_deadline(interaction.created_at.timestamp())
+        prepared = await core.prepare_animate(
+            requester, image_in, options, provider, end_image=end_in, brush=brush_in, expires_at=deadline
+        )
         price = prepared.pending.price
         lines = [
             Text(
                 "Here is the plan. Making it costs {credits} credits ({price}); nothing is spent until you press Make it.",
                 credits=price.credits, price=price.explain(),
             ).render(interaction.locale),
-            *(f"-# {note}" for note in prepared.notes),
+            *(f"-# {note.render(interaction.locale)}" for note in prepared.notes),
         ]
         await interaction.edit_original_response(
             content="\n".join(lines),
             attachments=[discord.File(prepared.preview, filename="preview.png")],
             view=preview_view(prepared.pending.job_id, price.credits, interaction.locale),
         )
+        self._expire_later(interaction, prepared.pending.job_id, deadline)
 
     @animate.autocomplete("model")
     async def model_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
