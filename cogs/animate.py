@@ -19,6 +19,7 @@ from bot.animate.camera import MOVES
 from bot.animate.capabilities import for_provider
 from bot.animate.choose import model_choices, wanted_features
 from bot.animate.models import AnimateOptions
+from bot.discord_tree import GenerationItem
 from bot.errors import Refusal
 from bot.i18n import Text
 from bot.intake_animate import confirm_animate, discard_animate, precheck_animate
@@ -36,8 +37,12 @@ def _say(message: object, locale: object) -> str:
     return render(locale) if callable(render) else str(message)
 
 
-class MakeItButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"anim:make:{JOB_ID}:(?P<credits>[0-9]+)"):
-    """Make it (N credits): reserve and queue the planned job."""
+class MakeItButton(
+    GenerationItem, discord.ui.DynamicItem[discord.ui.Button], template=rf"anim:make:{JOB_ID}:(?P<credits>[0-9]+)"
+):
+    """Make it (N credits): reserve and queue the planned job (after the generation gate)."""
+
+    gate_action = "animate"
 
     def __init__(self, job_id: str, credits: int, label: str | None = None) -> None:
         super().__init__(
@@ -101,7 +106,11 @@ class AnimateCog(commands.Cog):
     def __init__(self, bot: MotionBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="animate", description="Bring one picture to life: a short video, previewed before you pay")
+    @app_commands.command(
+        name="animate",
+        description="Bring one picture to life: a short video, previewed before you pay",
+        extras={"generation": True},  # passes core.gate first (bot/discord_tree.py)
+    )
     @app_commands.describe(
         image="The picture to animate (JPG or PNG)",
         prompt="Optional: what should happen",

@@ -56,7 +56,11 @@ class MotionCog(commands.Cog):
     def __init__(self, bot: MotionBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="motion", description="Animate the character in an image with the motion from a video")
+    @app_commands.command(
+        name="motion",
+        description="Animate the character in an image with the motion from a video",
+        extras={"generation": True},  # passes core.gate first (bot/discord_tree.py)
+    )
     @app_commands.describe(
         image="The character: a clear photo or drawing showing the head and body (JPG or PNG)",
         video="The motion to copy: one continuous shot, 3–30 s (MP4 or MOV)",
