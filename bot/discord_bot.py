@@ -20,8 +20,10 @@ import yarl
 from discord.ext import commands
 
 from bot.app import CoreApp
+from bot.discord_text import job_marker, member_quote, mentions_only
 from bot.discord_tree import GenerationTree
 from bot.errors import DeliveryImpossible, DeliveryTooLarge
+from bot.i18n import Text
 from bot.settings import Settings
 from bot.store import JobRow
 
@@ -66,21 +68,34 @@ class DiscordNotifier:
             return None
         return interaction
 
+    def public_locale(self, job: JobRow) -> object | None:
+        """Public posts speak the server's language (English when it has no catalogue)."""
+        get_guild = getattr(self.bot, "get_guild", None)
+        guild = get_guild(job.guild_id) if callable(get_guild) and job.guild_id else None
+        return guild.preferred_locale if guild is not None else None
+
+    def result_content(self, job: JobRow, link: str | None) -> str:
+        """The result post: the requester's mention, their prompt made inert, the link, the job marker."""
+        locale = self.public_locale(job)
+        lines = [Text("{mention} your video is ready!", mention=f"<@{job.user_id}>").render(locale)]
+        prompt = (job.request.get("options") or {}).get("prompt")
+        if prompt:
+            lines.append(f"> {member_quote(prompt)}")
+        if link:
+            lines.append(Text("It is too large to attach here, so here is a link: {link}", link=link).render(locale))
+        lines.append(job_marker(job.id, locale))  # how a restart finds this post again (find_earlier_post)
+        return "\n".join(lines)
+
     async def progress(self, job: JobRow, text: str) -> None:
         interaction = self._live_interaction(job.id)
         if interaction is not None:
-            await interaction.edit_original_response(content=f"{text}\n-# job `{job.id}`")
+            await interaction.edit_original_response(content=f"{text}\n{job_marker(job.id, interaction.locale)}")
 
     async def deliver(self, job: JobRow, video: Path | None, link: str | None) -> int | None:
         assert job.channel_id is not None
         channel = self.bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
-        content = f"<@{job.user_id}> your video is ready!"
-        prompt = (job.request.get("options") or {}).get("prompt")
-        if prompt:
-            content += f"\n> {prompt[:300]}"
-        if link:
-            content += f"\nIt is too large to attach here, so here is a link: {link}"
-        mentions = discord.AllowedMentions(users=[discord.Object(job.user_id)], roles=False, everyone=False)
+        content = self.result_content(job, link)
+        mentions = mentions_only(job.user_id)
         try:
             if video is not None:
                 message = await channel.send(
@@ -101,7 +116,8 @@ class DiscordNotifier:
         interaction = self._live_interaction(job.id)
         if interaction is not None:
             try:
-                await interaction.edit_original_response(content=f"Done! {message.jump_url}", view=None)
+                done = Text("Done! {link}", link=message.jump_url).render(interaction.locale)
+                await interaction.edit_original_response(content=done, view=None)
             except discord.HTTPException:
                 pass
         self._status.pop(job.id, None)
@@ -113,7 +129,8 @@ class DiscordNotifier:
         try:
             user = await self.bot.fetch_user(job.user_id)
             file = discord.File(video, filename=f"motion-{job.id}.mp4") if video else discord.utils.MISSING
-            return await user.send(content + "\n-# (the channel could not be used)", file=file)
+            note = Text("(the channel could not be used)").render(self.public_locale(job))
+            return await user.send(f"{content}\n-# {note}", file=file, allowed_mentions=mentions_only(job.user_id))
         except discord.HTTPException as exc:
             raise DeliveryImpossible(f"channel refused ({why.status} {why.text}); DM refused ({exc.status})") from exc
 
@@ -123,20 +140,18 @@ class DiscordNotifier:
         if interaction is not None:
             try:
                 # Still private while we can: a failure is the user's business.
-                await interaction.edit_original_response(content=f"❌ {text}\n-# job `{job.id}`", view=None)
+                await interaction.edit_original_response(content=f"❌ {text}\n{job_marker(job.id, interaction.locale)}", view=None)
                 return
             except discord.HTTPException:
                 pass
         if job.channel_id is None:
             return
         channel = self.bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
-        content = f"<@{job.user_id}> your video could not be made: {text}\n-# job `{job.id}`"
+        reason = Text("{mention} your video could not be made: {reason}", mention=f"<@{job.user_id}>", reason=text)
+        locale = self.public_locale(job)
+        content = f"{reason.render(locale)}\n{job_marker(job.id, locale)}"
         try:
-            await channel.send(
-                content,
-                nonce=nonce_for(job, "end"),
-                allowed_mentions=discord.AllowedMentions(users=[discord.Object(job.user_id)], roles=False, everyone=False),
-            )
+            await channel.send(content, nonce=nonce_for(job, "end"), allowed_mentions=mentions_only(job.user_id))
         except discord.HTTPException as exc:
             if exc.status not in (403, 404):
                 raise
