@@ -20,6 +20,7 @@ import yarl
 from discord.ext import commands
 
 from bot.app import CoreApp
+from bot.discord_intake import DiscordIntake
 from bot.discord_text import job_marker, member_quote, mentions_only
 from bot.discord_tree import GenerationTree
 from bot.errors import DeliveryImpossible, DeliveryTooLarge
@@ -173,6 +174,7 @@ class MotionBot(commands.Bot):
         self.force_sync = force_sync
         self.notifier = DiscordNotifier(self)
         self.core: CoreApp  # opened in setup_hook, before any extension loads
+        self.intake: DiscordIntake  # made in setup_hook, with the core
         self._core_stack = AsyncExitStack()
         self._core_closed: asyncio.Future[None] | None = None
 
@@ -186,9 +188,11 @@ class MotionBot(commands.Bot):
             _, url, _ = await self.http.get_bot_gateway()
             discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
         self.core = await self._core_stack.enter_async_context(CoreApp.open(self.settings, self.notifier, origin="discord"))
+        self.intake = DiscordIntake.for_bot(self)  # before the cogs: they register their finishers
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands(force=self.force_sync)
+        self.intake.start_recovery()  # requests acknowledged before a crash get their answer
 
     def _on_sigterm(self) -> None:
         # Keep a reference: the event loop holds tasks only weakly.

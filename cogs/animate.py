@@ -8,8 +8,9 @@ message saying so. Refusals from the command propagate to the tree's error handl
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -21,6 +22,7 @@ from bot.animate.choose import model_choices, wanted_features
 from bot.animate.models import AnimateOptions
 from bot.discord_tree import GenerationItem, ReportedItem
 from bot.i18n import Text
+from bot.intake import IncomingFile
 from bot.intake_animate import confirm_animate, discard_animate, precheck_animate
 from bot.models import Requester
 from cogs.motion import cancel_view, incoming
@@ -93,6 +95,38 @@ def preview_view(job_id: str, credits: int, locale: object) -> discord.ui.View:
     return view
 
 
+def _file(data: dict[str, Any] | None) -> IncomingFile | None:
+    return IncomingFile(**data) if data else None
+
+
+async def show_plan(bot: MotionBot, interaction: discord.Interaction, payload: dict[str, Any]) -> None:
+    """After the deferral: fetch and check the pictures, plan and price, show the preview with Make it.
+    Runs for the live interaction and, after a crash, for its TokenAnswer (bot/discord_intake.py)."""
+    requester = Requester(
+        user_id=interaction.user.id, guild_id=interaction.guild_id, channel_id=interaction.channel_id,
+        upload_limit=payload["upload_limit"],
+    )
+    image = _file(payload["image"])
+    assert image is not None
+    prepared = await bot.core.prepare_animate(
+        requester, image, AnimateOptions.model_validate(payload["options"]), payload["provider"],
+        end_image=_file(payload["end_image"]), brush=_file(payload["brush"]),
+    )
+    price = prepared.pending.price
+    lines = [
+        Text(
+            "Here is the plan. Making it costs {credits} credits ({price}); nothing is spent until you press Make it.",
+            credits=price.credits, price=price.explain(),
+        ).render(interaction.locale),
+        *(f"-# {note}" for note in prepared.notes),
+    ]
+    await interaction.edit_original_response(
+        content="\n".join(lines),
+        attachments=[discord.File(prepared.preview, filename="preview.png")],
+        view=preview_view(prepared.pending.job_id, price.credits, interaction.locale),
+    )
+
+
 class AnimateCog(commands.Cog):
     def __init__(self, bot: MotionBot) -> None:
         self.bot = bot
@@ -153,24 +187,16 @@ class AnimateCog(commands.Cog):
         provider = await core.provider_for(interaction.guild_id)
         precheck_animate(image_in, end_in, brush_in, options, provider)  # private refusal before any download
         await interaction.response.defer(ephemeral=True, thinking=True)
-        requester = Requester(
-            user_id=interaction.user.id, guild_id=interaction.guild_id, channel_id=interaction.channel_id,
-            upload_limit=interaction.filesize_limit,
-        )
-        prepared = await core.prepare_animate(requester, image_in, options, provider, end_image=end_in, brush=brush_in)
-        price = prepared.pending.price
-        lines = [
-            Text(
-                "Here is the plan. Making it costs {credits} credits ({price}); nothing is spent until you press Make it.",
-                credits=price.credits, price=price.explain(),
-            ).render(interaction.locale),
-            *(f"-# {note}" for note in prepared.notes),
-        ]
-        await interaction.edit_original_response(
-            content="\n".join(lines),
-            attachments=[discord.File(prepared.preview, filename="preview.png")],
-            view=preview_view(prepared.pending.job_id, price.credits, interaction.locale),
-        )
+        files = {"image": image_in, "end_image": end_in, "brush": brush_in}
+        payload = {
+            "options": options.model_dump(mode="json"),
+            "provider": provider,
+            "upload_limit": interaction.filesize_limit,
+            **{name: dataclasses.asdict(file) if file else None for name, file in files.items()},
+        }
+        # A crash from here on is finished by the next start (bot/discord_intake.py).
+        async with self.bot.intake.acknowledged(interaction, "animate", payload):
+            await show_plan(self.bot, interaction, payload)
 
     @animate.autocomplete("model")
     async def model_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -195,5 +221,6 @@ class AnimateCog(commands.Cog):
 
 
 async def setup(bot: MotionBot) -> None:
+    bot.intake.register("animate", show_plan)
     bot.add_dynamic_items(MakeItButton, DropPlanButton)
     await bot.add_cog(AnimateCog(bot))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -73,6 +74,43 @@ def queued_text(job_id: str, position: int | None, price: Price, left: int, loca
     return "\n".join(lines)
 
 
+def motion_payload(
+    options: MotionOptions, image: IncomingFile, video: IncomingFile | None, provider: str, upload_limit: int
+) -> dict[str, Any]:
+    """What a restart needs to finish /motion (bot/discord_intake.py): plain JSON."""
+    files = {"image": dataclasses.asdict(image), "video": dataclasses.asdict(video) if video else None}
+    return {"options": options.model_dump(mode="json"), "provider": provider, "upload_limit": upload_limit, **files}
+
+
+async def take_motion(bot: MotionBot, interaction: discord.Interaction, payload: dict[str, Any]) -> None:
+    """After the deferral: fetch and check the inputs, queue the job, show its price and Cancel.
+    Runs for the live interaction and, after a crash, for its TokenAnswer."""
+    core = bot.core
+    video = payload["video"]
+    requester = Requester(
+        user_id=interaction.user.id,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        upload_limit=payload["upload_limit"],
+        intake_id=str(interaction.id),  # the job's transaction settles the acknowledged request
+    )
+    job, price = await core.submit_motion(
+        requester,
+        IncomingFile(**payload["image"]),
+        IncomingFile(**video) if video else None,
+        MotionOptions.model_validate(payload["options"]),
+        payload["provider"],
+    )
+    position = await core.store.queue_position(job.id)
+    status = await core.quotas.status(core.store, interaction.user.id, interaction.guild_id)
+    await interaction.edit_original_response(
+        content=queued_text(job.id, position, price, status.left, interaction.locale),
+        view=cancel_view(job.id, interaction.locale),
+    )
+    # Only now: the engine's later status edits must land after this first one.
+    bot.notifier.track(job.id, interaction)
+
+
 class MotionCog(commands.Cog):
     def __init__(self, bot: MotionBot) -> None:
         self.bot = bot
@@ -128,21 +166,10 @@ class MotionCog(commands.Cog):
         # Refusals and provider errors go to the tree's error handler (bot/discord_tree.py).
         precheck(image_in, video_in, options, core.providers[provider].capabilities, provider)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        requester = Requester(
-            user_id=interaction.user.id,
-            guild_id=interaction.guild_id,
-            channel_id=interaction.channel_id,
-            upload_limit=interaction.filesize_limit,
-        )
-        job, price = await core.submit_motion(requester, image_in, video_in, options, provider)
-        position = await core.store.queue_position(job.id)
-        status = await core.quotas.status(core.store, interaction.user.id, interaction.guild_id)
-        await interaction.edit_original_response(
-            content=queued_text(job.id, position, price, status.left, interaction.locale),
-            view=cancel_view(job.id, interaction.locale),
-        )
-        # Only now: the engine's later status edits must land after this first one.
-        self.bot.notifier.track(job.id, interaction)
+        payload = motion_payload(options, image_in, video_in, provider, interaction.filesize_limit)
+        # A crash from here on is finished by the next start (bot/discord_intake.py).
+        async with self.bot.intake.acknowledged(interaction, "motion", payload):
+            await take_motion(self.bot, interaction, payload)
 
     @motion.autocomplete("template")
     async def template_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -163,5 +190,6 @@ class MotionCog(commands.Cog):
 
 
 async def setup(bot: MotionBot) -> None:
+    bot.intake.register("motion", take_motion)
     bot.add_dynamic_items(CancelJobButton)
     await bot.add_cog(MotionCog(bot))

@@ -7,6 +7,7 @@ runs on the simulator underneath.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -19,8 +20,10 @@ from aiohttp import web
 
 from bot.app import CoreApp
 from bot.discord_bot import DiscordNotifier
+from bot.discord_intake import DiscordIntake
 from bot.discord_tree import report_error
 from bot.models import JobState
+from bot.pending import PendingRequests, TokenSealer
 from cogs.motion import MotionCog
 from cogs.quota import QuotaCog
 from tests.core_harness import core_settings
@@ -80,6 +83,9 @@ class FakeResponse:
         self.calls.append(Call("send_message", time.monotonic(), {"content": content, "ephemeral": ephemeral}))
 
 
+INTERACTION_IDS = itertools.count(1000)
+
+
 class FakeInteraction:
     def __init__(self, user_id: int = 42, filesize_limit: int = 10 * 1024 * 1024) -> None:
         self.calls: list[Call] = []
@@ -90,6 +96,9 @@ class FakeInteraction:
         self.filesize_limit = filesize_limit
         self.created_at = discord.utils.utcnow()
         self.type = discord.InteractionType.application_command
+        self.id = next(INTERACTION_IDS)
+        self.application_id = 555
+        self.token = f"token-{self.id}"
         self.locale = discord.Locale.american_english
         self.command = None
 
@@ -116,6 +125,7 @@ class FakeBot:
         self.channel = FakeChannel()
         self.notifier = DiscordNotifier(self)  # type: ignore[arg-type]
         self.core: CoreApp
+        self.intake: DiscordIntake
 
     def get_partial_messageable(self, channel_id: int, guild_id: int | None = None) -> FakeChannel:
         return self.channel
@@ -163,6 +173,7 @@ async def bot(tmp_path: Path) -> AsyncIterator[FakeBot]:
     fake = FakeBot()
     async with CoreApp.open(core_settings(tmp_path / "data", user_daily_credits=5), fake.notifier) as core:  # type: ignore[arg-type]
         fake.core = core
+        fake.intake = DiscordIntake(fake, PendingRequests(core.store, TokenSealer(b"test secret")))  # type: ignore[arg-type]
         yield fake
 
 
@@ -208,6 +219,9 @@ async def test_success_defers_first_then_posts_once(bot: FakeBot, cdn: Cdn) -> N
     assert message.nonce == f"job-{job.id}"
     assert message.allowed_mentions is not None and message.allowed_mentions.everyone is False
     assert "Done!" in interaction.named("edit")[-1].kwargs["content"]
+    # The acknowledged request was settled by the job's own transaction: a restart will not redo it.
+    intake = await bot.core.store.intake(str(interaction.id))
+    assert intake is not None and (intake["state"], intake["outcome"], intake["job_id"]) == ("done", "queued", job.id)
 
 
 async def test_metadata_refusal_is_ephemeral_and_immediate(bot: FakeBot, cdn: Cdn) -> None:
@@ -236,6 +250,8 @@ async def test_byte_refusal_goes_to_the_private_deferral(bot: FakeBot, cdn: Cdn)
     assert edit.kwargs["content"].startswith("❌") and "MP4" in edit.kwargs["content"]
     assert await job_count(bot) == 0
     assert bot.channel.messages == []
+    intake = await bot.core.store.intake(str(interaction.id))
+    assert intake is not None and intake["state"] == "done" and intake["outcome"].startswith("refused: "), intake
 
 
 async def test_prompt_too_long_refused_before_deferral(bot: FakeBot, cdn: Cdn) -> None:
