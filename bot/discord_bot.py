@@ -21,7 +21,7 @@ from discord.ext import commands
 
 from bot.app import CoreApp
 from bot.discord_intake import DiscordIntake
-from bot.discord_text import job_marker, member_quote, mentions_only
+from bot.discord_text import find_earlier_post, job_marker, member_quote, mentions_only
 from bot.discord_tree import GenerationTree
 from bot.errors import DeliveryImpossible, DeliveryTooLarge
 from bot.i18n import Text
@@ -53,6 +53,9 @@ class DiscordNotifier:
     def __init__(self, bot: MotionBot) -> None:
         self.bot = bot
         self._status: dict[str, tuple[discord.Interaction, float]] = {}
+        # Jobs this process tried to post; with `started_at`, tells when an earlier post may exist.
+        self._attempted: set[str] = set()
+        self.started_at = time.time()
 
     def track(self, job_id: str, interaction: discord.Interaction) -> None:
         # The token's clock started when the user ran the command, not when the job was queued.
@@ -95,6 +98,9 @@ class DiscordNotifier:
     async def deliver(self, job: JobRow, video: Path | None, link: str | None) -> int | None:
         assert job.channel_id is not None
         channel = self.bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+        earlier = await self._earlier_post(job, channel)
+        if earlier is not None:
+            return earlier
         content = self.result_content(job, link)
         mentions = mentions_only(job.user_id)
         try:
@@ -122,6 +128,24 @@ class DiscordNotifier:
             except discord.HTTPException:
                 pass
         self._status.pop(job.id, None)
+        return message.id
+
+    async def _earlier_post(self, job: JobRow, channel: discord.abc.Messageable) -> int | None:
+        """A post an earlier attempt made (a crash or an outage between posting and recording it).
+        Looked for only when one may exist: the job's result was ready before this process
+        started, or this process tried before. The nonce covers a few minutes; this covers longer."""
+        first_try = job.id not in self._attempted and job.updated_at >= self.started_at
+        self._attempted.add(job.id)
+        if first_try or self.bot.user is None:
+            return None
+        try:
+            message = await find_earlier_post(channel, job.id, self.bot.user.id, since=job.created_at)
+        except discord.HTTPException as exc:  # no Read Message History: the nonce is all there is
+            log.warning("job %s: could not look for an earlier post (%s %s)", job.id, exc.status, exc.text)
+            return None
+        if message is None:
+            return None
+        log.info("job %s: already posted as message %s; not posting again", job.id, message.id)
         return message.id
 
     async def _direct_message(

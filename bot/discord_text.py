@@ -8,6 +8,7 @@ ping, not the look), and a right-to-left override would turn the rest of the lin
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 
@@ -48,3 +49,32 @@ def job_marker(job_id: str, locale: object | None = None) -> str:
 def mentions_only(user_id: int) -> discord.AllowedMentions:
     """A public post may ping its requester and no one else (no @everyone, roles or other users)."""
     return discord.AllowedMentions(users=[discord.Object(user_id)], roles=False, everyone=False, replied_user=False)
+
+
+def carries_job(message: discord.Message, job_id: str) -> bool:
+    """The post is about this job: its marker (`job_marker`) or a component's custom id names it."""
+    if f"`{job_id}`" in message.content:
+        return True
+    for row in message.components:
+        for component in getattr(row, "children", None) or [row]:
+            if job_id in (getattr(component, "custom_id", None) or ""):
+                return True
+    return False
+
+
+# How far back a re-post looks for its earlier self: the messages after the job was created
+# (two pages of history; a result is posted minutes after its job was queued).
+SEARCH_LIMIT = 200
+
+
+async def find_earlier_post(
+    channel: discord.abc.Messageable, job_id: str, author_id: int, since: float
+) -> discord.Message | None:
+    """The bot's earlier post about this job in the channel's recent history, if Discord has it.
+    Discord's nonce only de-duplicates for a few minutes: after a longer outage this is what
+    keeps a restarted bot from posting the same result twice."""
+    after = discord.Object(discord.utils.time_snowflake(dt.datetime.fromtimestamp(since, dt.UTC)))
+    async for message in channel.history(limit=SEARCH_LIMIT, after=after, oldest_first=True):
+        if message.author.id == author_id and carries_job(message, job_id):
+            return message
+    return None
