@@ -15,6 +15,11 @@ process), makes N members invoke /motion at the same moment, and reports:
 
     .venv/bin/python bench/bench_interactions.py                 # 1 (baseline), 50, 100 and 200 members
     .venv/bin/python bench/bench_interactions.py --users 20 --no-delivery
+    .venv/bin/python bench/bench_interactions.py --against-bare --users 200 1000 --runs 3
+
+`--against-bare` measures only the first answers, of our bot and of a bare discord.py bot that
+only defers (bench/bare_bot.py, the floor), alternately on fresh stand-ins, and reports each
+run's median and p99 side by side with their ratio.
 
 This is a measurement, not a test: it asserts nothing and CI does not run it.
 Linux only (reads /proc).
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -72,7 +78,19 @@ def rss_mib(pid: int, field: str) -> float:
     raise LookupError(f"{field} not in /proc/{pid}/status")
 
 
-async def run_once(users: int, *, delay: float, deliver: bool, workdir: Path) -> Result:
+class BareBotProcess(BotProcess):
+    """bench/bare_bot.py as its own OS process, started like `python -m bot`."""
+
+    async def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        with self.log_path.open("ab") as log:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, str(REPO / "bench" / "bare_bot.py"), cwd=self.workdir, env=env, stdout=log, stderr=log
+            )
+
+
+async def run_once(users: int, *, delay: float, deliver: bool, workdir: Path, bare: bool = False) -> Result:
     media = make_media(workdir / "media")
     async with StandIn() as standin:
         members = [standin.create_user(f"user{i}") for i in range(users)]
@@ -88,7 +106,7 @@ async def run_once(users: int, *, delay: float, deliver: bool, workdir: Path) ->
             provider_max_concurrency=users,  # measure the bot, not a provider's slot limit
             log_level="WARNING",
         )
-        bot = BotProcess(env, workdir / "run")
+        bot = BareBotProcess(env, workdir / "run") if bare else BotProcess(env, workdir / "run")
         await bot.start()
         try:
             await wait_for_new_session(standin, set())
@@ -103,7 +121,7 @@ async def run_once(users: int, *, delay: float, deliver: bool, workdir: Path) ->
             elapsed = [s.elapsed for s in firsts]
             burst = max(h.created_at for h in handles) - min(h.created_at for h in handles)
             delivered_after = None
-            if deliver:
+            if deliver and not bare:
                 await standin.wait_until(
                     lambda: len(standin.channel_messages(general)) >= users, 60 + users * 3, "every result posted"
                 )
@@ -146,12 +164,45 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def comparison(pairs: list[tuple[Result, Result]]) -> str:
+    lines = [
+        "| members at once | run | ours: in time | median | p99 | bare bot: median | p99 | ratio median | ratio p99 |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run, (ours, bare) in enumerate(pairs, 1):
+        lines.append(
+            f"| {ours.users} | {run} | {ours.answered}/{ours.users} | {ours.median * 1000:.0f} ms | {ours.p99 * 1000:.0f} ms "
+            f"| {bare.median * 1000:.0f} ms | {bare.p99 * 1000:.0f} ms "
+            f"| {ours.median / bare.median:.2f}× | {ours.p99 / bare.p99:.2f}× |"
+        )
+    return "\n".join(lines)
+
+
+async def against_bare(sizes: list[int], runs: int, delay: float) -> None:
+    pairs: list[tuple[Result, Result]] = []
+    for users in sizes:
+        for run in range(runs):
+            measured: dict[bool, Result] = {}
+            # Alternate which goes first, so neither always meets a warmer (or busier) machine.
+            for bare in ((False, True) if run % 2 == 0 else (True, False)):
+                with tempfile.TemporaryDirectory(prefix="bench-interactions-") as tmp:
+                    measured[bare] = await run_once(users, delay=delay, deliver=False, workdir=Path(tmp), bare=bare)
+            pairs.append((measured[False], measured[True]))
+            print(f"{users} members, run {run + 1}: done", file=sys.stderr)
+    print(comparison(pairs))
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, nargs="+", default=[1, 50, 100, 200], help="members invoking at once")
     parser.add_argument("--delay", type=float, default=1.0, help="SIMULATOR_DELAY_SECONDS for the bot")
     parser.add_argument("--no-delivery", action="store_true", help="stop after the first answers")
+    parser.add_argument("--against-bare", action="store_true", help="first answers of ours vs a bot that only defers")
+    parser.add_argument("--runs", type=int, default=3, help="with --against-bare: runs per size")
     args = parser.parse_args()
+    if args.against_bare:
+        await against_bare(args.users, args.runs, args.delay)
+        return
     results = []
     for users in args.users:
         # A fresh stand-in, database and bot process per size, so runs do not inherit each other's load.

@@ -106,12 +106,12 @@ async def show_plan(bot: MotionBot, interaction: discord.Interaction, payload: d
         user_id=interaction.user.id, guild_id=interaction.guild_id, channel_id=interaction.channel_id,
         upload_limit=payload["upload_limit"],
     )
-    image = _file(payload["image"])
+    image, end_image, brush = _file(payload["image"]), _file(payload["end_image"]), _file(payload["brush"])
     assert image is not None
-    prepared = await bot.core.prepare_animate(
-        requester, image, AnimateOptions.model_validate(payload["options"]), payload["provider"],
-        end_image=_file(payload["end_image"]), brush=_file(payload["brush"]),
-    )
+    options = AnimateOptions.model_validate(payload["options"])
+    provider = await bot.core.provider_for(interaction.guild_id)
+    precheck_animate(image, end_image, brush, options, provider)  # private refusal before any download
+    prepared = await bot.core.prepare_animate(requester, image, options, provider, end_image=end_image, brush=brush)
     price = prepared.pending.price
     lines = [
         Text(
@@ -176,24 +176,18 @@ class AnimateCog(commands.Cog):
         paths: str | None = None,
         sound: bool = False,
     ) -> None:
-        core = self.bot.core
         options = AnimateOptions(
             prompt=prompt or "", negative_prompt=negative_prompt or "", duration=duration, mode=mode,  # type: ignore[arg-type]
             model=model, creativity=creativity, camera=camera, camera_strength=camera_strength, paths=paths, sound=sound,
         )
-        image_in = incoming(image)
-        end_in = incoming(end_image) if end_image else None
-        brush_in = incoming(brush) if brush else None
-        provider = await core.provider_for(interaction.guild_id)
-        precheck_animate(image_in, end_in, brush_in, options, provider)  # private refusal before any download
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        files = {"image": image_in, "end_image": end_in, "brush": brush_in}
+        files = {"image": image, "end_image": end_image, "brush": brush}
         payload = {
             "options": options.model_dump(mode="json"),
-            "provider": provider,
             "upload_limit": interaction.filesize_limit,
-            **{name: dataclasses.asdict(file) if file else None for name, file in files.items()},
+            **{name: dataclasses.asdict(incoming(file)) if file else None for name, file in files.items()},
         }
+        # The first answer first: nothing that waits on the database or grows with load runs before it.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         # A crash from here on is finished by the next start (bot/discord_intake.py).
         async with self.bot.intake.acknowledged(interaction, "animate", payload):
             await show_plan(self.bot, interaction, payload)

@@ -75,18 +75,23 @@ def queued_text(job_id: str, position: int | None, price: Price, left: int, loca
 
 
 def motion_payload(
-    options: MotionOptions, image: IncomingFile, video: IncomingFile | None, provider: str, upload_limit: int
+    options: MotionOptions, image: IncomingFile, video: IncomingFile | None, upload_limit: int
 ) -> dict[str, Any]:
     """What a restart needs to finish /motion (bot/discord_intake.py): plain JSON."""
     files = {"image": dataclasses.asdict(image), "video": dataclasses.asdict(video) if video else None}
-    return {"options": options.model_dump(mode="json"), "provider": provider, "upload_limit": upload_limit, **files}
+    return {"options": options.model_dump(mode="json"), "upload_limit": upload_limit, **files}
 
 
 async def take_motion(bot: MotionBot, interaction: discord.Interaction, payload: dict[str, Any]) -> None:
-    """After the deferral: fetch and check the inputs, queue the job, show its price and Cancel.
-    Runs for the live interaction and, after a crash, for its TokenAnswer."""
+    """After the deferral: check the metadata, fetch and check the inputs, queue the job, show its
+    price and Cancel. Runs for the live interaction and, after a crash, for its TokenAnswer."""
     core = bot.core
-    video = payload["video"]
+    options = MotionOptions.model_validate(payload["options"])
+    image = IncomingFile(**payload["image"])
+    video = IncomingFile(**payload["video"]) if payload["video"] else None
+    provider = await core.provider_for(interaction.guild_id)
+    # What the metadata already rules out is refused before any download.
+    precheck(image, video, options, core.providers[provider].capabilities, provider)
     requester = Requester(
         user_id=interaction.user.id,
         guild_id=interaction.guild_id,
@@ -94,13 +99,7 @@ async def take_motion(bot: MotionBot, interaction: discord.Interaction, payload:
         upload_limit=payload["upload_limit"],
         intake_id=str(interaction.id),  # the job's transaction settles the acknowledged request
     )
-    job, price = await core.submit_motion(
-        requester,
-        IncomingFile(**payload["image"]),
-        IncomingFile(**video) if video else None,
-        MotionOptions.model_validate(payload["options"]),
-        payload["provider"],
-    )
+    job, price = await core.submit_motion(requester, image, video, options, provider)
     position = await core.store.queue_position(job.id)
     status = await core.quotas.status(core.store, interaction.user.id, interaction.guild_id)
     await interaction.edit_original_response(
@@ -151,7 +150,6 @@ class MotionCog(commands.Cog):
         mode: str = "std",
         keep_sound: bool = False,
     ) -> None:
-        core = self.bot.core
         options = MotionOptions(
             orientation=orientation,  # type: ignore[arg-type]
             mode=mode,  # type: ignore[arg-type]
@@ -159,15 +157,11 @@ class MotionCog(commands.Cog):
             keep_sound=keep_sound,
             motion_template=template,
         )
-        image_in = incoming(image)
-        video_in = incoming(video) if video else None
-        provider = await core.provider_for(interaction.guild_id)
-        # Refuse at once what the metadata already rules out: private, and before any download.
-        # Refusals and provider errors go to the tree's error handler (bot/discord_tree.py).
-        precheck(image_in, video_in, options, core.providers[provider].capabilities, provider)
+        payload = motion_payload(options, incoming(image), incoming(video) if video else None, interaction.filesize_limit)
+        # The first answer first: nothing that waits on the database or grows with load runs before it.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        payload = motion_payload(options, image_in, video_in, provider, interaction.filesize_limit)
-        # A crash from here on is finished by the next start (bot/discord_intake.py).
+        # A crash from here on is finished by the next start (bot/discord_intake.py). Refusals and
+        # provider errors go to the tree's error handler (bot/discord_tree.py), privately.
         async with self.bot.intake.acknowledged(interaction, "motion", payload):
             await take_motion(self.bot, interaction, payload)
 

@@ -224,16 +224,17 @@ async def test_success_defers_first_then_posts_once(bot: FakeBot, cdn: Cdn) -> N
     assert intake is not None and (intake["state"], intake["outcome"], intake["job_id"]) == ("done", "queued", job.id)
 
 
-async def test_metadata_refusal_is_ephemeral_and_immediate(bot: FakeBot, cdn: Cdn) -> None:
+async def test_metadata_refusal_is_private_and_before_any_download(bot: FakeBot, cdn: Cdn) -> None:
     interaction = FakeInteraction()
     await run_motion(
         bot, interaction,
         image=cdn.attachment("hero.png", "image/png", 200, 900),  # Discord says: too small and too narrow
         video=cdn.attachment("dance.mp4", "video/mp4", 360, 640),
     )
-    [answer] = interaction.calls
-    assert answer.what == "send_message" and answer.kwargs["ephemeral"] is True
-    assert "300 px" in answer.kwargs["content"]
+    # The deferral comes first, whatever the inputs (the first answer never waits); the refusal edits it.
+    defer, refusal = interaction.calls
+    assert defer.what == "defer" and defer.kwargs["ephemeral"] is True
+    assert refusal.what == "edit" and refusal.kwargs["content"].startswith("❌") and "300 px" in refusal.kwargs["content"]
     assert cdn.fetches == [] and await job_count(bot) == 0
 
 
@@ -254,7 +255,7 @@ async def test_byte_refusal_goes_to_the_private_deferral(bot: FakeBot, cdn: Cdn)
     assert intake is not None and intake["state"] == "done" and intake["outcome"].startswith("refused: "), intake
 
 
-async def test_prompt_too_long_refused_before_deferral(bot: FakeBot, cdn: Cdn) -> None:
+async def test_prompt_too_long_refused_before_any_download(bot: FakeBot, cdn: Cdn) -> None:
     interaction = FakeInteraction()
     await run_motion(
         bot, interaction,
@@ -262,8 +263,9 @@ async def test_prompt_too_long_refused_before_deferral(bot: FakeBot, cdn: Cdn) -
         video=cdn.attachment("dance.mp4", "video/mp4", 360, 640),
         prompt="x" * 2501,
     )
-    [answer] = interaction.calls
-    assert answer.what == "send_message" and answer.kwargs["ephemeral"] and "2,500" in answer.kwargs["content"]
+    defer, refusal = interaction.calls
+    assert defer.what == "defer" and refusal.what == "edit" and "2,500" in refusal.kwargs["content"]
+    assert cdn.fetches == []
 
 
 async def test_exhausted_quota_is_refused_privately(bot: FakeBot, cdn: Cdn) -> None:
