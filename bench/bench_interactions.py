@@ -164,12 +164,12 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def comparison(pairs: list[tuple[Result, Result]]) -> str:
+def comparison(pairs: list[tuple[int, Result, Result]]) -> str:
     lines = [
         "| members at once | run | ours: in time | median | p99 | bare bot: median | p99 | ratio median | ratio p99 |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for run, (ours, bare) in enumerate(pairs, 1):
+    for run, ours, bare in pairs:
         lines.append(
             f"| {ours.users} | {run} | {ours.answered}/{ours.users} | {ours.median * 1000:.0f} ms | {ours.p99 * 1000:.0f} ms "
             f"| {bare.median * 1000:.0f} ms | {bare.p99 * 1000:.0f} ms "
@@ -179,7 +179,7 @@ def comparison(pairs: list[tuple[Result, Result]]) -> str:
 
 
 async def against_bare(sizes: list[int], runs: int, delay: float) -> None:
-    pairs: list[tuple[Result, Result]] = []
+    pairs: list[tuple[int, Result, Result]] = []
     for users in sizes:
         for run in range(runs):
             measured: dict[bool, Result] = {}
@@ -187,7 +187,7 @@ async def against_bare(sizes: list[int], runs: int, delay: float) -> None:
             for bare in ((False, True) if run % 2 == 0 else (True, False)):
                 with tempfile.TemporaryDirectory(prefix="bench-interactions-") as tmp:
                     measured[bare] = await run_once(users, delay=delay, deliver=False, workdir=Path(tmp), bare=bare)
-            pairs.append((measured[False], measured[True]))
+            pairs.append((run + 1, measured[False], measured[True]))
             print(f"{users} members, run {run + 1}: done", file=sys.stderr)
     print(comparison(pairs))
 

@@ -35,6 +35,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Requests whose slow part (downloads, checks) runs at the same time; the others wait, recorded and
+# deferred. A crowd's first answers then never queue behind the crowd's downloads on the event
+# loop, and a burst costs a bounded amount of memory (bench/bench_interactions.py).
+INTAKE_CONCURRENCY = 8
+
 # Finishes one request after the deferral: (bot, the interaction or its TokenAnswer, the payload).
 Finisher = Callable[["MotionBot", Any, dict[str, Any]], Awaitable[None]]
 
@@ -75,6 +80,7 @@ class DiscordIntake:
         self.pending = pending
         self._finishers: dict[str, Finisher] = {}
         self._recovery: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(INTAKE_CONCURRENCY)
 
     @classmethod
     def for_bot(cls, bot: MotionBot) -> DiscordIntake:
@@ -108,7 +114,8 @@ class DiscordIntake:
             )
         )
         try:
-            yield
+            async with self._slots:
+                yield
         except Exception as exc:
             await self.pending.settle(str(interaction.id), _outcome(exc))
             raise
@@ -132,14 +139,15 @@ class DiscordIntake:
         answer = TokenAnswer(self.bot, request)
         finisher = self._finishers.get(request.kind)
         outcome = "answered"
-        try:
-            if finisher is None:
-                raise Refusal(Text("The bot restarted before it could finish this; please run the command again."))
-            log.info("finishing %s request %s after a restart", request.kind, request.interaction_id)
-            await finisher(self.bot, answer, request.payload)
-        except Exception as exc:
-            outcome = _outcome(exc)
-            await report_error(answer, exc)  # type: ignore[arg-type]
+        async with self._slots:
+            try:
+                if finisher is None:
+                    raise Refusal(Text("The bot restarted before it could finish this; please run the command again."))
+                log.info("finishing %s request %s after a restart", request.kind, request.interaction_id)
+                await finisher(self.bot, answer, request.payload)
+            except Exception as exc:
+                outcome = _outcome(exc)
+                await report_error(answer, exc)  # type: ignore[arg-type]
         await self.pending.settle(request.interaction_id, outcome)
 
 
