@@ -62,12 +62,20 @@ class Result:
     delivered_after: float | None
     idle_rss_mib: float
     peak_rss_mib: float
+    burst_cpu: float = 0.0  # CPU seconds the bot process used from the burst to its last first answer
 
 
 def percentile(values: list[float], pct: float) -> float:
     """Nearest-rank percentile: with 50 samples p99 is the largest, as it should be."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat), less sensitive than wall
+    time to the other work on a shared machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mib(pid: int, field: str) -> float:
@@ -112,6 +120,7 @@ async def run_once(users: int, *, delay: float, deliver: bool, workdir: Path, ba
             await wait_for_new_session(standin, set())
             await asyncio.sleep(2.5)  # discord.py's guild_ready_timeout, then the bot sits idle
             idle = rss_mib(bot.pid, "VmRSS")
+            cpu_before = cpu_seconds(bot.pid)
 
             started = time.monotonic()
             handles = await asyncio.gather(
@@ -119,6 +128,7 @@ async def run_once(users: int, *, delay: float, deliver: bool, workdir: Path, ba
             )
             firsts = await asyncio.gather(*(h.first_answer(timeout=60) for h in handles))
             elapsed = [s.elapsed for s in firsts]
+            burst_cpu = cpu_seconds(bot.pid) - cpu_before
             burst = max(h.created_at for h in handles) - min(h.created_at for h in handles)
             delivered_after = None
             if deliver and not bare:
@@ -145,6 +155,7 @@ async def run_once(users: int, *, delay: float, deliver: bool, workdir: Path, ba
         delivered_after=delivered_after,
         idle_rss_mib=idle,
         peak_rss_mib=peak,
+        burst_cpu=burst_cpu,
     )
 
 
@@ -164,22 +175,24 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def comparison(pairs: list[tuple[int, Result, Result]]) -> str:
+def comparison(pairs: list[tuple[int, float, Result, Result]]) -> str:
     lines = [
-        "| members at once | run | ours: in time | median | p99 | bare bot: median | p99 | ratio median | ratio p99 |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| members at once | run | load avg | ours: in time | median | p99 | CPU | bare bot: in time | median | p99 "
+        "| CPU | ratio median | ratio p99 |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for run, ours, bare in pairs:
+    for run, load, ours, bare in pairs:
         lines.append(
-            f"| {ours.users} | {run} | {ours.answered}/{ours.users} | {ours.median * 1000:.0f} ms | {ours.p99 * 1000:.0f} ms "
-            f"| {bare.median * 1000:.0f} ms | {bare.p99 * 1000:.0f} ms "
+            f"| {ours.users} | {run} | {load:.1f} | {ours.answered}/{ours.users} | {ours.median * 1000:.0f} ms "
+            f"| {ours.p99 * 1000:.0f} ms | {ours.burst_cpu:.2f} s | {bare.answered}/{bare.users} "
+            f"| {bare.median * 1000:.0f} ms | {bare.p99 * 1000:.0f} ms | {bare.burst_cpu:.2f} s "
             f"| {ours.median / bare.median:.2f}× | {ours.p99 / bare.p99:.2f}× |"
         )
     return "\n".join(lines)
 
 
 async def against_bare(sizes: list[int], runs: int, delay: float) -> None:
-    pairs: list[tuple[int, Result, Result]] = []
+    pairs: list[tuple[int, float, Result, Result]] = []
     for users in sizes:
         for run in range(runs):
             measured: dict[bool, Result] = {}
@@ -187,7 +200,8 @@ async def against_bare(sizes: list[int], runs: int, delay: float) -> None:
             for bare in ((False, True) if run % 2 == 0 else (True, False)):
                 with tempfile.TemporaryDirectory(prefix="bench-interactions-") as tmp:
                     measured[bare] = await run_once(users, delay=delay, deliver=False, workdir=Path(tmp), bare=bare)
-            pairs.append((run + 1, measured[False], measured[True]))
+            # The machine's 1-minute load average: other work on a shared machine moves wall times a lot.
+            pairs.append((run + 1, os.getloadavg()[0], measured[False], measured[True]))
             print(f"{users} members, run {run + 1}: done", file=sys.stderr)
     print(comparison(pairs))
 

@@ -133,7 +133,8 @@ def _reporting(callback: Callable[[Any, discord.Interaction], Awaitable[Any]]) -
 
 class ReportedItem:
     """Mixin for DynamicItem subclasses: their `callback` errors reach `report_error`
-    (discord.py would only log them, leaving the member on a failed button)."""
+    (discord.py would only log them, leaving the member on a failed button). List it before
+    DynamicItem: `class Cancel(ReportedItem, discord.ui.DynamicItem[discord.ui.Button], template=...)`."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
