@@ -111,3 +111,5 @@ class Requester(BaseModel):
     channel_id: int | None = None
     origin: Literal["discord", "terminal"] = "discord"
     upload_limit: int = 10 * 1024 * 1024  # bytes Discord accepts for this guild
+    # The acknowledged request (bot/pending.py) this job settles, in the job's own transaction.
+    intake_id: str | None = None

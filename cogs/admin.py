@@ -8,6 +8,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.errors import Refusal
+from bot.i18n import Text
 from bot.pricing import PRICE_TABLE, animate_price_summary
 
 if TYPE_CHECKING:
@@ -37,10 +39,7 @@ class AdminCog(commands.Cog):
         assert interaction.guild_id is not None
         if name:
             if name not in core.providers:
-                await interaction.response.send_message(
-                    f"❌ {name} is not configured. Configured: {', '.join(sorted(core.providers))}.", ephemeral=True
-                )
-                return
+                raise Refusal(Text("{name} is not configured. Configured: {names}.", name=name, names=", ".join(sorted(core.providers))))
             await core.set_guild_provider(interaction.guild_id, name, interaction.user.id)
         current = await core.provider_for(interaction.guild_id)
         lines = [f"{'Now using' if name else 'Using'} **{current}** for videos in this server."]
@@ -67,8 +66,7 @@ class AdminCog(commands.Cog):
         job = await core.store.get_job(job_id.strip().strip("`"))
         # Admins see their own server's jobs; only the bot owner sees any job.
         if job is None or (job.guild_id != interaction.guild_id and not await is_owner(interaction)):
-            await interaction.response.send_message(f"❌ No job `{job_id}` in this server.", ephemeral=True)
-            return
+            raise Refusal(Text("No job `{job_id}` in this server.", job_id=job_id))
         events = await core.store.job_events(job.id)
         ledger = await core.store.ledger_for_job(job.id)
         options = job.request.get("options") or {}

@@ -288,6 +288,8 @@ class JobEngine:
                 upload_limit=requester.upload_limit,
                 db=db,
             )
+            if requester.intake_id is not None:  # a restart must not make this request a second job
+                await self.store.settle_intake(requester.intake_id, "queued", job_id=job_id, db=db)
         log.info("job %s: %s queued for %s, %d credits", job_id, kind, provider_name, price.credits)
         self._wake.set()
         return await self.ctx.get(job_id)

@@ -10,13 +10,14 @@
 from __future__ import annotations
 
 from bot.store.base import StoreBase, is_busy
+from bot.store.intake import IntakeQueries
 from bot.store.jobs import JobQueries
 from bot.store.ledger import LedgerQueries
 from bot.store.rows import JOB_COLUMNS, JobRow, Usage
 from bot.store.schema import HISTORY_TRIGGER, MIGRATIONS
 
 
-class Store(JobQueries, LedgerQueries, StoreBase):
+class Store(JobQueries, LedgerQueries, IntakeQueries, StoreBase):
     """Every query the bot makes; see the modules for each area."""
 
 

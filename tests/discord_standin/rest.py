@@ -645,6 +645,10 @@ class RestApi:
         except ValueError:
             file_id = 0
         stored = self.s.cdn.fetch(file_id, request.query.get("ex", ""), request.query.get("hm", ""))
+        if not self.s.cdn.flowing.is_set():
+            self.s.cdn.held += 1
+            self.s.notify()
+            await self.s.cdn.flowing.wait()
         if stored is None or stored.filename != request.match_info["filename"]:
             return web.Response(status=404, text="This content is no longer available.")
         return web.Response(body=stored.data, content_type=stored.content_type or "application/octet-stream")

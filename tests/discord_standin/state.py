@@ -7,6 +7,8 @@ change this state and turn it into wire payloads with the `payload()` methods.
 
 from __future__ import annotations
 
+import asyncio
+
 import datetime as dt
 import hashlib
 import hmac
@@ -87,6 +89,7 @@ class User:
     username: str
     bot: bool = False
     global_name: str | None = None
+    locale: str = "en-US"  # the client's language, sent in every interaction
 
     def payload(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -357,6 +360,16 @@ class Cdn:
         self._clock = clock
         self._snowflakes = snowflakes
         self._secret = hashlib.sha256(str(time.time_ns()).encode()).digest()
+        # Fault: while cleared, downloads wait (a slow CDN; a bot killed mid-download). `held` counts them.
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+        self.held = 0
+
+    def hold_downloads(self) -> None:
+        self.flowing.clear()
+
+    def release_downloads(self) -> None:
+        self.flowing.set()
 
     def _sign(self, file_id: int, expires: int) -> str:
         return hmac.new(self._secret, f"{file_id}:{expires:x}".encode(), hashlib.sha256).hexdigest()
