@@ -19,6 +19,8 @@ import aiohttp
 from bot.animate.models import AnimateOptions
 from bot.errors import ProviderUnavailable
 from bot.gate import Gate
+from bot.guild_admin import GuildAdmin
+from bot.guild_rules import install_guild_rules
 from bot.http import HttpClient
 from bot.intake import IncomingFile, take_motion_request
 from bot.intake_animate import AnimatePrepared, confirm_animate, prepare_animate
@@ -50,6 +52,7 @@ class CoreApp:
         default_provider: str,
         engine: JobEngine,
         web: WebServer,
+        admin: GuildAdmin,
     ) -> None:
         """Use `CoreApp.open`; this only gathers the parts it has opened."""
         self.settings = settings
@@ -62,9 +65,11 @@ class CoreApp:
         self.default_provider = default_provider
         self.engine = engine
         self.web = web
+        self.admin = admin  # what server admins and bot owners change (/admin ...), each change audited
         self._guild_providers: dict[int, str | None] = {}
         # The one gate every generation command and button passes (bot/gate.py); rules are added at start-up.
         self.gate = Gate()
+        install_guild_rules(self)  # bans, channels, age-restricted only, a 0 role, the word list
 
     @classmethod
     @asynccontextmanager
@@ -121,6 +126,7 @@ class CoreApp:
                 callback_fallback_poll=s.callback_fallback_poll_seconds,
                 job_timeout=s.job_timeout_minutes * 60,
                 provider_max_concurrency=s.provider_max_concurrency,
+                guild_max_concurrency=s.guild_max_active_jobs,
                 failover=s.provider_failover,
             ),
             origin=origin,
@@ -131,6 +137,8 @@ class CoreApp:
         for provider in providers.values():
             stack.push_async_callback(provider.close)
             await provider.start()
+        admin = GuildAdmin(store, quotas, engine, s.owner_ids)
+        await admin.load()  # price overrides and per-server slot limits, before the dispatcher runs
         await engine.start()
         stack.push_async_callback(engine.stop)
         return cls(
@@ -144,6 +152,7 @@ class CoreApp:
             default_provider=default_provider,
             engine=engine,
             web=web,
+            admin=admin,
         )
 
     @property

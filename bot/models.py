@@ -111,3 +111,4 @@ class Requester(BaseModel):
     channel_id: int | None = None
     origin: Literal["discord", "terminal"] = "discord"
     upload_limit: int = 10 * 1024 * 1024  # bytes Discord accepts for this guild
+    role_ids: tuple[int, ...] = ()  # the member's roles in the guild: their allowance depends on them
