@@ -86,7 +86,7 @@ def price_table() -> list[Text]:
     for key in known_price_keys():
         provider, kind, model, mode = key
         changed = " ✎" if key in overrides else ""
-        lines.append(Text("`{row}`: {rate}/s", row=" ".join(p for p in (provider, kind, model, mode) if p), rate=f"{rate_of(key)}{changed}"))
+        lines.append(Text("`{row}`: {rate} credits per second", row=" ".join(p for p in (provider, kind, model, mode) if p), rate=f"{rate_of(key)}{changed}"))
     return lines
 
 
@@ -129,11 +129,11 @@ def audit_lines(rows: list[AuditRow]) -> list[Text]:
         return [Text("No changes recorded yet.")]
     lines = []
     for row in rows:
-        what = ACTIONS.get(row.action, Text("{action}", action=row.action))
+        what: Text | str = ACTIONS.get(row.action, row.action)
         target = f" {_mention(row.target)}" if row.target else ""
-        line = Text(
-            "<t:{at}:f> <@{actor}>: {what}{target}: {old} → {new}",
-            at=int(row.at), actor=row.actor_id, what=what, target=target, old=row.old, new=row.new,
-        )
-        lines.append(Text("{line} ({reason})", line=line, reason=row.reason) if row.reason else line)
+        params = {"at": int(row.at), "actor": row.actor_id, "what": what, "target": target, "old": row.old, "new": row.new}
+        if row.reason:
+            lines.append(Text("<t:{at}:f> <@{actor}>: {what}{target}: {old} → {new} (reason: {reason})", reason=row.reason, **params))
+        else:
+            lines.append(Text("<t:{at}:f> <@{actor}>: {what}{target}: {old} → {new}", **params))
     return lines

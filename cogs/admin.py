@@ -1,4 +1,8 @@
-"""Admin commands: which provider a server uses; the owner's forced command sync."""
+"""/admin: one cog holding every admin command (the areas live in cogs/admin_*.py).
+
+Here: which provider a server uses, one job's details, the owner's forced command sync.
+Default permission Manage Server; bot-wide changes are for OWNER_IDS, checked on every call.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.pricing import PRICE_TABLE, animate_price_summary
+from cogs.admin_common import ADMIN
+from cogs.admin_credits import AdminCreditsCommands
+from cogs.admin_reports import AdminReportCommands
+from cogs.admin_rules import AdminRulesCommands
 
 if TYPE_CHECKING:
     from bot.discord_bot import MotionBot
@@ -18,14 +26,8 @@ async def is_owner(interaction: discord.Interaction) -> bool:
     return await interaction.client.is_owner(interaction.user)  # type: ignore[attr-defined]
 
 
-class AdminCog(commands.Cog):
-    # Server admins see these by default; owners of the server can hand them to other roles.
-    admin = app_commands.Group(
-        name="admin",
-        description="Bot settings for this server",
-        default_permissions=discord.Permissions(manage_guild=True),
-        guild_only=True,
-    )
+class AdminCog(AdminCreditsCommands, AdminRulesCommands, AdminReportCommands, commands.Cog):
+    admin = ADMIN  # the commands of cogs/admin_*.py hang from it
 
     def __init__(self, bot: MotionBot) -> None:
         self.bot = bot

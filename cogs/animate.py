@@ -24,6 +24,7 @@ from bot.i18n import Text
 from bot.intake_animate import confirm_animate, discard_animate, precheck_animate
 from bot.models import Requester
 from cogs.motion import cancel_view, incoming
+from cogs.quota import role_ids_of
 
 if TYPE_CHECKING:
     from bot.discord_bot import MotionBot
@@ -156,6 +157,7 @@ class AnimateCog(commands.Cog):
         requester = Requester(
             user_id=interaction.user.id, guild_id=interaction.guild_id, channel_id=interaction.channel_id,
             upload_limit=interaction.filesize_limit,
+            role_ids=role_ids_of(interaction.user),
         )
         prepared = await core.prepare_animate(requester, image_in, options, provider, end_image=end_in, brush=brush_in)
         price = prepared.pending.price

@@ -12,6 +12,7 @@ from discord.ext import commands
 from bot.errors import ProviderError, Refusal
 from bot.intake import IncomingFile, precheck
 from bot.models import MotionOptions, Requester
+from cogs.quota import role_ids_of
 
 if TYPE_CHECKING:
     from bot.discord_bot import MotionBot
@@ -111,6 +112,7 @@ class MotionCog(commands.Cog):
             guild_id=interaction.guild_id,
             channel_id=interaction.channel_id,
             upload_limit=interaction.filesize_limit,
+            role_ids=role_ids_of(interaction.user),
         )
         try:
             job, price = await core.submit_motion(requester, image_in, video_in, options, provider)
@@ -121,7 +123,7 @@ class MotionCog(commands.Cog):
             await interaction.edit_original_response(content=f"❌ {exc.user_message}")
             return
         position = await core.store.queue_position(job.id)
-        status = await core.quotas.status(core.store, interaction.user.id, interaction.guild_id)
+        status = await core.quotas.status(core.store, interaction.user.id, interaction.guild_id, role_ids_of(interaction.user))
         place = f"Queued (#{position} in line)" if position else "Starting now"
         await interaction.edit_original_response(
             content=(
