@@ -24,6 +24,7 @@ from bot.app import CoreApp
 from bot.errors import DeliveryImpossible, DeliveryTooLarge
 from bot.settings import Settings
 from bot.store import JobRow
+from cogs.i18n_translator import CatalogueTranslator
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +174,8 @@ class MotionBot(commands.Bot):
         self.core = await self._core_stack.enter_async_context(CoreApp.open(self.settings, self.notifier, origin="discord"))
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        # Chinese command names and descriptions ride along with every sync (cogs/i18n_translator.py).
+        await self.tree.set_translator(CatalogueTranslator())
         await self.sync_commands(force=self.force_sync)
 
     def _on_sigterm(self) -> None:
@@ -199,15 +202,20 @@ class MotionBot(commands.Bot):
         self.tree.copy_global_to(guild=guild)
         return guild
 
-    def commands_fingerprint(self, guild: discord.Object | None) -> str:
-        payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
+    async def commands_fingerprint(self, guild: discord.Object | None) -> str:
+        """A hash of exactly what a sync would send, translations included: a changed translation re-syncs."""
+        translator = self.tree.translator
+        payload = [
+            await command.get_translated_payload(self.tree, translator) if translator else command.to_dict(self.tree)
+            for command in self.tree.get_commands(guild=guild)
+        ]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     async def sync_commands(self, force: bool = False) -> bool:
         """Push the slash commands when their definitions changed (Discord rate-limits command writes)."""
         guild = self._sync_target()
         scope = f"guild:{guild.id}" if guild else "global"
-        fingerprint = self.commands_fingerprint(guild)
+        fingerprint = await self.commands_fingerprint(guild)
         key = f"commands_fingerprint:{scope}"
         if not force and await self.core.store.get_meta(key) == fingerprint:
             log.info("slash commands unchanged (%s); not syncing", scope)
