@@ -17,10 +17,10 @@ from pathlib import Path
 
 import discord
 import yarl
-from discord import app_commands
 from discord.ext import commands
 
 from bot.app import CoreApp
+from bot.discord_tree import GenerationTree
 from bot.errors import DeliveryImpossible, DeliveryTooLarge
 from bot.settings import Settings
 from bot.store import JobRow
@@ -153,6 +153,7 @@ class MotionBot(commands.Bot):
             intents=intents,
             owner_ids=set(settings.owner_ids) or None,
             allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=GenerationTree,  # the generation gate and the one error handler (bot/discord_tree.py)
         )
         self.settings = settings
         self.force_sync = force_sync
@@ -160,7 +161,6 @@ class MotionBot(commands.Bot):
         self.core: CoreApp  # opened in setup_hook, before any extension loads
         self._core_stack = AsyncExitStack()
         self._core_closed: asyncio.Future[None] | None = None
-        self.tree.on_error = self.on_app_command_error
 
     async def setup_hook(self) -> None:
         # `docker stop` sends SIGTERM: close cleanly (jobs would survive a kill too, but a clean
@@ -224,23 +224,6 @@ class MotionBot(commands.Bot):
         await self.core.store.set_meta(key, fingerprint)
         log.info("synced %d slash commands (%s)", len(synced), scope)
         return True
-
-    async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        """One handler for every command: a short private answer, the details in the log."""
-        if isinstance(error, app_commands.CheckFailure):
-            text = "You are not allowed to use this command."
-        elif isinstance(error, app_commands.CommandOnCooldown):
-            text = f"Slow down: try again in {error.retry_after:.0f} s."
-        else:
-            log.error("command %s failed", interaction.command and interaction.command.name, exc_info=error)
-            text = "Something went wrong on the bot's side. Nothing was charged; please try again."
-        try:
-            if interaction.response.is_done():
-                await interaction.edit_original_response(content=f"❌ {text}")
-            else:
-                await interaction.response.send_message(f"❌ {text}", ephemeral=True)
-        except discord.HTTPException:
-            pass
 
 
 def run_bot(settings: Settings, *, force_sync: bool = False) -> int:

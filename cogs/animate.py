@@ -19,7 +19,7 @@ from bot.animate.camera import MOVES
 from bot.animate.capabilities import for_provider
 from bot.animate.choose import model_choices, wanted_features
 from bot.animate.models import AnimateOptions
-from bot.errors import Refusal
+from bot.discord_tree import GenerationItem, ReportedItem
 from bot.i18n import Text
 from bot.intake_animate import confirm_animate, discard_animate, precheck_animate
 from bot.models import Requester
@@ -32,13 +32,12 @@ if TYPE_CHECKING:
 JOB_ID = r"(?P<job_id>[0-9a-f]{12})"
 
 
-def _say(message: object, locale: object) -> str:
-    render = getattr(message, "render", None)
-    return render(locale) if callable(render) else str(message)
+class MakeItButton(
+    GenerationItem, discord.ui.DynamicItem[discord.ui.Button], template=rf"anim:make:{JOB_ID}:(?P<credits>[0-9]+)"
+):
+    """Make it (N credits): reserve and queue the planned job (after the generation gate)."""
 
-
-class MakeItButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"anim:make:{JOB_ID}:(?P<credits>[0-9]+)"):
-    """Make it (N credits): reserve and queue the planned job."""
+    gate_action = "animate"
 
     def __init__(self, job_id: str, credits: int, label: str | None = None) -> None:
         super().__init__(
@@ -55,22 +54,19 @@ class MakeItButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"anim:m
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: MotionBot = interaction.client  # type: ignore[assignment]
-        try:
-            job, price = await confirm_animate(bot.core.engine, self.job_id, interaction.user.id)
-        except Refusal as refusal:
-            await interaction.response.edit_message(content=f"❌ {_say(refusal.message, interaction.locale)}", view=None, attachments=[])
-            return
+        # A refusal (plan expired, quota) is answered privately by report_error (bot/discord_tree.py).
+        job, price = await confirm_animate(bot.core.engine, self.job_id, interaction.user.id)
         text = Text(
             "Queued. This video costs {credits} credits ({price}). The result will be posted in this channel.",
             credits=price.credits, price=price.explain(),
         )
         await interaction.response.edit_message(
-            content=f"{text.render(interaction.locale)}\n-# job `{job.id}`", view=cancel_view(job.id), attachments=[]
+            content=f"{text.render(interaction.locale)}\n-# job `{job.id}`", view=cancel_view(job.id, interaction.locale), attachments=[]
         )
         bot.notifier.track(job.id, interaction)
 
 
-class DropPlanButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"anim:drop:{JOB_ID}"):
+class DropPlanButton(ReportedItem, discord.ui.DynamicItem[discord.ui.Button], template=rf"anim:drop:{JOB_ID}"):
     """Cancel on the preview: nothing was reserved, the plan is forgotten."""
 
     def __init__(self, job_id: str, label: str | None = None) -> None:
@@ -102,7 +98,11 @@ class AnimateCog(commands.Cog):
     def __init__(self, bot: MotionBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="animate", description="Bring one picture to life: a short video, previewed before you pay")
+    @app_commands.command(
+        name="animate",
+        description="Bring one picture to life: a short video, previewed before you pay",
+        extras={"generation": True},  # passes core.gate first (bot/discord_tree.py)
+    )
     @app_commands.describe(
         image="The picture to animate (JPG or PNG)",
         prompt="Optional: what should happen",

@@ -9,9 +9,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.errors import ProviderError, Refusal
+from bot.discord_tree import ReportedItem
+from bot.errors import ProviderError
+from bot.i18n import Text
 from bot.intake import IncomingFile, precheck
 from bot.models import MotionOptions, Requester
+from bot.pricing import Price
 from cogs.quota import role_ids_of
 
 if TYPE_CHECKING:
@@ -29,12 +32,16 @@ def incoming(attachment: discord.Attachment) -> IncomingFile:
     )
 
 
-class CancelJobButton(discord.ui.DynamicItem[discord.ui.Button], template=r"job:cancel:(?P<job_id>[0-9a-f]{12})"):
+class CancelJobButton(
+    ReportedItem, discord.ui.DynamicItem[discord.ui.Button], template=r"job:cancel:(?P<job_id>[0-9a-f]{12})"
+):
     """Cancel on the status message; the job id lives in the custom_id, so it works after a restart."""
 
-    def __init__(self, job_id: str) -> None:
+    def __init__(self, job_id: str, label: str | None = None) -> None:
         super().__init__(
-            discord.ui.Button(label="Cancel", style=discord.ButtonStyle.secondary, custom_id=f"job:cancel:{job_id}")
+            discord.ui.Button(
+                label=label or "Cancel", style=discord.ButtonStyle.secondary, custom_id=f"job:cancel:{job_id}"
+            )
         )
         self.job_id = job_id
 
@@ -42,22 +49,40 @@ class CancelJobButton(discord.ui.DynamicItem[discord.ui.Button], template=r"job:
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
     ) -> CancelJobButton:
-        return cls(match["job_id"])
+        return cls(match["job_id"], label=getattr(item, "label", None))  # the base Button (label in its language)
 
     async def callback(self, interaction: discord.Interaction) -> None:
         text = await interaction.client.core.engine.cancel(self.job_id, interaction.user.id)  # type: ignore[attr-defined]
         await interaction.response.send_message(text, ephemeral=True)
 
 
-def cancel_view(job_id: str) -> discord.ui.View:
-    return discord.ui.View(timeout=None).add_item(CancelJobButton(job_id))
+def cancel_view(job_id: str, locale: object | None = None) -> discord.ui.View:
+    label = Text("Cancel", msgctxt="button").render(locale)
+    return discord.ui.View(timeout=None).add_item(CancelJobButton(job_id, label=label))
+
+
+def queued_text(job_id: str, position: int | None, price: Price, left: int, locale: object | None) -> str:
+    place = Text("Queued (#{position} in line)", position=position) if position else Text("Starting now")
+    lines = (
+        Text(
+            "{place}. This video costs {credits} credits ({price}); you have {left} left today.",
+            place=place, credits=price.credits, price=price.explain(), left=left,
+        ).render(locale),
+        Text("The result will be posted in this channel.").render(locale),
+        "-# " + Text("job `{job_id}`", job_id=job_id).render(locale),
+    )
+    return "\n".join(lines)
 
 
 class MotionCog(commands.Cog):
     def __init__(self, bot: MotionBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="motion", description="Animate the character in an image with the motion from a video")
+    @app_commands.command(
+        name="motion",
+        description="Animate the character in an image with the motion from a video",
+        extras={"generation": True},  # passes core.gate first (bot/discord_tree.py)
+    )
     @app_commands.describe(
         image="The character: a clear photo or drawing showing the head and body (JPG or PNG)",
         video="The motion to copy: one continuous shot, 3–30 s (MP4 or MOV)",
@@ -101,11 +126,8 @@ class MotionCog(commands.Cog):
         video_in = incoming(video) if video else None
         provider = await core.provider_for(interaction.guild_id)
         # Refuse at once what the metadata already rules out: private, and before any download.
-        try:
-            precheck(image_in, video_in, options, core.providers[provider].capabilities, provider)
-        except Refusal as refusal:
-            await interaction.response.send_message(f"❌ {refusal}", ephemeral=True)
-            return
+        # Refusals and provider errors go to the tree's error handler (bot/discord_tree.py).
+        precheck(image_in, video_in, options, core.providers[provider].capabilities, provider)
         await interaction.response.defer(ephemeral=True, thinking=True)
         requester = Requester(
             user_id=interaction.user.id,
@@ -114,23 +136,12 @@ class MotionCog(commands.Cog):
             upload_limit=interaction.filesize_limit,
             role_ids=role_ids_of(interaction.user),
         )
-        try:
-            job, price = await core.submit_motion(requester, image_in, video_in, options, provider)
-        except Refusal as refusal:
-            await interaction.edit_original_response(content=f"❌ {refusal}")
-            return
-        except ProviderError as exc:
-            await interaction.edit_original_response(content=f"❌ {exc.user_message}")
-            return
+        job, price = await core.submit_motion(requester, image_in, video_in, options, provider)
         position = await core.store.queue_position(job.id)
         status = await core.quotas.status(core.store, interaction.user.id, interaction.guild_id, role_ids_of(interaction.user))
-        place = f"Queued (#{position} in line)" if position else "Starting now"
         await interaction.edit_original_response(
-            content=(
-                f"{place}. This video costs {price.credits} credits ({price.explain()}); "
-                f"you have {status.left} left today.\nThe result will be posted in this channel.\n-# job `{job.id}`"
-            ),
-            view=cancel_view(job.id),
+            content=queued_text(job.id, position, price, status.left, interaction.locale),
+            view=cancel_view(job.id, interaction.locale),
         )
         # Only now: the engine's later status edits must land after this first one.
         self.bot.notifier.track(job.id, interaction)

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from bot.app import CoreApp
 from bot.discord_bot import DiscordNotifier
+from bot.discord_tree import report_error
 from bot.models import JobState
 from cogs.motion import MotionCog
 from cogs.quota import QuotaCog
@@ -88,7 +89,9 @@ class FakeInteraction:
         self.channel_id = 99
         self.filesize_limit = filesize_limit
         self.created_at = discord.utils.utcnow()
+        self.type = discord.InteractionType.application_command
         self.locale = discord.Locale.american_english
+        self.command = None
 
     async def edit_original_response(self, *, content: str, **extra: Any) -> None:
         assert self.response.is_done(), "edit before the first answer"
@@ -163,9 +166,16 @@ async def bot(tmp_path: Path) -> AsyncIterator[FakeBot]:
         yield fake
 
 
+async def answered(callback: Any, cog: Any, interaction: FakeInteraction, **kwargs: Any) -> None:
+    """Run a command callback as the tree does: its errors go to the tree's one handler."""
+    try:
+        await callback(cog, interaction, **kwargs)
+    except Exception as exc:
+        await report_error(interaction, exc)  # type: ignore[arg-type]
+
+
 async def run_motion(bot: FakeBot, interaction: FakeInteraction, **kwargs: Any) -> None:
-    cog = MotionCog(bot)  # type: ignore[arg-type]
-    await MotionCog.motion.callback(cog, interaction, **kwargs)  # type: ignore[arg-type]
+    await answered(MotionCog.motion.callback, MotionCog(bot), interaction, **kwargs)
 
 
 async def job_count(bot: FakeBot) -> int:
@@ -277,7 +287,7 @@ async def test_admin_chooses_the_guild_provider_and_motion_follows_it(bot: FakeB
 
     admin = AdminCog(bot)  # type: ignore[arg-type]
     refused = FakeInteraction()
-    await AdminCog.provider.callback(admin, refused, name="goapi")  # type: ignore[arg-type]
+    await answered(AdminCog.provider.callback, admin, refused, name="goapi")
     assert "not configured" in refused.calls[0].kwargs["content"]
     assert await bot.core.provider_for(7) == "simulator"
 
@@ -315,7 +325,7 @@ async def test_admin_job_details_show_the_providers_error_to_admins_of_that_serv
     stranger.guild_id = 8  # another server's admin
     stranger.client = bot  # type: ignore[attr-defined]
     bot.is_owner = lambda user: _false()  # type: ignore[attr-defined]
-    await AdminCog.job.callback(admin, stranger, job_id=job.id)  # type: ignore[arg-type]
+    await answered(AdminCog.job.callback, admin, stranger, job_id=job.id)
     assert "No job" in stranger.calls[0].kwargs["content"]
 
 

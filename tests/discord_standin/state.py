@@ -87,6 +87,7 @@ class User:
     username: str
     bot: bool = False
     global_name: str | None = None
+    locale: str = "en-US"  # the client's language, sent in every interaction
 
     def payload(self) -> dict[str, Any]:
         data: dict[str, Any] = {
