@@ -35,7 +35,7 @@ class AdminRefused(Refusal):
     """An admin asked for something that cannot be done; `text` renders in their language."""
 
     def __init__(self, text: Text, reason: str = "admin") -> None:
-        super().__init__(str(text))
+        super().__init__(text)  # type: ignore[arg-type]  # Refusal.message: a Text renders per member
         self.text = text
         self.reason = reason
 

@@ -27,7 +27,7 @@ class GateRefused(Refusal):
     """A server rule says no; `text` renders in the member's language, `reason` labels /metrics."""
 
     def __init__(self, text: Text, reason: str) -> None:
-        super().__init__(str(text))
+        super().__init__(text)  # type: ignore[arg-type]  # Refusal.message: a Text renders per member
         self.text = text
         self.reason = reason
 

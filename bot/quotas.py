@@ -39,7 +39,7 @@ class QuotaRefused(Refusal):
     """The job does not fit a credit or concurrency limit; `text` renders in the member's language."""
 
     def __init__(self, scope: str, message: str | Text) -> None:
-        super().__init__(str(message))
+        super().__init__(message)  # type: ignore[arg-type]  # a Text renders in the member's language
         self.scope = scope  # "user" | "guild" | "global" | "active" | "blocked"
         self.reason = f"quota_{scope}"  # for the refusals counter on /metrics
         self.text = message if isinstance(message, Text) else None

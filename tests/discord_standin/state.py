@@ -21,6 +21,7 @@ DISCORD_EPOCH_MS = 1420070400000
 
 # Permission bits we hand out (https://discord.com/developers/docs/topics/permissions).
 ADMINISTRATOR = 1 << 3
+MANAGE_GUILD = 1 << 5
 ALL_PERMISSIONS = (1 << 51) - 1
 EVERYONE_PERMISSIONS = (
     (1 << 6)  # ADD_REACTIONS
@@ -140,6 +141,7 @@ class Channel:
     guild_id: int | None = None
     position: int = 0
     parent_id: int | None = None
+    nsfw: bool = False  # age-restricted
     recipients: list[User] = field(default_factory=list)  # DMs only
     last_message_id: int | None = None
 
@@ -154,7 +156,7 @@ class Channel:
             position=self.position,
             permission_overwrites=[],
             parent_id=str(self.parent_id) if self.parent_id else None,
-            nsfw=False,
+            nsfw=self.nsfw,
             topic=None,
             rate_limit_per_user=0,
         )
@@ -599,6 +601,8 @@ class CommandRegistry:
             "description_localizations": None,
         }
         command.update(body)
+        if command["default_member_permissions"] is not None:  # Discord answers a string, whatever was sent
+            command["default_member_permissions"] = str(command["default_member_permissions"])
         command["id"] = old["id"] if old else str(self._snowflakes.next())
         command["application_id"] = str(self.application_id)
         command["version"] = str(self._snowflakes.next())
