@@ -357,6 +357,7 @@ class Cdn:
     def __init__(self, clock: Clock, snowflakes: Snowflakes) -> None:
         self.base_url = ""
         self.files: dict[int, StoredFile] = {}
+        self.downloads: list[str] = []  # filenames served, in order (did the bot fetch anything?)
         self._clock = clock
         self._snowflakes = snowflakes
         self._secret = hashlib.sha256(str(time.time_ns()).encode()).digest()
