@@ -172,6 +172,11 @@ class MotionBot(commands.Bot):
             _, url, _ = await self.http.get_bot_gateway()
             discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
         self.core = await self._core_stack.enter_async_context(CoreApp.open(self.settings, self.notifier, origin="discord"))
+        if not self.settings.owner_ids:
+            # OWNER_IDS empty: the application's owner (or its team) owns the bot-wide admin commands.
+            app = await self.application_info()
+            owners = [member.id for member in app.team.members] if app.team else [app.owner.id]
+            self.core.admin.owner_ids = frozenset(owners)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         # Chinese command names and descriptions ride along with every sync (cogs/i18n_translator.py).

@@ -230,11 +230,13 @@ async def test_a_listed_word_is_refused_by_name_look_alikes_included(standin: St
 # --- who may do what ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("owner_ids", ["listed", "empty: the application's owner"])
 async def test_members_cannot_run_admin_and_server_admins_cannot_change_prices(
-    standin: StandIn, server: Server, media: Media
+    standin: StandIn, server: Server, media: Media, owner_ids: str
 ) -> None:
     owner, mod, alice, _, _, general, data_dir = server
-    async with running_bot(standin, settings(standin, server)):
+    chosen = settings(standin, server) if owner_ids == "listed" else bot_settings(standin, data_dir)
+    async with running_bot(standin, chosen):
         with pytest.raises(CommandNotPermitted):
             await standin.invoke("admin credits show", user=alice, channel=general)
 
