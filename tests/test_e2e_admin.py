@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import pytest
 from PIL import Image
 
+from cogs import i18n_translator
 from tests.discord_standin import (
     MANAGE_GUILD,
     Channel,
@@ -308,3 +309,23 @@ async def test_a_chinese_member_gets_chinese_commands_and_messages(standin: Stan
         refused = await motion_refused(standin, alice, general, media, prompt="nude")
         assert "你的提示词包含“nude”" in refused, refused
         assert "赠送的积分不会在每日重置时清零" in await quota(standin, alice, general)
+
+
+async def test_a_changed_translation_changes_the_fingerprint_and_re_syncs(
+    standin: StandIn, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_bot(standin, settings(standin, server)) as bot:
+        writes = len(standin.command_writes)
+        assert not await bot.sync_commands()  # nothing changed since start-up: no write
+        before = await bot.commands_fingerprint(None)
+        original = i18n_translator.lookup
+
+        def reworded(msgid: str, language: str, *, msgctxt: str | None = None) -> str | None:
+            return "管理员" if (msgctxt, msgid) == ("command name", "admin") else original(msgid, language, msgctxt=msgctxt)
+
+        monkeypatch.setattr(i18n_translator, "lookup", reworded)
+        assert await bot.commands_fingerprint(None) != before
+        assert await bot.sync_commands()
+        assert len(standin.command_writes) == writes + 1
+        [synced] = [c for c in standin.synced_commands() if c["name"] == "admin"]
+        assert synced["name_localizations"] == {"zh-CN": "管理员"}
