@@ -37,6 +37,7 @@ ACTIONS: dict[str, Text] = {
     "words.add": Text("word listed"),
     "words.remove": Text("word removed"),
     "prices.set": Text("price changed (whole bot)"),
+    "provider": Text("video service of the server"),
 }
 
 

@@ -173,7 +173,12 @@ class CoreApp:
     async def set_guild_provider(self, guild_id: int, name: str | None, by_user: int) -> None:
         if name is not None:
             self.provider(name)  # refuses an unconfigured one
-        await self.store.set_guild_provider(guild_id, name, by_user)
+        async with self.store.transaction() as db:  # the change and its audit row together
+            old = await self.store.guild_provider(guild_id, db)
+            await self.store.set_guild_provider(guild_id, name, by_user, db)
+            await self.store.add_audit(
+                guild_id=guild_id, actor_id=by_user, action="provider", old=old or "—", new=name or "—", db=db
+            )
         self._guild_providers[guild_id] = name
 
     def provider(self, name: str | None) -> str:

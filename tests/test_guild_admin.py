@@ -100,3 +100,10 @@ async def test_migration_4_keeps_the_ledger_and_its_once_per_job_rule(tmp_path: 
         assert (await store.usage("2026-01-01", guild_id=7)).used == 0
     finally:
         await store.close()
+
+
+async def test_choosing_the_servers_provider_is_audited(tmp_path: Path) -> None:
+    async with open_core(core_settings(tmp_path / "data"), FakeChannel()) as app:
+        await app.set_guild_provider(GUILD, "simulator", 5)
+        [row] = await app.store.audit(GUILD)
+    assert (row.action, row.old, row.new, row.actor_id) == ("provider", "—", "simulator", 5)
