@@ -4,6 +4,7 @@ change's own transaction, refusals counted by reason, and migration 4 keeping th
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,13 @@ async def test_choosing_the_servers_provider_is_audited(tmp_path: Path) -> None:
         await app.set_guild_provider(GUILD, "simulator", 5)
         [row] = await app.store.audit(GUILD)
     assert (row.action, row.old, row.new, row.actor_id) == ("provider", "—", "simulator", 5)
+
+
+async def test_a_ban_with_a_length_ends_by_itself(tmp_path: Path) -> None:
+    async with open_core(core_settings(tmp_path / "data"), FakeChannel()) as app:
+        asker = Asker(user_id=42, guild_id=GUILD, channel_id=99)
+        await app.store.set_ban(GUILD, 42, "spam", time.time() + 3600, 1)
+        with pytest.raises(GateRefused):
+            await app.gate.check(asker)
+        await app.store.set_ban(GUILD, 42, "spam", time.time() - 1, 1)  # its days are over
+        await app.gate.check(asker)
