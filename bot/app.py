@@ -20,6 +20,8 @@ from bot.animate.models import AnimateOptions
 from bot.downloads import Downloader, allowed_hosts_from
 from bot.errors import ProviderUnavailable
 from bot.gate import Gate
+from bot.guild_admin import GuildAdmin
+from bot.guild_rules import install_guild_rules
 from bot.http import HttpClient
 from bot.intake import IncomingFile, take_motion_request
 from bot.intake_animate import AnimatePrepared, confirm_animate, prepare_animate
@@ -52,6 +54,7 @@ class CoreApp:
         default_provider: str,
         engine: JobEngine,
         web: WebServer,
+        admin: GuildAdmin,
     ) -> None:
         """Use `CoreApp.open`; this only gathers the parts it has opened."""
         self.settings = settings
@@ -65,9 +68,11 @@ class CoreApp:
         self.default_provider = default_provider
         self.engine = engine
         self.web = web
+        self.admin = admin  # what server admins and bot owners change (/admin ...), each change audited
         self._guild_providers: dict[int, str | None] = {}
         # The one gate every generation command and button passes (bot/gate.py); rules are added at start-up.
         self.gate = Gate()
+        install_guild_rules(self)  # bans, channels, age-restricted only, a 0 role, the word list
 
     @classmethod
     @asynccontextmanager
@@ -133,6 +138,7 @@ class CoreApp:
                 callback_fallback_poll=s.callback_fallback_poll_seconds,
                 job_timeout=s.job_timeout_minutes * 60,
                 provider_max_concurrency=s.provider_max_concurrency,
+                guild_max_concurrency=s.guild_max_active_jobs,
                 failover=s.provider_failover,
             ),
             downloader=downloader,
@@ -144,6 +150,8 @@ class CoreApp:
         for provider in providers.values():
             stack.push_async_callback(provider.close)
             await provider.start()
+        admin = GuildAdmin(store, quotas, engine, s.owner_ids)
+        await admin.load()  # price overrides and per-server slot limits, before the dispatcher runs
         await engine.start()
         stack.push_async_callback(engine.stop)
         return cls(
@@ -158,6 +166,7 @@ class CoreApp:
             default_provider=default_provider,
             engine=engine,
             web=web,
+            admin=admin,
         )
 
     @property
@@ -178,7 +187,12 @@ class CoreApp:
     async def set_guild_provider(self, guild_id: int, name: str | None, by_user: int) -> None:
         if name is not None:
             self.provider(name)  # refuses an unconfigured one
-        await self.store.set_guild_provider(guild_id, name, by_user)
+        async with self.store.transaction() as db:  # the change and its audit row together
+            old = await self.store.guild_provider(guild_id, db)
+            await self.store.set_guild_provider(guild_id, name, by_user, db)
+            await self.store.add_audit(
+                guild_id=guild_id, actor_id=by_user, action="provider", old=old or "—", new=name or "—", db=db
+            )
         self._guild_providers[guild_id] = name
 
     def provider(self, name: str | None) -> str:

@@ -27,6 +27,7 @@ from bot.errors import DeliveryImpossible, DeliveryTooLarge
 from bot.i18n import Text
 from bot.settings import Settings
 from bot.store import JobRow
+from cogs.i18n_translator import CatalogueTranslator
 
 log = logging.getLogger(__name__)
 
@@ -213,8 +214,15 @@ class MotionBot(commands.Bot):
             discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
         self.core = await self._core_stack.enter_async_context(CoreApp.open(self.settings, self.notifier, origin="discord"))
         self.intake = DiscordIntake.for_bot(self)  # before the cogs: they register their finishers
+        if not self.settings.owner_ids:
+            # OWNER_IDS empty: the application's owner (or its team) owns the bot-wide admin commands.
+            app = await self.application_info()
+            owners = [member.id for member in app.team.members] if app.team else [app.owner.id]
+            self.core.admin.owner_ids = frozenset(owners)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        # Chinese command names and descriptions ride along with every sync (cogs/i18n_translator.py).
+        await self.tree.set_translator(CatalogueTranslator())
         await self.sync_commands(force=self.force_sync)
         self.intake.start_recovery()  # requests acknowledged before a crash get their answer
 
@@ -242,15 +250,20 @@ class MotionBot(commands.Bot):
         self.tree.copy_global_to(guild=guild)
         return guild
 
-    def commands_fingerprint(self, guild: discord.Object | None) -> str:
-        payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
+    async def commands_fingerprint(self, guild: discord.Object | None) -> str:
+        """A hash of exactly what a sync would send, translations included: a changed translation re-syncs."""
+        translator = self.tree.translator
+        payload = [
+            await command.get_translated_payload(self.tree, translator) if translator else command.to_dict(self.tree)
+            for command in self.tree.get_commands(guild=guild)
+        ]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     async def sync_commands(self, force: bool = False) -> bool:
         """Push the slash commands when their definitions changed (Discord rate-limits command writes)."""
         guild = self._sync_target()
         scope = f"guild:{guild.id}" if guild else "global"
-        fingerprint = self.commands_fingerprint(guild)
+        fingerprint = await self.commands_fingerprint(guild)
         key = f"commands_fingerprint:{scope}"
         if not force and await self.core.store.get_meta(key) == fingerprint:
             log.info("slash commands unchanged (%s); not syncing", scope)

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.errors import Refusal
+from bot.metrics import counted_refusals
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,10 @@ class Gate:
 
     async def check(self, asker: Asker) -> None:
         """Raise the first rule's `Refusal`; return when every rule lets the asker through."""
-        for rule in self._rules:
-            await rule(asker)
+        # Owners see on /metrics why members are turned away (reason: a rule's label).
+        with counted_refusals("gate"):
+            for rule in self._rules:
+                await rule(asker)
 
 
 __all__ = ["Asker", "Gate", "Refusal", "Rule"]

@@ -113,3 +113,4 @@ class Requester(BaseModel):
     upload_limit: int = 10 * 1024 * 1024  # bytes Discord accepts for this guild
     # The acknowledged request (bot/pending.py) this job settles, in the job's own transaction.
     intake_id: str | None = None
+    role_ids: tuple[int, ...] = ()  # the member's roles in the guild: their allowance depends on them

@@ -98,6 +98,7 @@ class Settings(BaseSettings):
     guild_daily_credits: int = Field(default=0, ge=0)  # 0 = no guild budget
     global_daily_credits: int = Field(default=0, ge=0)  # 0 = no global budget
     max_active_jobs_per_user: int = Field(default=2, ge=1)
+    guild_max_active_jobs: int = Field(default=0, ge=0)  # 0 = no per-server limit (/admin budget jobs overrides)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -37,6 +37,7 @@ from bot.intake_animate import (
 )
 from bot.models import Requester
 from cogs.motion import cancel_view, incoming
+from cogs.quota import role_ids_of
 
 if TYPE_CHECKING:
     from bot.discord_bot import MotionBot
@@ -121,7 +122,7 @@ async def show_plan(bot: MotionBot, interaction: discord.Interaction, payload: d
     Returns the planned job's id and the moment its plan expires (shortly before the token dies)."""
     requester = Requester(
         user_id=interaction.user.id, guild_id=interaction.guild_id, channel_id=interaction.channel_id,
-        upload_limit=payload["upload_limit"],
+        upload_limit=payload["upload_limit"], role_ids=tuple(payload.get("role_ids", ())),
     )
     image, end_image, brush = _file(payload["image"]), _file(payload["end_image"]), _file(payload["brush"])
     assert image is not None
@@ -222,6 +223,7 @@ class AnimateCog(commands.Cog):
         payload = {
             "options": options.model_dump(mode="json"),
             "upload_limit": interaction.filesize_limit,
+            "role_ids": list(role_ids_of(interaction.user)),  # as they were when asked: allowances depend on them
             **{name: dataclasses.asdict(incoming(file)) if file else None for name, file in files.items()},
         }
         # The first answer first: nothing that waits on the database or grows with load runs before it.

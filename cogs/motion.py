@@ -16,6 +16,7 @@ from bot.i18n import Text
 from bot.intake import IncomingFile, precheck
 from bot.models import MotionOptions, Requester
 from bot.pricing import Price
+from cogs.quota import role_ids_of
 
 if TYPE_CHECKING:
     from bot.discord_bot import MotionBot
@@ -75,11 +76,15 @@ def queued_text(job_id: str, position: int | None, price: Price, left: int, loca
 
 
 def motion_payload(
-    options: MotionOptions, image: IncomingFile, video: IncomingFile | None, upload_limit: int
+    options: MotionOptions, image: IncomingFile, video: IncomingFile | None, upload_limit: int,
+    role_ids: tuple[int, ...] = (),
 ) -> dict[str, Any]:
-    """What a restart needs to finish /motion (bot/discord_intake.py): plain JSON."""
+    """What a restart needs to finish /motion (bot/discord_intake.py): plain JSON. The member's
+    roles are kept as they were when asked: their allowance depends on them."""
     files = {"image": dataclasses.asdict(image), "video": dataclasses.asdict(video) if video else None}
-    return {"options": options.model_dump(mode="json"), "upload_limit": upload_limit, **files}
+    return {
+        "options": options.model_dump(mode="json"), "upload_limit": upload_limit, "role_ids": list(role_ids), **files,
+    }
 
 
 async def take_motion(bot: MotionBot, interaction: discord.Interaction, payload: dict[str, Any]) -> None:
@@ -98,10 +103,11 @@ async def take_motion(bot: MotionBot, interaction: discord.Interaction, payload:
         channel_id=interaction.channel_id,
         upload_limit=payload["upload_limit"],
         intake_id=str(interaction.id),  # the job's transaction settles the acknowledged request
+        role_ids=tuple(payload.get("role_ids", ())),
     )
     job, price = await core.submit_motion(requester, image, video, options, provider)
     position = await core.store.queue_position(job.id)
-    status = await core.quotas.status(core.store, interaction.user.id, interaction.guild_id)
+    status = await core.quotas.status(core.store, interaction.user.id, interaction.guild_id, requester.role_ids)
     await interaction.edit_original_response(
         content=queued_text(job.id, position, price, status.left, interaction.locale),
         view=cancel_view(job.id, interaction.locale),
@@ -157,7 +163,10 @@ class MotionCog(commands.Cog):
             keep_sound=keep_sound,
             motion_template=template,
         )
-        payload = motion_payload(options, incoming(image), incoming(video) if video else None, interaction.filesize_limit)
+        payload = motion_payload(
+            options, incoming(image), incoming(video) if video else None, interaction.filesize_limit,
+            role_ids_of(interaction.user),
+        )
         # The first answer first: nothing that waits on the database or grows with load runs before it.
         await interaction.response.defer(ephemeral=True, thinking=True)
         # A crash from here on is finished by the next start (bot/discord_intake.py). Refusals and

@@ -286,7 +286,7 @@ async def test_quota_command_shows_what_is_left(bot: FakeBot) -> None:
     interaction = FakeInteraction()
     await QuotaCog.quota.callback(QuotaCog(bot), interaction)  # type: ignore[arg-type]
     [answer] = interaction.calls
-    assert answer.kwargs["ephemeral"] and "**5** of 5" in answer.kwargs["content"] and "resets" in answer.kwargs["content"]
+    assert answer.kwargs["ephemeral"] and "**5** credits left today: 5 of 5 daily" in answer.kwargs["content"] and "reset" in answer.kwargs["content"]
 
 
 async def test_result_over_the_upload_limit_is_linked(bot: FakeBot, cdn: Cdn) -> None:

@@ -75,6 +75,7 @@ class EngineConfig:
     callback_fallback_poll: float = 90.0  # first backup read when the provider reports by itself
     job_timeout: float = 3600.0
     provider_max_concurrency: int = 4
+    guild_max_concurrency: int = 0  # videos one server may have in progress at once; 0 = no limit
     retry_base: float = 2.0  # delivery and submit retries back off from here
     failover: bool = False
     # How often the dispatcher also looks for jobs that need work but have no running task

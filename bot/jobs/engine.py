@@ -30,6 +30,7 @@ from bot.errors import StoreBusy
 from bot.jobs import endings, follow, submit
 from bot.jobs.context import EngineConfig, JobContext, Notifier
 from bot.kinds import JobRequest, kind_of
+from bot.metrics import counted_refusals
 from bot.models import ENDS, IN_FLIGHT, JobState, Requester
 from bot.pricing import Price
 from bot.providers.base import Provider, ProviderTask
@@ -85,6 +86,8 @@ class JobEngine:
             sleep=sleep,
             clock=clock,
         )
+        # Per-server slot limits set by admins (/admin budget jobs); kept current by bot/guild_admin.py.
+        self.guild_job_limits: dict[int, int] = {}
         self.last_dispatch_at = 0.0  # time.time() of the dispatcher's last pass, for /healthz
         self._wake = asyncio.Event()
         self._owners: dict[str, asyncio.Task[None]] = {}
@@ -234,6 +237,7 @@ class JobEngine:
             self._last_sweep = now
             await self._sweep()
         active = await self.store.active_by_provider()  # one count per pass, kept up to date below
+        by_guild = await self.store.active_by_guild()
         next_due: float | None = None
         for job in await self.store.jobs_in([JobState.QUEUED], self.origin):
             if job.not_before is not None and job.not_before > now:
@@ -241,12 +245,27 @@ class JobEngine:
                 continue
             if active.get(job.provider, 0) >= self.config.provider_max_concurrency:
                 continue  # this provider is full; a later job for another provider may still go
+            if self._guild_full(job.guild_id, by_guild):
+                continue  # this server has as many videos in progress as its admins allow
             self._claimed.add(job.id)
             if await self.ctx.move(job.id, JobState.SUBMITTING, allowed_from=[JobState.QUEUED]) is None:
                 self._claimed.discard(job.id)
                 continue
             active[job.provider] = active.get(job.provider, 0) + 1
+            if job.guild_id is not None:
+                by_guild[job.guild_id] = by_guild.get(job.guild_id, 0) + 1
         return next_due
+
+    def wake(self) -> None:
+        """Look at the queue again now (a limit was raised)."""
+        self._wake.set()
+
+    def _guild_full(self, guild_id: int | None, by_guild: dict[int, int]) -> bool:
+        """The per-server slot limit (/admin budget jobs N, else GUILD_MAX_ACTIVE_JOBS; 0 = none)."""
+        if guild_id is None:
+            return False
+        limit = self.guild_job_limits.get(guild_id, self.config.guild_max_concurrency)
+        return bool(limit) and by_guild.get(guild_id, 0) >= limit
 
     async def _sweep(self) -> None:
         """Every job that needs work gets an owner; an owner of a job out of time is woken."""
@@ -265,31 +284,33 @@ class JobEngine:
 
         Raises QuotaRefused (nothing written) when a limit does not allow it."""
         job_id = job_id or new_job_id()
-        async with self.store.transaction() as db:
-            await self.quotas.reserve(
-                self.store,
-                user_id=requester.user_id,
-                guild_id=requester.guild_id,
-                job_id=job_id,
-                amount=price.credits,
-                price_text=price.explain(),
-                db=db,
-            )
-            await self.store.insert_job(
-                job_id=job_id,
-                kind=kind,
-                origin=requester.origin,
-                user_id=requester.user_id,
-                guild_id=requester.guild_id,
-                channel_id=requester.channel_id,
-                provider=provider_name,
-                request=request.model_dump(mode="json"),
-                price=price.credits,
-                upload_limit=requester.upload_limit,
-                db=db,
-            )
-            if requester.intake_id is not None:  # a restart must not make this request a second job
-                await self.store.settle_intake(requester.intake_id, "queued", job_id=job_id, db=db)
+        with counted_refusals():
+            async with self.store.transaction() as db:
+                await self.quotas.reserve(
+                    self.store,
+                    user_id=requester.user_id,
+                    guild_id=requester.guild_id,
+                    job_id=job_id,
+                    amount=price.credits,
+                    price_text=price.explain(),
+                    role_ids=requester.role_ids,
+                    db=db,
+                )
+                await self.store.insert_job(
+                    job_id=job_id,
+                    kind=kind,
+                    origin=requester.origin,
+                    user_id=requester.user_id,
+                    guild_id=requester.guild_id,
+                    channel_id=requester.channel_id,
+                    provider=provider_name,
+                    request=request.model_dump(mode="json"),
+                    price=price.credits,
+                    upload_limit=requester.upload_limit,
+                    db=db,
+                )
+                if requester.intake_id is not None:  # a restart must not make this request a second job
+                    await self.store.settle_intake(requester.intake_id, "queued", job_id=job_id, db=db)
         log.info("job %s: %s queued for %s, %d credits", job_id, kind, provider_name, price.credits)
         self._wake.set()
         return await self.ctx.get(job_id)

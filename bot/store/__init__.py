@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from bot.store.admin import AdminQueries, AuditRow, Ban, GuildSettings
 from bot.store.base import StoreBase, is_busy
 from bot.store.intake import IntakeQueries
 from bot.store.jobs import JobQueries
@@ -17,8 +18,8 @@ from bot.store.rows import JOB_COLUMNS, JobRow, Usage
 from bot.store.schema import HISTORY_TRIGGER, MIGRATIONS
 
 
-class Store(JobQueries, LedgerQueries, IntakeQueries, StoreBase):
+class Store(JobQueries, LedgerQueries, IntakeQueries, AdminQueries, StoreBase):
     """Every query the bot makes; see the modules for each area."""
 
 
-__all__ = ["HISTORY_TRIGGER", "JOB_COLUMNS", "MIGRATIONS", "JobRow", "Store", "StoreBase", "Usage", "is_busy"]
+__all__ = ["AuditRow", "Ban", "GuildSettings", "HISTORY_TRIGGER", "JOB_COLUMNS", "MIGRATIONS", "JobRow", "Store", "StoreBase", "Usage", "is_busy"]

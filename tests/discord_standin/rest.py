@@ -651,5 +651,6 @@ class RestApi:
             await self.s.cdn.flowing.wait()
         if stored is None or stored.filename != request.match_info["filename"]:
             return web.Response(status=404, text="This content is no longer available.")
+        self.s.cdn.downloads.append(stored.filename)
         return web.Response(body=stored.data, content_type=stored.content_type or "application/octet-stream")
 

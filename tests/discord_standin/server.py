@@ -49,6 +49,7 @@ from tests.discord_standin.interactions import (
 from tests.discord_standin.ratelimit import RateLimiter
 from tests.discord_standin.rest import API_PREFIX, BODY, ApiError, RestApi, parse_body
 from tests.discord_standin.state import (
+    ALL_PERMISSIONS,
     EPHEMERAL,
     EVERYONE_PERMISSIONS,
     LOADING,
@@ -96,6 +97,10 @@ class Recorded:
     status: int = 0
     json: Any = None
     files: list[SentFile] = field(default_factory=list)
+
+
+class CommandNotPermitted(PermissionError):
+    """Discord would not offer this command to this member (default_member_permissions)."""
 
 
 class StandIn:
@@ -315,8 +320,8 @@ class StandIn:
         )
         return guild
 
-    async def create_channel(self, guild: Guild, name: str, *, type: int = 0) -> Channel:
-        channel = Channel(self.snowflakes.next(), name, type=type, guild_id=guild.id, position=len(guild.channels))
+    async def create_channel(self, guild: Guild, name: str, *, type: int = 0, nsfw: bool = False) -> Channel:
+        channel = Channel(self.snowflakes.next(), name, type=type, guild_id=guild.id, position=len(guild.channels), nsfw=nsfw)
         guild.channels[channel.id] = channel
         self.channels[channel.id] = channel
         await self.gateway.dispatch("CHANNEL_CREATE", channel.payload(), guild_id=guild.id, intent=GUILDS)
@@ -405,7 +410,22 @@ class StandIn:
         Role, Channel, and for attachment options bytes, a path or an Upload."""
         target = self._channel(channel)
         data = self._command_data(command, target, options or {})
+        self._check_command_permissions(data, user, target)
         return await self._start_interaction(APPLICATION_COMMAND, user, target, data)
+
+    def _check_command_permissions(self, data: dict[str, Any], user: User, channel: Channel) -> None:
+        """As Discord: a command with `default_member_permissions` is offered only to members who
+        have all those permissions (administrators and the server's owner always; "0": only them).
+        Per-server overrides from the integration settings are not modelled."""
+        guild = self.guilds.get(channel.guild_id) if channel.guild_id else None
+        synced = self.commands.find(data["name"], channel.guild_id)
+        required = (synced or {}).get("default_member_permissions")
+        if guild is None or required is None:
+            return
+        needed = int(required)
+        has = guild.permissions_of(user.id)
+        if has != ALL_PERMISSIONS and (needed == 0 or has & needed != needed):
+            raise CommandNotPermitted(f"{user.username} lacks the permissions /{data['name']} needs ({needed:#x})")
 
     async def autocomplete(
         self, command: str, *, user: User, channel: ChannelRef, options: dict[str, Any], focused: str

@@ -8,7 +8,6 @@ change this state and turn it into wire payloads with the `payload()` methods.
 from __future__ import annotations
 
 import asyncio
-
 import datetime as dt
 import hashlib
 import hmac
@@ -23,6 +22,7 @@ DISCORD_EPOCH_MS = 1420070400000
 
 # Permission bits we hand out (https://discord.com/developers/docs/topics/permissions).
 ADMINISTRATOR = 1 << 3
+MANAGE_GUILD = 1 << 5
 ALL_PERMISSIONS = (1 << 51) - 1
 EVERYONE_PERMISSIONS = (
     (1 << 6)  # ADD_REACTIONS
@@ -142,6 +142,7 @@ class Channel:
     guild_id: int | None = None
     position: int = 0
     parent_id: int | None = None
+    nsfw: bool = False  # age-restricted
     recipients: list[User] = field(default_factory=list)  # DMs only
     last_message_id: int | None = None
 
@@ -156,7 +157,7 @@ class Channel:
             position=self.position,
             permission_overwrites=[],
             parent_id=str(self.parent_id) if self.parent_id else None,
-            nsfw=False,
+            nsfw=self.nsfw,
             topic=None,
             rate_limit_per_user=0,
         )
@@ -357,6 +358,7 @@ class Cdn:
     def __init__(self, clock: Clock, snowflakes: Snowflakes) -> None:
         self.base_url = ""
         self.files: dict[int, StoredFile] = {}
+        self.downloads: list[str] = []  # filenames served, in order (did the bot fetch anything?)
         self._clock = clock
         self._snowflakes = snowflakes
         self._secret = hashlib.sha256(str(time.time_ns()).encode()).digest()
@@ -611,6 +613,8 @@ class CommandRegistry:
             "description_localizations": None,
         }
         command.update(body)
+        if command["default_member_permissions"] is not None:  # Discord answers a string, whatever was sent
+            command["default_member_permissions"] = str(command["default_member_permissions"])
         command["id"] = old["id"] if old else str(self._snowflakes.next())
         command["application_id"] = str(self.application_id)
         command["version"] = str(self._snowflakes.next())
