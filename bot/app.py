@@ -28,6 +28,7 @@ from bot.pricing import Price
 from bot.providers.base import Provider
 from bot.providers.registry import build_providers, choose_default
 from bot.quotas import QuotaPolicy
+from bot.retention import run_sweeps
 from bot.settings import Settings
 from bot.signing import Links, Signer, load_key
 from bot.store import JobRow, Store
@@ -122,6 +123,8 @@ class CoreApp:
                 job_timeout=s.job_timeout_minutes * 60,
                 provider_max_concurrency=s.provider_max_concurrency,
                 failover=s.provider_failover,
+                keep_files=s.result_retention_days > 0,
+                result_link_ttl=s.result_retention_days * 86400 if s.result_retention_days > 0 else None,
             ),
             origin=origin,
         )
@@ -133,6 +136,9 @@ class CoreApp:
             await provider.start()
         await engine.start()
         stack.push_async_callback(engine.stop)
+        if s.result_retention_days > 0:  # 0: files go when the job ends (bot/jobs/endings.py)
+            sweeps = asyncio.create_task(run_sweeps(store, s.data_dir, s.result_retention_days), name="retention-sweeps")
+            stack.push_async_callback(_cancel, sweeps)
         return cls(
             s,
             notifier,
@@ -202,3 +208,8 @@ class CoreApp:
 
     async def confirm_animate(self, job_id: str, user_id: int) -> tuple[JobRow, Price]:
         return await confirm_animate(self.engine, job_id, user_id)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)

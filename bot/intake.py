@@ -30,7 +30,7 @@ from bot.media import (
     precheck_image,
     precheck_video,
 )
-from bot.models import MediaFile, MotionOptions, MotionRequest, Requester
+from bot.models import Lineage, MediaFile, MotionOptions, MotionRequest, Requester
 from bot.options import check_options
 from bot.pricing import Price, price_for
 from bot.providers.base import Capabilities, Provider
@@ -122,6 +122,7 @@ async def take_motion_request(
     image: IncomingFile,
     video: IncomingFile | None,
     options: MotionOptions,
+    lineage: Lineage | None = None,
 ) -> tuple[JobRow, Price]:
     """Check, price and queue one Motion Control job. Raises a Refusal (nothing kept) or ProviderError.
 
@@ -153,7 +154,7 @@ async def take_motion_request(
         output_seconds = min(seconds, limits.video_max_for(options.orientation))
         request = MotionRequest(image=image_file, video=video_file, options=options, video_seconds=output_seconds)
         price = price_for(provider, options.mode, output_seconds)
-        job = await engine.create_motion_job(requester, request, provider, price, job_id=job_id)
+        job = await engine.create_motion_job(requester, request, provider, price, job_id=job_id, lineage=lineage)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

@@ -111,3 +111,13 @@ class Requester(BaseModel):
     channel_id: int | None = None
     origin: Literal["discord", "terminal"] = "discord"
     upload_limit: int = 10 * 1024 * 1024  # bytes Discord accepts for this guild
+
+
+class Lineage(BaseModel):
+    """Where a new job comes from (a remix of a result, a retry of a failed job) and which message
+    its result answers: written with the job, in the same transaction."""
+
+    parent_job_id: str | None = None
+    relation: str = "remix"  # "remix", "retry", "challenge", ...
+    reply_channel_id: int | None = None
+    reply_to_message_id: int | None = None
