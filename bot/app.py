@@ -18,10 +18,11 @@ import aiohttp
 
 from bot.animate.models import AnimateOptions
 from bot.errors import ProviderUnavailable
-from bot.gate import Gate
+from bot.gate import Asker, Gate
 from bot.http import HttpClient
-from bot.intake import IncomingFile, take_motion_request
+from bot.intake import IncomingFile
 from bot.intake_animate import AnimatePrepared, confirm_animate, prepare_animate
+from bot.intake_fix import accept_fix, take_or_offer
 from bot.jobs import EngineConfig, JobEngine, Notifier
 from bot.models import MotionOptions, Requester
 from bot.pricing import Price
@@ -189,7 +190,13 @@ class CoreApp:
         options: MotionOptions,
         provider: str | None = None,
     ) -> tuple[JobRow, Price]:
-        return await take_motion_request(self.engine, self.http, requester, self.provider(provider), image, video, options)
+        """Check, price and queue one /motion job; raises FixOffered when a fix would make the inputs pass."""
+        return await take_or_offer(self.engine, self.http, requester, self.provider(provider), image, video, options)
+
+    async def accept_fix(self, offer_id: str, asker: Asker) -> tuple[JobRow, Price]:
+        """The member accepted a fix (bot/intake_fix.py): the gate, then the fixed job, charged as usual."""
+        await self.gate.check(asker)
+        return await accept_fix(self.engine, self.http, offer_id, asker.user_id)
 
     async def prepare_animate(
         self,

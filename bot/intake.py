@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 
 from bot.downloads import Downloader, downloader_or_fallback
 from bot.errors import ProviderError, TooLarge
+from bot.fixes import ImageFacts, plan_fix
 from bot.jobs import JobEngine, new_job_id
 from bot.media import (
     AttachmentMeta,
@@ -60,10 +62,17 @@ class IncomingFile:
 
 
 def precheck(image: IncomingFile, video: IncomingFile | None, options: MotionOptions, caps: Capabilities, provider: str) -> None:
-    """Everything that can be refused from metadata alone (before a Discord deferral, or a download)."""
+    """Everything that can be refused from metadata alone (before a Discord deferral, or a download).
+
+    An aspect ratio that padding would fix is left to the full check, which offers the fix
+    (bot/intake_fix.py) instead of refusing."""
     check_options(options, caps, provider, video is not None)
     check_prompt(options.prompt, caps.limits)
-    precheck_image(image.meta, caps.limits)
+    limits = caps.limits
+    meta = image.meta
+    if meta.width and meta.height and plan_fix(ImageFacts(meta.width, meta.height), limits) is not None:
+        limits = limits.model_copy(update={"image_min_aspect": 0.0, "image_max_aspect": math.inf})
+    precheck_image(meta, limits)
     if video is not None:
         precheck_video(video.meta, caps.limits)
 

@@ -19,8 +19,9 @@ from bot.animate.models import AnimateRequest
 from bot.errors import Refusal
 from bot.gate import Asker
 from bot.i18n import Text
-from bot.intake import IncomingFile, take_motion_request
+from bot.intake import IncomingFile
 from bot.intake_animate import confirm_animate, prepare_animate
+from bot.intake_fix import take_or_offer
 from bot.kinds import request_for, takes
 from bot.models import (
     ErrorKind,
@@ -154,9 +155,8 @@ async def remix(
     else:
         new_video = _as_incoming(request.video) if request.video is not None else None
     new_image = image if image is not None else _as_incoming(request.image)
-    return await take_motion_request(
-        core.engine, core.http, requester, provider, new_image, new_video, options, lineage=lineage
-    )
+    # A new photo or clip that is almost right gets the same fix offer as /motion (FixOffered).
+    return await take_or_offer(core.engine, core.http, requester, provider, new_image, new_video, options, lineage=lineage)
 
 
 async def _remix_animate(

@@ -17,6 +17,7 @@ import discord
 from bot.errors import ProviderError, Refusal
 from bot.gate import Asker
 from bot.i18n import Text
+from bot.intake_fix import FixOffered
 from bot.models import Requester
 from bot.remix import (
     RETRYABLE_STATES,
@@ -129,6 +130,12 @@ class RemixModal(discord.ui.Modal):
                 reply_to_message_id=self.reply_to,
                 reply_channel_id=interaction.channel_id,
             )
+        except FixOffered as offered:
+            # cogs/fixes.py builds on this module: imported here, not at the top
+            from cogs.fixes import show_fix_offer
+
+            await show_fix_offer(interaction, offered)
+            return
         except Refusal as refusal:
             await interaction.edit_original_response(content=f"❌ {_say(refusal, interaction.locale)}")
             return

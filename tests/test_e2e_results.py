@@ -22,7 +22,7 @@ from tests.discord_standin import (
     User,
 )
 from tests.e2e_helpers import Media, bot_settings, jobs, ledger, make_media, running_bot
-from tests.media_factory import make_image
+from tests.media_factory import make_image, make_video
 
 RESULT_TIMEOUT = 60.0
 MANAGE_MESSAGES = 1 << 13
@@ -207,3 +207,33 @@ async def test_try_again_on_a_failed_job_makes_it_again_and_charges_again(
     assert '"[simulate:outage]"' in retried["request_json"]
     kinds = ledger_by_user(world.data_dir)[world.alice.id]
     assert kinds.count(("reserve", 3)) == 2
+
+
+async def test_a_clip_too_long_gets_a_trim_button_that_goes_on_with_the_trimmed_clip(
+    standin: StandIn, world: World, media: Media, tmp_path: Path
+) -> None:
+    long_clip = make_video(tmp_path / "long.mp4", 360, 640, seconds=12.0, fps=2)
+    options = media.options(orientation="image")
+    options["video"] = Upload(long_clip.read_bytes(), "long.mp4", "video/mp4", 360, 640)
+    async with running_bot(standin, bot_settings(standin, world.data_dir, simulator_delay_seconds=0.2)):
+        handle = await standin.invoke("motion", user=world.alice, channel=world.general, options=options)
+        offer = await private_answer(handle)
+        assert offer.startswith("❌ video is 12") and "Trim to the first 10 s: your video (12.0 s)" in offer, offer
+        assert jobs(world.data_dir) == []  # nothing reserved yet
+        status = handle.original
+        assert status is not None
+        [button] = [c for row in status.components for c in row["components"]]
+        assert button["label"] == "Trim to the first 10 s" and button["custom_id"].startswith("fix:apply:")
+
+        accepted = await standin.click(status, button["custom_id"], user=world.alice)
+        assert (await private_answer(accepted)).startswith("Fixed and queued")
+        await standin.wait_until(
+            lambda: [r["state"] for r in jobs(world.data_dir)] == ["delivered"], RESULT_TIMEOUT, "the fixed job delivered"
+        )
+        [row] = jobs(world.data_dir)
+        result = standin.message(row["message_id"])
+        details = await standin.click(result, f"result:details:{row['id']}", user=world.alice)
+        assert "motion: long-first-10s.mp4" in await private_answer(details)  # the fixed file is what was used
+    # Charged once, what the offer said it would cost at most.
+    assert f"cost at most {row['price']} credits" in offer
+    assert ledger_by_user(world.data_dir)[world.alice.id] == [("reserve", row["price"]), ("commit", row["price"])]
