@@ -102,6 +102,50 @@ def _as_incoming(media: MediaFile) -> IncomingFile:
     return IncomingFile(filename=media.filename, size=path.stat().st_size, content_type=media.content_type, path=path)
 
 
+@dataclass(frozen=True)
+class StoredMotion:
+    """A motion kept on disk, not necessarily a job's: a reference video (or a provider's template,
+    in `options.motion_template`) and the options to make it with. A challenge's clip is one."""
+
+    options: MotionOptions
+    video: MediaFile | None  # None: options.motion_template names the motion
+
+    @classmethod
+    def of(cls, request: MotionRequest) -> StoredMotion:
+        return cls(options=request.options, video=request.video)
+
+
+async def make_with_motion(
+    core: CoreApp,
+    motion: StoredMotion,
+    requester: Requester,
+    asker: Asker,
+    *,
+    image: IncomingFile,
+    lineage: Lineage | None = None,
+    provider: str | None = None,
+) -> tuple[JobRow, Price]:
+    """New job = this stored motion + this new image, for this requester (who is charged), its
+    result posted as a reply to `lineage.reply_to_message_id` in `lineage.reply_channel_id` when
+    given. Gated, checked and priced like /motion (a fixable image gets FixOffered).
+
+    The one call behind "Use this motion" and a challenge's "Join with my photo" (relation
+    "challenge", parent_job_id None, reply_channel_id the challenge's thread)."""
+    await core.gate.check(asker)  # before anything is read, downloaded or spent
+    return await _make_with_motion(core, motion, requester, image, lineage, provider)
+
+
+async def _make_with_motion(
+    core: CoreApp, motion: StoredMotion, requester: Requester, image: IncomingFile, lineage: Lineage | None,
+    provider: str | None,
+) -> tuple[JobRow, Price]:
+    if motion.video is not None and not Path(motion.video.path).is_file():
+        raise FilesGone(core.settings.result_retention_days)
+    provider = core.provider(provider or await core.provider_for(requester.guild_id))
+    video = _as_incoming(motion.video) if motion.video is not None else None
+    return await take_or_offer(core.engine, core.http, requester, provider, image, video, motion.options, lineage=lineage)
+
+
 async def source_job(core: CoreApp, job_id: str) -> JobRow:
     job = await core.store.get_job(job_id)
     if job is None:
@@ -148,6 +192,8 @@ async def remix(
     if isinstance(stored.request, AnimateRequest):
         return await _remix_animate(core, stored.request, requester, provider, image, video, lineage)
     request = stored.request
+    if image is not None and video is None:
+        return await _make_with_motion(core, StoredMotion.of(request), requester, image, lineage, provider)
     options: MotionOptions = request.options
     if video is not None:
         options = options.model_copy(update={"motion_template": None})

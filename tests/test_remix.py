@@ -9,12 +9,21 @@ from pathlib import Path
 
 import pytest
 
+from bot.animate.models import AnimateOptions
 from bot.app import CoreApp
 from bot.errors import Refusal
 from bot.gate import Asker
 from bot.intake import IncomingFile
-from bot.models import JobState, MotionOptions
-from bot.remix import FilesGone, RemixRefused, remix, retry, retry_provider
+from bot.models import JobState, Lineage, MediaFile, MotionOptions
+from bot.remix import (
+    FilesGone,
+    RemixRefused,
+    StoredMotion,
+    make_with_motion,
+    remix,
+    retry,
+    retry_provider,
+)
 from bot.results import details, may_delete
 from bot.retention import sweep_files
 from bot.store import JobRow
@@ -194,3 +203,36 @@ async def test_details_say_how_it_was_made_and_link_the_original(app: CoreApp, i
     assert may_delete(done, BOB, manages_messages=False)
     assert not may_delete(done, ALICE, manages_messages=False)
     assert may_delete(done, ALICE, manages_messages=True)
+
+
+async def test_make_with_motion_takes_a_stored_clip_that_is_no_job(app: CoreApp, inputs: Inputs, tmp_path: Path) -> None:
+    """What a challenge's "Join with my photo" does: the challenge's clip + a member's photo."""
+    clip = make_video(tmp_path / "challenge" / "clip.mp4", 360, 640, seconds=3.0)
+    motion = StoredMotion(
+        options=MotionOptions(mode="std", prompt="the challenge"),
+        video=MediaFile(path=clip, filename="clip.mp4", content_type="video/mp4", size=clip.stat().st_size),
+    )
+    lineage = Lineage(relation="challenge", reply_channel_id=1234, reply_to_message_id=777)
+    job, price = await make_with_motion(
+        app, motion, requester(BOB), asker(BOB), image=bob_photo(tmp_path).image(), lineage=lineage
+    )
+    assert job.user_id == BOB and job.request["options"]["prompt"] == "the challenge"
+    link = await app.store.job_link(job.id)
+    assert link is not None and (link.parent_job_id, link.relation, link.reply_channel_id) == (None, "challenge", 1234)
+    clip.unlink()
+    with pytest.raises(FilesGone):
+        await make_with_motion(app, motion, requester(BOB), asker(BOB), image=bob_photo(tmp_path).image())
+
+
+async def test_an_animate_result_takes_another_photo_with_its_camera_and_prompt(app: CoreApp, tmp_path: Path) -> None:
+    picture = make_image(tmp_path / "in" / "still.png", 640, 480)
+    still = IncomingFile("still.png", picture.stat().st_size, "image/png", 640, 480, path=picture)
+    prepared = await app.prepare_animate(requester(ALICE), still, AnimateOptions(prompt="waves", camera="zoom in"))
+    source, _ = await app.confirm_animate(prepared.pending.job_id, ALICE)
+    assert (await app.engine.wait_for_end(source.id, timeout=30)).state is JobState.DELIVERED
+    job, _ = await remix(app, source.id, requester(BOB), asker(BOB), image=bob_photo(tmp_path).image())
+    assert job.kind == "animate" and job.user_id == BOB
+    assert job.request["options"]["prompt"] == "waves" and job.request["options"]["camera"] == "zoom in"
+    assert job.request["image"]["filename"] == "bob.png"
+    with pytest.raises(RemixRefused, match="no reference video"):
+        await remix(app, source.id, requester(ALICE), asker(ALICE), video=bob_photo(tmp_path).image())
