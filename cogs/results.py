@@ -10,7 +10,7 @@ as a reply to the result it came from (`result_post_parts`, used by the notifier
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 
@@ -99,7 +99,9 @@ class RemixModal(discord.ui.Modal):
         title = (
             Text("Use this motion", msgctxt="button") if want == "image" else Text("Another motion", msgctxt="button")
         ).render(locale)
-        super().__init__(title=title[:45], custom_id=f"remix:{want}:{job_id}", timeout=15 * 60)
+        # Everything the submit needs is in the custom id, so a restart between opening the form and
+        # sending it loses nothing (see `on_modal_submit`).
+        super().__init__(title=title[:45], custom_id=f"remix:{want}:{job_id}:{reply_to or 0}", timeout=None)
         self.job_id, self.want, self.reply_to = job_id, want, reply_to
         self.upload: discord.ui.FileUpload = discord.ui.FileUpload(custom_id="file", required=False, max_values=1)
         if want == "image":
@@ -199,7 +201,9 @@ class _OpensModal(_ResultButton, template=rf"result:_modal:{JOB_ID}"):
             await interaction.response.send_message(f"❌ {_say(refusal, interaction.locale)}", ephemeral=True)
             return
         reply_to = interaction.message.id if interaction.message else None
-        await interaction.response.send_modal(RemixModal(self.job_id, self.want, interaction.locale, reply_to))
+        modal = RemixModal(self.job_id, self.want, interaction.locale, reply_to)
+        modal.stop()  # never kept in memory: `on_modal_submit` answers every submit from its custom id
+        await interaction.response.send_modal(modal)
 
 
 class UseMotionButton(_OpensModal, template=rf"result:use:{JOB_ID}"):
@@ -318,7 +322,30 @@ def failure_view(bot: MotionBot, job: JobRow, locale: object | None = None) -> d
 
 
 ITEMS = (UseMotionButton, AnotherMotionButton, DetailsButton, DeleteButton, TryAgainButton)
+MODAL_ID = re.compile(rf"remix:(?P<want>image|video):{JOB_ID}:(?P<reply_to>[0-9]+)")
+
+
+async def on_modal_submit(interaction: discord.Interaction) -> None:
+    """A remix form sent back: rebuilt from its custom id, as a DynamicItem is for a button
+    (discord.py has no such thing for modals, and by default drops a submit it does not hold, e.g.
+    after a restart, or when two members opened the same form)."""
+    if interaction.type is not discord.InteractionType.modal_submit:
+        return
+    data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
+    match = MODAL_ID.fullmatch(str(data.get("custom_id", "")))
+    if match is None:
+        return
+    want: Want = "image" if match["want"] == "image" else "video"
+    modal = RemixModal(match["job_id"], want, interaction.locale, int(match["reply_to"]) or None)
+    modal.stop()
+    # The library's own path for a held modal: fills the inputs (uploads included), then on_submit.
+    await modal._dispatch_submit(interaction, data.get("components", []), data.get("resolved", {}))
 
 
 async def setup(bot: MotionBot) -> None:
     bot.add_dynamic_items(*ITEMS)
+    bot.add_listener(on_modal_submit, "on_interaction")
+
+
+async def teardown(bot: MotionBot) -> None:
+    bot.remove_listener(on_modal_submit, "on_interaction")

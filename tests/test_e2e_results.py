@@ -124,22 +124,32 @@ async def test_use_this_motion_by_another_member_replies_with_their_video_charge
 
 
 async def test_buttons_work_after_a_restart_and_say_the_files_are_gone_after_the_sweep(
-    standin: StandIn, world: World, media: Media
+    standin: StandIn, world: World, media: Media, tmp_path: Path
 ) -> None:
     settings = bot_settings(standin, world.data_dir, simulator_delay_seconds=0.2)
     async with running_bot(standin, settings):
         original, job_id = await make_result(standin, world, media)
+        opened = await standin.click(original, f"result:use:{job_id}", user=world.bob)
+        await opened.first_answer()
+        assert opened.modal is not None  # bob has the form open while the bot restarts
 
     async with running_bot(standin, settings) as bot:  # a new process: nothing in memory
         details = await standin.click(original, f"result:details:{job_id}", user=world.bob)
         text = await private_answer(details)
         assert "Made by simulator" in text and "Credits: 3" in text and job_id in text, text
-        use = await standin.click(original, f"result:use:{job_id}", user=world.bob)
+        use = await standin.click(original, f"result:use:{job_id}", user=world.alice)
         await use.first_answer()
         assert use.modal is not None  # still offered: the files are kept
+        # The form opened before the restart still works: its state is in its custom id.
+        sent = await standin.submit_modal(opened, {"file": photo_upload(tmp_path, "bob.png")}, user=world.bob)
+        assert (await private_answer(sent)).startswith("Queued")
+        await standin.wait_until(
+            lambda: [r["state"] for r in jobs(world.data_dir)] == ["delivered", "delivered"], RESULT_TIMEOUT, "the remix"
+        )
+        remix_id = next(r["id"] for r in jobs(world.data_dir) if r["id"] != job_id)
 
         swept = await sweep_files(bot.core.store, world.data_dir, settings.result_retention_days, now=time.time() + 31 * 86400)
-        assert swept == [job_id]
+        assert sorted(swept) == sorted([job_id, remix_id])
         assert not (world.data_dir / "jobs" / job_id).exists()
         gone = await standin.click(original, f"result:use:{job_id}", user=world.bob)
         text = await private_answer(gone)
@@ -237,3 +247,22 @@ async def test_a_clip_too_long_gets_a_trim_button_that_goes_on_with_the_trimmed_
     # Charged once, what the offer said it would cost at most.
     assert f"cost at most {row['price']} credits" in offer
     assert ledger_by_user(world.data_dir)[world.alice.id] == [("reserve", row["price"]), ("commit", row["price"])]
+
+
+async def test_two_members_with_the_same_form_open_both_get_their_video(
+    standin: StandIn, world: World, media: Media, tmp_path: Path
+) -> None:
+    async with running_bot(standin, bot_settings(standin, world.data_dir, simulator_delay_seconds=0.2)):
+        original, job_id = await make_result(standin, world, media)
+        forms = [await standin.click(original, f"result:use:{job_id}", user=who) for who in (world.bob, world.mod)]
+        for form in forms:
+            await form.first_answer()
+        bob_sent = await standin.submit_modal(forms[0], {"file": photo_upload(tmp_path, "bob.png")}, user=world.bob)
+        mod_sent = await standin.submit_modal(forms[1], {"file": photo_upload(tmp_path, "mod.png")}, user=world.mod)
+        assert (await private_answer(bob_sent)).startswith("Queued")
+        assert (await private_answer(mod_sent)).startswith("Queued")
+        await standin.wait_until(
+            lambda: [r["state"] for r in jobs(world.data_dir)] == ["delivered"] * 3, RESULT_TIMEOUT, "both remixes"
+        )
+    owners = sorted(r["user_id"] for r in jobs(world.data_dir) if r["id"] != job_id)
+    assert owners == sorted([world.bob.id, world.mod.id])
