@@ -235,7 +235,8 @@ def retry_provider(core: CoreApp, job: JobRow) -> str | None:
     """Where Try again sends a failed job: the same provider, or, when the failure was the
     provider's, the next configured one (in the configured order, wrapping round) that takes
     every option the member chose. None: no provider can take it now."""
-    names = list(core.providers)
+    # The simulator makes stand-in videos: never where a paid provider's job goes on by itself.
+    names = [name for name in core.providers if name != "simulator" or job.provider == "simulator"]
     public_url = bool(core.settings.public_url)
 
     def can_take(name: str) -> bool:
