@@ -250,3 +250,17 @@ def test_the_new_core_modules_import_without_discord() -> None:
     code = BLOCK_DISCORD + "".join(f"import {module}\n" for module in modules)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
+
+
+async def test_a_result_too_large_to_attach_links_to_the_bot_for_as_long_as_it_is_kept(
+    tmp_path: Path, inputs: Inputs
+) -> None:
+    channel = FakeChannel()
+    async with open_core(core_settings(tmp_path / "data", callbacks=True, result_retention_days=7), channel) as core:
+        small = requester(ALICE).model_copy(update={"upload_limit": 1000})  # every result is too large
+        job, _ = await core.submit_motion(small, inputs.image(), inputs.video(), MotionOptions())
+        assert (await core.engine.wait_for_end(job.id, timeout=30)).state is JobState.DELIVERED
+    [post] = channel.for_job(job.id)
+    assert post.link is not None and post.link.startswith(f"{core.settings.public_url}/media/{job.id}/result.mp4?token=")
+    expiry = int(post.link.split("token=")[1].split(".")[0])
+    assert abs(expiry - (time.time() + 7 * 86400)) < 120  # not MEDIA_LINK_TTL_SECONDS' one day
