@@ -28,10 +28,11 @@ from bot.i18n import Text
 from bot.settings import Settings
 from bot.store import JobRow
 from cogs.i18n_translator import CatalogueTranslator
+from cogs.results import failure_view, result_post_parts
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.motion", "cogs.animate", "cogs.quota", "cogs.admin")
+EXTENSIONS = ("cogs.motion", "cogs.animate", "cogs.quota", "cogs.admin", "cogs.results", "cogs.fixes")
 # Interaction tokens live 15 minutes; stop editing a little before, so an edit never races the expiry.
 TOKEN_LIFE_SECONDS = 14 * 60
 
@@ -104,6 +105,7 @@ class DiscordNotifier:
             return earlier
         content = self.result_content(job, link)
         mentions = mentions_only(job.user_id)
+        view, reference = await result_post_parts(self.bot, job)  # buttons; a remix replies to its original
         try:
             if video is not None:
                 message = await channel.send(
@@ -111,9 +113,14 @@ class DiscordNotifier:
                     file=discord.File(video, filename=f"motion-{job.id}.mp4"),
                     nonce=nonce_for(job, "job"),
                     allowed_mentions=mentions,
+                    view=view,
+                    reference=reference,  # type: ignore[arg-type]
                 )
             else:
-                message = await channel.send(content, nonce=nonce_for(job, "job"), allowed_mentions=mentions)
+                message = await channel.send(
+                    content, nonce=nonce_for(job, "job"), allowed_mentions=mentions, view=view,
+                    reference=reference,  # type: ignore[arg-type]
+                )
         except discord.HTTPException as exc:
             if exc.status == 413 or exc.code == 40005:
                 raise DeliveryTooLarge() from exc
@@ -166,7 +173,10 @@ class DiscordNotifier:
         if interaction is not None:
             try:
                 # Still private while we can: a failure is the user's business.
-                await interaction.edit_original_response(content=f"❌ {text}\n{job_marker(job.id, interaction.locale)}", view=None)
+                await interaction.edit_original_response(
+                    content=f"❌ {text}\n{job_marker(job.id, interaction.locale)}",
+                    view=failure_view(self.bot, job, interaction.locale),
+                )
                 return
             except discord.HTTPException:
                 pass
@@ -177,7 +187,12 @@ class DiscordNotifier:
         locale = self.public_locale(job)
         content = f"{reason.render(locale)}\n{job_marker(job.id, locale)}"
         try:
-            await channel.send(content, nonce=nonce_for(job, "end"), allowed_mentions=mentions_only(job.user_id))
+            await channel.send(
+                content,
+                view=failure_view(self.bot, job, locale) or discord.utils.MISSING,
+                nonce=nonce_for(job, "end"),
+                allowed_mentions=mentions_only(job.user_id),
+            )
         except discord.HTTPException as exc:
             if exc.status not in (403, 404):
                 raise

@@ -114,3 +114,13 @@ class Requester(BaseModel):
     # The acknowledged request (bot/pending.py) this job settles, in the job's own transaction.
     intake_id: str | None = None
     role_ids: tuple[int, ...] = ()  # the member's roles in the guild: their allowance depends on them
+
+
+class Lineage(BaseModel):
+    """Where a new job comes from (a remix of a result, a retry of a failed job) and which message
+    its result answers: written with the job, in the same transaction."""
+
+    parent_job_id: str | None = None
+    relation: str = "remix"  # "remix", "retry", "challenge", ...
+    reply_channel_id: int | None = None
+    reply_to_message_id: int | None = None

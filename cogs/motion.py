@@ -14,6 +14,7 @@ from bot.discord_tree import ReportedItem
 from bot.errors import ProviderError
 from bot.i18n import Text
 from bot.intake import IncomingFile, precheck
+from bot.intake_fix import FixOffered
 from bot.models import MotionOptions, Requester
 from bot.pricing import Price
 from cogs.quota import role_ids_of
@@ -105,7 +106,13 @@ async def take_motion(bot: MotionBot, interaction: discord.Interaction, payload:
         intake_id=str(interaction.id),  # the job's transaction settles the acknowledged request
         role_ids=tuple(payload.get("role_ids", ())),
     )
-    job, price = await core.submit_motion(requester, image, video, options, provider)
+    try:
+        job, price = await core.submit_motion(requester, image, video, options, provider)
+    except FixOffered as offered:  # almost right: the refusal carries one button that fixes it
+        from cogs.fixes import show_fix_offer  # cogs/fixes.py builds on this module
+
+        await show_fix_offer(interaction, offered)  # type: ignore[arg-type]  (also a TokenAnswer after a restart)
+        return
     position = await core.store.queue_position(job.id)
     status = await core.quotas.status(core.store, interaction.user.id, interaction.guild_id, requester.role_ids)
     await interaction.edit_original_response(

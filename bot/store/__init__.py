@@ -14,12 +14,16 @@ from bot.store.base import StoreBase, is_busy
 from bot.store.intake import IntakeQueries
 from bot.store.jobs import JobQueries
 from bot.store.ledger import LedgerQueries
+from bot.store.results import JobLink, ResultQueries
 from bot.store.rows import JOB_COLUMNS, JobRow, Usage
 from bot.store.schema import HISTORY_TRIGGER, MIGRATIONS
 
 
-class Store(JobQueries, LedgerQueries, IntakeQueries, AdminQueries, StoreBase):
+class Store(JobQueries, LedgerQueries, IntakeQueries, AdminQueries, ResultQueries, StoreBase):
     """Every query the bot makes; see the modules for each area."""
 
 
-__all__ = ["AuditRow", "Ban", "GuildSettings", "HISTORY_TRIGGER", "JOB_COLUMNS", "MIGRATIONS", "JobRow", "Store", "StoreBase", "Usage", "is_busy"]
+__all__ = [
+    "AuditRow", "Ban", "GuildSettings", "HISTORY_TRIGGER", "JOB_COLUMNS", "MIGRATIONS", "JobLink", "JobRow", "Store",
+    "StoreBase", "Usage", "is_busy",
+]

@@ -171,6 +171,24 @@ MIGRATIONS: list[str] = [
     CREATE INDEX ledger_period ON ledger(period, user_id);
     CREATE INDEX ledger_member ON ledger(guild_id, user_id);
     """,
+    # 5: results and remixes: a job's lineage (which job it reuses, which message its result
+    # answers) and when the retention sweep deleted its files
+    """
+    CREATE TABLE job_links (
+        job_id TEXT PRIMARY KEY REFERENCES jobs(id),
+        parent_job_id TEXT REFERENCES jobs(id),
+        relation TEXT NOT NULL,
+        reply_channel_id BIGINT,
+        reply_to_message_id BIGINT,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX job_links_parent ON job_links(parent_job_id);
+    CREATE TABLE job_files (
+        job_id TEXT PRIMARY KEY REFERENCES jobs(id),
+        swept_at REAL NOT NULL
+    );
+    CREATE INDEX jobs_finished ON jobs(finished_at);
+    """,
 ]
 
 # Every change of a job's state writes its history row in the same statement. A TEMP trigger
