@@ -69,7 +69,9 @@ class DiscordNotifier:
     async def progress(self, job: JobRow, text: str) -> None:
         interaction = self._live_interaction(job.id)
         if interaction is not None:
-            await interaction.edit_original_response(content=f"{text}\n-# job `{job.id}`")
+            render = getattr(text, "render", None)  # a catalogue Text (a place in line): the member's language
+            shown = render(interaction.locale) if callable(render) else text
+            await interaction.edit_original_response(content=f"{shown}\n-# job `{job.id}`")
 
     async def deliver(self, job: JobRow, video: Path | None, link: str | None) -> int | None:
         assert job.channel_id is not None

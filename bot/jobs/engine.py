@@ -29,6 +29,7 @@ from bot.errors import StoreBusy
 from bot.jobs import endings, follow, submit
 from bot.jobs.context import EngineConfig, JobContext, Notifier
 from bot.kinds import JobRequest, kind_of
+from bot.line import LineWatch, start_order_now
 from bot.models import ENDS, IN_FLIGHT, JobState, Requester
 from bot.pricing import Price
 from bot.providers.base import Provider, ProviderTask
@@ -83,6 +84,7 @@ class JobEngine:
             clock=clock,
         )
         self.last_dispatch_at = 0.0  # time.time() of the dispatcher's last pass, for /healthz
+        self.line = LineWatch()  # waiting members hear their new place when the line moves
         self._wake = asyncio.Event()
         self._owners: dict[str, asyncio.Task[None]] = {}
         self._nudges: dict[str, asyncio.Event] = {}  # set: "the job moved, look again"
@@ -211,6 +213,7 @@ class JobEngine:
             next_due: float | None = None
             try:
                 next_due = await self._dispatch_once()
+                await self._show_places()
             except StoreBusy:
                 log.warning("dispatcher: the database is busy; trying again")
             except Exception:
@@ -232,7 +235,9 @@ class JobEngine:
             await self._sweep()
         active = await self.store.active_by_provider()  # one count per pass, kept up to date below
         next_due: float | None = None
-        for job in await self.store.jobs_in([JobState.QUEUED], self.origin):
+        # Fairness: round-robin between servers and between members (bot/fairness.py); the slot
+        # limits below still decide whether each job may start now.
+        for job in await start_order_now(self.store, self.origin, now):
             if job.not_before is not None and job.not_before > now:
                 next_due = job.not_before if next_due is None else min(next_due, job.not_before)
                 continue
@@ -244,6 +249,12 @@ class JobEngine:
                 continue
             active[job.provider] = active.get(job.provider, 0) + 1
         return next_due
+
+    async def _show_places(self) -> None:
+        """Tell the waiting jobs whose place in line changed (bounded: only changes are sent)."""
+        now = self.ctx.clock()
+        ordered = await start_order_now(self.store, self.origin, now)
+        await self.line.refresh(self.store, ordered, self.config.provider_max_concurrency, now, self.ctx.progress_soon)
 
     async def _sweep(self) -> None:
         """Every job that needs work gets an owner; an owner of a job out of time is woken."""
