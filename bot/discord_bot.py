@@ -12,6 +12,7 @@ import json
 import logging
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from bot.store import JobRow
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.motion", "cogs.animate", "cogs.quota", "cogs.admin")
+EXTENSIONS = ("cogs.motion", "cogs.animate", "cogs.quota", "cogs.admin", "cogs.challenge", "cogs.jobs")
 # Interaction tokens live 15 minutes; stop editing a little before, so an edit never races the expiry.
 TOKEN_LIFE_SECONDS = 14 * 60
 
@@ -50,6 +51,9 @@ class DiscordNotifier:
     def __init__(self, bot: MotionBot) -> None:
         self.bot = bot
         self._status: dict[str, tuple[discord.Interaction, float]] = {}
+        # Results posted their own way (a challenge entry goes to its thread with a Vote button):
+        # the first poster that returns a message has posted it; None means "not mine".
+        self.result_posters: list[Callable[[JobRow, Path | None, str | None], Awaitable[discord.Message | None]]] = []
 
     def track(self, job_id: str, interaction: discord.Interaction) -> None:
         # The token's clock started when the user ran the command, not when the job was queued.
@@ -74,6 +78,11 @@ class DiscordNotifier:
             await interaction.edit_original_response(content=f"{shown}\n-# job `{job.id}`")
 
     async def deliver(self, job: JobRow, video: Path | None, link: str | None) -> int | None:
+        for post in self.result_posters:
+            posted = await post(job, video, link)
+            if posted is not None:
+                await self._show_done(job, posted)
+                return posted.id
         assert job.channel_id is not None
         channel = self.bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
         content = f"<@{job.user_id}> your video is ready!"
@@ -108,6 +117,13 @@ class DiscordNotifier:
                 pass
         self._status.pop(job.id, None)
         return message.id
+
+    async def _show_done(self, job: JobRow, message: discord.Message) -> None:
+        interaction = self._live_interaction(job.id)
+        self._status.pop(job.id, None)
+        if interaction is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.edit_original_response(content=f"Done! {message.jump_url}", view=None)
 
     async def _direct_message(
         self, job: JobRow, content: str, video: Path | None, why: discord.HTTPException

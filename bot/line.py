@@ -68,6 +68,7 @@ async def estimate_places(
 ) -> list[Place]:
     """Place and estimate of each of `jobs` (all in `ordered`): one read per provider."""
     where = places(ordered)
+    slots = max(1, slots)  # an operator may hold a provider at 0 slots: estimate as if one frees up
     durations: dict[str, list[float]] = {}
     running: dict[str, list[float]] = {}
     result = []

@@ -111,3 +111,11 @@ class Requester(BaseModel):
     channel_id: int | None = None
     origin: Literal["discord", "terminal"] = "discord"
     upload_limit: int = 10 * 1024 * 1024  # bytes Discord accepts for this guild
+    # A challenge entry the server pays for: the job stays the member's, the credits come from the
+    # server's budget only (reserved as user 0, like the terminal's operators: no member allowance).
+    charge_server: bool = False
+
+    @property
+    def payer_id(self) -> int:
+        """Whose allowance the reservation is written against."""
+        return 0 if self.charge_server else self.user_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import TYPE_CHECKING
 
 import discord
@@ -11,6 +12,7 @@ from discord.ext import commands
 
 from bot.errors import ProviderError, Refusal
 from bot.intake import IncomingFile, precheck
+from bot.line import place_of
 from bot.models import MotionOptions, Requester
 
 if TYPE_CHECKING:
@@ -120,13 +122,15 @@ class MotionCog(commands.Cog):
         except ProviderError as exc:
             await interaction.edit_original_response(content=f"❌ {exc.user_message}")
             return
-        position = await core.store.queue_position(job.id)
+        now = time.time()
+        line = await place_of(core.store, job.id, core.origin, core.engine.config.provider_max_concurrency, now)
         status = await core.quotas.status(core.store, interaction.user.id, interaction.guild_id)
-        place = f"Queued (#{position} in line)" if position else "Starting now"
+        place = f"Queued (#{line.place} in line)" if line else "Starting now"
+        estimate = f"\n{line.text(now).render(getattr(interaction, 'locale', None))}" if line else ""
         await interaction.edit_original_response(
             content=(
                 f"{place}. This video costs {price.credits} credits ({price.explain()}); "
-                f"you have {status.left} left today.\nThe result will be posted in this channel.\n-# job `{job.id}`"
+                f"you have {status.left} left today.{estimate}\nThe result will be posted in this channel.\n-# job `{job.id}`"
             ),
             view=cancel_view(job.id),
         )

@@ -14,7 +14,6 @@ import pytest_asyncio
 from discord.ext import commands
 
 from tests.discord_standin import Guild, StandIn, User, run_client
-from tests.discord_standin.fixtures import standin  # noqa: F401
 from tests.discord_standin.state import CREATE_PUBLIC_THREADS, SEND_MESSAGES_IN_THREADS
 
 
@@ -61,7 +60,7 @@ class ThreadBot(commands.Bot):
 
 
 @pytest_asyncio.fixture
-async def guild(standin: StandIn) -> Guild:  # noqa: F811
+async def guild(standin: StandIn) -> Guild:
     alice = standin.create_user("alice")
     return await standin.create_guild("Threads", channels=["general"], members=[alice])
 
@@ -71,7 +70,7 @@ def member(standin: StandIn, guild: Guild, name: str) -> User:
 
 
 @pytest_asyncio.fixture
-async def bot(standin: StandIn, guild: Guild) -> AsyncIterator[ThreadBot]:  # noqa: F811
+async def bot(standin: StandIn, guild: Guild) -> AsyncIterator[ThreadBot]:
     client = ThreadBot()
     async with run_client(client, standin):
         target = discord.Object(guild.id)
@@ -81,7 +80,7 @@ async def bot(standin: StandIn, guild: Guild) -> AsyncIterator[ThreadBot]:  # no
     assert standin.unhandled == []
 
 
-async def test_a_thread_on_a_message_carries_posts_and_clicks(standin: StandIn, guild: Guild, bot: ThreadBot) -> None:  # noqa: F811
+async def test_a_thread_on_a_message_carries_posts_and_clicks(standin: StandIn, guild: Guild, bot: ThreadBot) -> None:
     general = guild.channel_named("general")
     alice = member(standin, guild, "alice")
     handle = await standin.invoke("card", user=alice, channel=general)
@@ -106,7 +105,7 @@ async def test_a_thread_on_a_message_carries_posts_and_clicks(standin: StandIn, 
     assert isinstance(channel, discord.Thread) and channel.id == thread.id and channel.parent_id == general.id
 
 
-async def test_a_later_client_finds_the_thread_in_guild_create(standin: StandIn, guild: Guild, bot: ThreadBot) -> None:  # noqa: F811
+async def test_a_later_client_finds_the_thread_in_guild_create(standin: StandIn, guild: Guild, bot: ThreadBot) -> None:
     general = guild.channel_named("general")
     handle = await standin.invoke("card", user=member(standin, guild, "alice"), channel=general)
     await handle.wait_for("edit_original", lambda s: s.accepted)
@@ -119,7 +118,7 @@ async def test_a_later_client_finds_the_thread_in_guild_create(standin: StandIn,
         assert found is not None and found.name == "card thread"
 
 
-async def test_opening_a_thread_twice_or_without_permission_is_refused(standin: StandIn, guild: Guild, bot: ThreadBot) -> None:  # noqa: F811
+async def test_opening_a_thread_twice_or_without_permission_is_refused(standin: StandIn, guild: Guild, bot: ThreadBot) -> None:
     general = guild.channel_named("general")
     alice = member(standin, guild, "alice")
     for role in guild.roles.values():  # nobody may open threads: Discord answers 403 / 50013

@@ -276,7 +276,7 @@ class JobEngine:
         async with self.store.transaction() as db:
             await self.quotas.reserve(
                 self.store,
-                user_id=requester.user_id,
+                user_id=requester.payer_id,  # the member, or the server for a challenge it pays for
                 guild_id=requester.guild_id,
                 job_id=job_id,
                 amount=price.credits,

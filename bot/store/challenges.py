@@ -124,6 +124,10 @@ class ChallengeQueries(StoreBase):
         )
         return [ChallengeRow.from_row(r) for r in rows]
 
+    async def next_challenge_end(self, db: aiosqlite.Connection | None = None) -> float | None:
+        row = await self._row("SELECT MIN(ends_at) FROM challenges WHERE state = 'open' AND card_message_id IS NOT NULL", (), db)
+        return float(row[0]) if row and row[0] is not None else None
+
     async def close_challenge(self, challenge_id: int, now: float, db: aiosqlite.Connection | None = None) -> bool:
         """open -> closing: no entry or vote is taken from here on. False if it was not open."""
         async with self.atomic(db) as conn:
