@@ -102,6 +102,12 @@ async def test_jobs_pages_and_cancel_only_my_own(standin: StandIn, tmp_path: Pat
         assert (await older.first_answer()).callback_type == 7  # the same private message, edited
         assert "page 2 of 2" in page.content and ids_shown(page.content) == [job_id(1), job_id(0)]
 
+        # /quota lists alice's waiting video with its place in line (hers was queued before bob's).
+        quota = await standin.invoke("quota", user=alice, channel=general)
+        await quota.first_answer()
+        assert quota.original is not None
+        assert f"`{job_id(6)}` motion: #1 in line: should start in" in quota.original.content
+
         # /cancel: bob sees only his own waiting job, and cannot cancel alice's.
         offered = await standin.autocomplete("cancel", user=bob, channel=general, options={"job": ""}, focused="job")
         await offered.first_answer()

@@ -45,11 +45,14 @@ class MemberJobQueries(StoreBase):
     async def recent_starts(self, since: float, db: aiosqlite.Connection | None = None) -> list[Started]:
         """Each member's (per server) last start since `since`: when a job of theirs was sent, or
         claimed for sending (the dispatcher's round-robin goes on from there)."""
+        # Two index-friendly halves (jobs_submitted; jobs_state): this runs on dispatcher passes.
         rows = await self._rows(
-            """SELECT user_id, guild_id, MAX(COALESCE(submitted_at, updated_at)) FROM jobs
-               WHERE (submitted_at IS NOT NULL OR state = 'submitting') AND COALESCE(submitted_at, updated_at) >= ?
-               GROUP BY user_id, guild_id""",
-            (since,),
+            """SELECT user_id, guild_id, MAX(at) FROM (
+                   SELECT user_id, guild_id, submitted_at AS at FROM jobs WHERE submitted_at >= ?
+                   UNION ALL
+                   SELECT user_id, guild_id, updated_at AS at FROM jobs WHERE state = 'submitting' AND updated_at >= ?
+               ) GROUP BY user_id, guild_id""",
+            (since, since),
             db,
         )
         return [Started(user_id=int(r[0]), guild_id=r[1], started_at=float(r[2])) for r in rows]

@@ -93,8 +93,9 @@ MIGRATIONS: list[str] = [
     CREATE INDEX intake_requests_state ON intake_requests(state, created_at);
     """,
     # 6: motion challenges (issue 9): a server's shared event, its entries (jobs) and their votes,
-    # and which role (besides Manage Server) may start one. `challenges.id` is SQLite's rowid on
-    # purpose: a short number for button ids (PostgreSQL: an identity column).
+    # which role (besides Manage Server) may start one; an index for the dispatcher's round-robin.
+    # `challenges.id` is SQLite's rowid on purpose: a short number for button ids (PostgreSQL: an
+    # identity column).
     """
     CREATE TABLE challenges (
         id INTEGER PRIMARY KEY,
@@ -133,6 +134,8 @@ MIGRATIONS: list[str] = [
         at REAL NOT NULL,
         PRIMARY KEY (job_id, voter_id)
     );
+    -- who started lately, for the dispatcher's round-robin (bot/store/member_jobs.py)
+    CREATE INDEX jobs_submitted ON jobs(submitted_at);
     CREATE TABLE challenge_settings (
         guild_id BIGINT PRIMARY KEY,
         starter_role_id BIGINT,
