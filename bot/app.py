@@ -18,16 +18,18 @@ import aiohttp
 
 from bot.animate.models import AnimateOptions
 from bot.errors import ProviderUnavailable
-from bot.gate import Gate
+from bot.gate import Asker, Gate
 from bot.http import HttpClient
-from bot.intake import IncomingFile, take_motion_request
+from bot.intake import IncomingFile
 from bot.intake_animate import AnimatePrepared, confirm_animate, prepare_animate
+from bot.intake_fix import accept_fix, take_or_offer
 from bot.jobs import EngineConfig, JobEngine, Notifier
 from bot.models import MotionOptions, Requester
 from bot.pricing import Price
 from bot.providers.base import Provider
 from bot.providers.registry import build_providers, choose_default
 from bot.quotas import QuotaPolicy
+from bot.retention import run_sweeps
 from bot.settings import Settings
 from bot.signing import Links, Signer, load_key
 from bot.store import JobRow, Store
@@ -122,6 +124,8 @@ class CoreApp:
                 job_timeout=s.job_timeout_minutes * 60,
                 provider_max_concurrency=s.provider_max_concurrency,
                 failover=s.provider_failover,
+                keep_files=s.result_retention_days > 0,
+                result_link_ttl=s.result_retention_days * 86400 if s.result_retention_days > 0 else None,
             ),
             origin=origin,
         )
@@ -133,6 +137,9 @@ class CoreApp:
             await provider.start()
         await engine.start()
         stack.push_async_callback(engine.stop)
+        if s.result_retention_days > 0:  # 0: files go when the job ends (bot/jobs/endings.py)
+            sweeps = asyncio.create_task(run_sweeps(store, s.data_dir, s.result_retention_days), name="retention-sweeps")
+            stack.push_async_callback(_cancel, sweeps)
         return cls(
             s,
             notifier,
@@ -183,7 +190,13 @@ class CoreApp:
         options: MotionOptions,
         provider: str | None = None,
     ) -> tuple[JobRow, Price]:
-        return await take_motion_request(self.engine, self.http, requester, self.provider(provider), image, video, options)
+        """Check, price and queue one /motion job; raises FixOffered when a fix would make the inputs pass."""
+        return await take_or_offer(self.engine, self.http, requester, self.provider(provider), image, video, options)
+
+    async def accept_fix(self, offer_id: str, asker: Asker) -> tuple[JobRow, Price]:
+        """The member accepted a fix (bot/intake_fix.py): the gate, then the fixed job, charged as usual."""
+        await self.gate.check(asker)
+        return await accept_fix(self.engine, self.http, offer_id, asker.user_id)
 
     async def prepare_animate(
         self,
@@ -202,3 +215,8 @@ class CoreApp:
 
     async def confirm_animate(self, job_id: str, user_id: int) -> tuple[JobRow, Price]:
         return await confirm_animate(self.engine, job_id, user_id)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)

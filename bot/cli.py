@@ -30,7 +30,9 @@ from pathlib import Path
 from bot.animate.models import AnimateOptions
 from bot.app import CoreApp
 from bot.errors import ProviderError, ProviderUnavailable, Refusal, StoreBusy
+from bot.gate import Asker
 from bot.intake import IncomingFile
+from bot.intake_fix import FixOffered
 from bot.models import MotionOptions, Requester
 from bot.pricing import Price
 from bot.quotas import TERMINAL_USER_ID
@@ -61,6 +63,12 @@ EXPECTED_ERRORS: dict[type[BaseException], tuple[Callable[[BaseException], str],
     OSError: (lambda exc: f"error: {exc} (check WEB_HOST, WEB_PORT and DATA_DIR)", EXIT_INPUT),
     ProviderUnavailable: (lambda exc: f"error: {exc}", EXIT_INPUT),
     Refusal: (lambda exc: f"refused: {exc}", EXIT_INPUT),
+    FixOffered: (
+        lambda exc: "\n".join(
+            [f"refused: {exc}", *(str(text) for text in exc.offer.explain()), "Run again with --fix to do this."]  # type: ignore[attr-defined]
+        ),
+        EXIT_INPUT,
+    ),
     ProviderError: (lambda exc: f"provider error: {exc}", EXIT_PROVIDER),
     StoreBusy: (lambda exc: BUSY_LINE, EXIT_BUSY),
     KeyboardInterrupt: (lambda exc: "interrupted", EXIT_INTERRUPTED),
@@ -105,6 +113,11 @@ def add_motion_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--prompt", default="")
     p.add_argument("--keep-sound", action="store_true")
     p.add_argument("--provider", help="provider name (default: DEFAULT_PROVIDER or the first configured)")
+    p.add_argument(
+        "--fix", action="store_true",
+        help="if the clip is too long for its orientation or the image's aspect is out of range, trim the clip "
+        "to the limit or pad the image (on a blurred copy of itself) and go on, instead of refusing",
+    )
     p.add_argument(
         "--timeout", type=float, default=None,
         help="give up waiting after this many seconds (the job goes on; the next run finishes it)",
@@ -197,7 +210,15 @@ async def run_motion(settings: Settings, args: argparse.Namespace) -> int:
     image = local_file(args.image)
     video = local_file(args.video) if args.video else None
     async with terminal_core(settings, notifier, args.provider) as (core, resumed):
-        job, price = await core.submit_motion(TERMINAL_REQUESTER, image, video, options, args.provider)
+        try:
+            job, price = await core.submit_motion(TERMINAL_REQUESTER, image, video, options, args.provider)
+        except FixOffered as offered:
+            if not args.fix:
+                raise
+            for text in offered.offer.explain():
+                print(f"fixing: {text}", file=sys.stderr)
+            asker = Asker(user_id=TERMINAL_USER_ID, guild_id=None, channel_id=None, action="motion")
+            job, price = await core.accept_fix(offered.offer.offer_id, asker)
         return await wait_and_report(core, notifier, job, price, args, resumed)
 
 

@@ -25,10 +25,13 @@ from bot.app import CoreApp
 from bot.errors import DeliveryImpossible, DeliveryTooLarge
 from bot.settings import Settings
 from bot.store import JobRow
+from cogs.results import failure_view, result_post_parts
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.motion", "cogs.animate", "cogs.quota", "cogs.admin", "cogs.challenge", "cogs.jobs")
+EXTENSIONS = (
+    "cogs.motion", "cogs.animate", "cogs.quota", "cogs.admin", "cogs.results", "cogs.fixes", "cogs.challenge", "cogs.jobs",
+)
 # Interaction tokens live 15 minutes; stop editing a little before, so an edit never races the expiry.
 TOKEN_LIFE_SECONDS = 14 * 60
 
@@ -92,6 +95,7 @@ class DiscordNotifier:
         if link:
             content += f"\nIt is too large to attach here, so here is a link: {link}"
         mentions = discord.AllowedMentions(users=[discord.Object(job.user_id)], roles=False, everyone=False)
+        view, reference = await result_post_parts(self.bot, job)  # buttons; a remix replies to its original
         try:
             if video is not None:
                 message = await channel.send(
@@ -99,9 +103,14 @@ class DiscordNotifier:
                     file=discord.File(video, filename=f"motion-{job.id}.mp4"),
                     nonce=nonce_for(job, "job"),
                     allowed_mentions=mentions,
+                    view=view,
+                    reference=reference,  # type: ignore[arg-type]
                 )
             else:
-                message = await channel.send(content, nonce=nonce_for(job, "job"), allowed_mentions=mentions)
+                message = await channel.send(
+                    content, nonce=nonce_for(job, "job"), allowed_mentions=mentions, view=view,
+                    reference=reference,  # type: ignore[arg-type]
+                )
         except discord.HTTPException as exc:
             if exc.status == 413 or exc.code == 40005:
                 raise DeliveryTooLarge() from exc
@@ -141,7 +150,9 @@ class DiscordNotifier:
         if interaction is not None:
             try:
                 # Still private while we can: a failure is the user's business.
-                await interaction.edit_original_response(content=f"❌ {text}\n-# job `{job.id}`", view=None)
+                await interaction.edit_original_response(
+                    content=f"❌ {text}\n-# job `{job.id}`", view=failure_view(self.bot, job, interaction.locale)
+                )
                 return
             except discord.HTTPException:
                 pass
@@ -152,6 +163,7 @@ class DiscordNotifier:
         try:
             await channel.send(
                 content,
+                view=failure_view(self.bot, job) or discord.utils.MISSING,
                 nonce=nonce_for(job, "end"),
                 allowed_mentions=discord.AllowedMentions(users=[discord.Object(job.user_id)], roles=False, everyone=False),
             )

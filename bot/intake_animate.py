@@ -41,7 +41,7 @@ from bot.i18n import Text
 from bot.intake import IncomingFile, fetch
 from bot.jobs import JobEngine, new_job_id
 from bot.media import check_image, precheck_image
-from bot.models import MediaFile, Requester
+from bot.models import Lineage, MediaFile, Requester
 from bot.pricing import Price, animate_price_for
 from bot.store import JobRow
 
@@ -173,8 +173,11 @@ def _expired(pending: AnimatePending, now: float) -> bool:
     return now - pending.created_at > PENDING_TTL_SECONDS
 
 
-async def confirm_animate(engine: JobEngine, job_id: str, user_id: int, now: float | None = None) -> tuple[JobRow, Price]:
-    """Make it: reserve the credits and queue the planned job (once; a second click finds the job)."""
+async def confirm_animate(
+    engine: JobEngine, job_id: str, user_id: int, now: float | None = None, lineage: Lineage | None = None
+) -> tuple[JobRow, Price]:
+    """Make it: reserve the credits and queue the planned job (once; a second click finds the job).
+    `lineage`: where a remix comes from (bot/remix.py)."""
     if await engine.store.get_job(job_id) is not None:
         raise PlanExpired(Text("This video is already queued."))  # type: ignore[arg-type]  # rendered per reader
     pending = load_pending(engine, job_id)
@@ -185,7 +188,9 @@ async def confirm_animate(engine: JobEngine, job_id: str, user_id: int, now: flo
         raise PlanExpired(
             Text("This preview expired after 15 minutes and nothing was spent; run /animate again.")  # type: ignore[arg-type]
         )
-    job = await engine.create_motion_job(pending.requester, pending.request, pending.provider, pending.price, job_id=job_id)
+    job = await engine.create_motion_job(
+        pending.requester, pending.request, pending.provider, pending.price, job_id=job_id, lineage=lineage
+    )
     (engine.job_dir(job_id) / PENDING_NAME).unlink(missing_ok=True)
     (engine.job_dir(job_id) / PREVIEW_NAME).unlink(missing_ok=True)
     return job, pending.price

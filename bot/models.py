@@ -119,3 +119,13 @@ class Requester(BaseModel):
     def payer_id(self) -> int:
         """Whose allowance the reservation is written against."""
         return 0 if self.charge_server else self.user_id
+
+
+class Lineage(BaseModel):
+    """Where a new job comes from (a remix of a result, a retry of a failed job) and which message
+    its result answers: written with the job, in the same transaction."""
+
+    parent_job_id: str | None = None
+    relation: str = "remix"  # "remix", "retry", "challenge", ...
+    reply_channel_id: int | None = None
+    reply_to_message_id: int | None = None

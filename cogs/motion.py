@@ -12,6 +12,7 @@ from discord.ext import commands
 
 from bot.errors import ProviderError, Refusal
 from bot.intake import IncomingFile, precheck
+from bot.intake_fix import FixOffered
 from bot.line import place_of
 from bot.models import MotionOptions, Requester
 
@@ -116,6 +117,12 @@ class MotionCog(commands.Cog):
         )
         try:
             job, price = await core.submit_motion(requester, image_in, video_in, options, provider)
+        except FixOffered as offered:  # almost right: offer the trim or pad
+            # cogs/fixes.py builds on this module: imported here, not at the top
+            from cogs.fixes import show_fix_offer
+
+            await show_fix_offer(interaction, offered)
+            return
         except Refusal as refusal:
             await interaction.edit_original_response(content=f"❌ {refusal}")
             return

@@ -51,7 +51,8 @@ class FakeChannel:
     messages: list[FakeMessage] = field(default_factory=list)
 
     async def send(self, content: str, *, file: discord.File | None = None, nonce: str | None = None,
-                   allowed_mentions: discord.AllowedMentions | None = None) -> FakeMessage:
+                   allowed_mentions: discord.AllowedMentions | None = None, view: discord.ui.View | None = None,
+                   reference: discord.MessageReference | None = None) -> FakeMessage:
         for message in self.messages:
             if nonce is not None and message.nonce == nonce:
                 return message  # Discord's enforce_nonce
@@ -115,6 +116,9 @@ class FakeBot:
 
     def get_partial_messageable(self, channel_id: int, guild_id: int | None = None) -> FakeChannel:
         return self.channel
+
+    def get_guild(self, guild_id: int) -> None:
+        return None  # the result buttons' labels then use English
 
 
 class Cdn:
@@ -356,7 +360,8 @@ async def test_template_autocomplete_lists_the_providers_motions(bot: FakeBot) -
     from tests.core_harness import with_templates
 
     cog = MotionCog(bot)  # type: ignore[arg-type]
-    assert await MotionCog.template_autocomplete(cog, FakeInteraction(), "") == []  # the plain simulator has none
+    own = await MotionCog.template_autocomplete(cog, FakeInteraction(), "")  # type: ignore[arg-type]
+    assert [(c.name, c.value) for c in own] == [("Wave", "sim-wave"), ("Spin", "sim-spin"), ("Jump", "sim-jump")]
     with_templates(bot.core, [MotionTemplate(id="t1", name="Heart Gesture Dance"), MotionTemplate(id="t2", name="Moonwalk")])
     choices = await MotionCog.template_autocomplete(cog, FakeInteraction(), "moon")  # type: ignore[arg-type]
     assert [(c.name, c.value) for c in choices] == [("Moonwalk", "t2")]

@@ -79,6 +79,10 @@ class EngineConfig:
     # How often the dispatcher also looks for jobs that need work but have no running task
     # (a task that died on a database error, a job that ran out of time).
     sweep_interval: float = 5.0
+    # Keep a finished job's inputs and result in its folder (RESULT_RETENTION_DAYS > 0): remixes,
+    # Try again and result links need them; bot/retention.py deletes them when they are old.
+    keep_files: bool = False
+    result_link_ttl: float | None = None  # seconds a posted result link works; None: MEDIA_LINK_TTL_SECONDS
 
 
 def can_move(job: JobRow, task: ProviderTask) -> bool:

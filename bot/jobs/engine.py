@@ -30,7 +30,7 @@ from bot.jobs import endings, follow, submit
 from bot.jobs.context import EngineConfig, JobContext, Notifier
 from bot.kinds import JobRequest, kind_of
 from bot.line import LineWatch, start_order_now
-from bot.models import ENDS, IN_FLIGHT, JobState, Requester
+from bot.models import ENDS, IN_FLIGHT, JobState, Lineage, Requester
 from bot.pricing import Price
 from bot.providers.base import Provider, ProviderTask
 from bot.quotas import QuotaPolicy
@@ -267,9 +267,9 @@ class JobEngine:
     # --- intake -----------------------------------------------------------------------------
     async def create_job(
         self, requester: Requester, kind: str, request: BaseModel, provider_name: str, price: Price,
-        job_id: str | None = None,
+        job_id: str | None = None, lineage: Lineage | None = None,
     ) -> JobRow:
-        """Reserve the credits and write the queued job in one transaction.
+        """Reserve the credits and write the queued job (and its lineage, if any) in one transaction.
 
         Raises QuotaRefused (nothing written) when a limit does not allow it."""
         job_id = job_id or new_job_id()
@@ -296,15 +296,25 @@ class JobEngine:
                 upload_limit=requester.upload_limit,
                 db=db,
             )
+            if lineage is not None:
+                await self.store.insert_link(
+                    job_id=job_id,
+                    parent_job_id=lineage.parent_job_id,
+                    relation=lineage.relation,
+                    reply_channel_id=lineage.reply_channel_id,
+                    reply_to_message_id=lineage.reply_to_message_id,
+                    db=db,
+                )
         log.info("job %s: %s queued for %s, %d credits", job_id, kind, provider_name, price.credits)
         self._wake.set()
         return await self.ctx.get(job_id)
 
     async def create_motion_job(
-        self, requester: Requester, request: JobRequest, provider_name: str, price: Price, job_id: str | None = None
+        self, requester: Requester, request: JobRequest, provider_name: str, price: Price, job_id: str | None = None,
+        lineage: Lineage | None = None,
     ) -> JobRow:
         """A job of the request's own kind (motion, animate): everything after this is kind-agnostic."""
-        return await self.create_job(requester, kind_of(request), request, provider_name, price, job_id)
+        return await self.create_job(requester, kind_of(request), request, provider_name, price, job_id, lineage)
 
     async def wait_for_end(self, job_id: str, timeout: float | None = None) -> JobRow:
         """Until the job is delivered, failed, cancelled or expired (and the user told)."""

@@ -14,15 +14,16 @@ from bot.store.challenges import ChallengeQueries, ChallengeRow, EntryRow
 from bot.store.jobs import JobQueries
 from bot.store.ledger import LedgerQueries
 from bot.store.member_jobs import MemberJobQueries
+from bot.store.results import JobLink, ResultQueries
 from bot.store.rows import JOB_COLUMNS, JobRow, Usage
 from bot.store.schema import HISTORY_TRIGGER, MIGRATIONS
 
 
-class Store(JobQueries, LedgerQueries, ChallengeQueries, MemberJobQueries, StoreBase):
+class Store(JobQueries, LedgerQueries, ResultQueries, ChallengeQueries, MemberJobQueries, StoreBase):
     """Every query the bot makes; see the modules for each area."""
 
 
 __all__ = [
-    "HISTORY_TRIGGER", "JOB_COLUMNS", "MIGRATIONS", "ChallengeRow", "EntryRow", "JobRow", "Store", "StoreBase", "Usage",
-    "is_busy",
+    "HISTORY_TRIGGER", "JOB_COLUMNS", "MIGRATIONS", "ChallengeRow", "EntryRow", "JobLink", "JobRow", "Store", "StoreBase",
+    "Usage", "is_busy",
 ]

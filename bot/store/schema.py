@@ -92,6 +92,24 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX intake_requests_state ON intake_requests(state, created_at);
     """,
+    # 5: results and remixes: a job's lineage (which job it reuses, which message its result
+    # answers) and when the retention sweep deleted its files
+    """
+    CREATE TABLE job_links (
+        job_id TEXT PRIMARY KEY REFERENCES jobs(id),
+        parent_job_id TEXT REFERENCES jobs(id),
+        relation TEXT NOT NULL,
+        reply_channel_id BIGINT,
+        reply_to_message_id BIGINT,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX job_links_parent ON job_links(parent_job_id);
+    CREATE TABLE job_files (
+        job_id TEXT PRIMARY KEY REFERENCES jobs(id),
+        swept_at REAL NOT NULL
+    );
+    CREATE INDEX jobs_finished ON jobs(finished_at);
+    """,
     # 6: motion challenges (issue 9): a server's shared event, its entries (jobs) and their votes,
     # which role (besides Manage Server) may start one; an index for the dispatcher's round-robin.
     # `challenges.id` is SQLite's rowid on purpose: a short number for button ids (PostgreSQL: an

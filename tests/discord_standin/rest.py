@@ -44,6 +44,8 @@ from tests.discord_standin.state import (
 if TYPE_CHECKING:
     from tests.discord_standin.server import StandIn
 
+MANAGE_MESSAGES = 1 << 13
+
 API_PREFIX = "/api/v10"
 NONCE_WINDOW = 5 * 60.0  # "the past few minutes" in Discord's docs on enforce_nonce
 MAX_CONTENT = 2000
@@ -493,7 +495,14 @@ class RestApi:
         return json_response(message.payload())
 
     async def delete_message(self, request: web.Request) -> web.Response:
-        await self.s.delete_message(self.message(request, self.channel(request)))
+        channel = self.channel(request)
+        message = self.message(request, channel)
+        if message.author.id != self.s.bot_user.id:
+            # Someone else's message: only with Manage Messages, as on Discord.
+            guild = self.s.guilds.get(channel.guild_id) if channel.guild_id else None
+            if guild is None or not guild.permissions_of(self.s.bot_user.id) & MANAGE_MESSAGES:
+                raise ApiError(403, 50013, "Missing Permissions")
+        await self.s.delete_message(message)
         return web.Response(status=204)
 
     # --- interactions --------------------------------------------------------------

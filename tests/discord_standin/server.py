@@ -53,6 +53,7 @@ from tests.discord_standin.state import (
     EVERYONE_PERMISSIONS,
     LOADING,
     MENTION_RE,
+    REPLY,
     ROLE_MENTION_RE,
     Cdn,
     Channel,
@@ -619,6 +620,7 @@ class StandIn:
         """`flags` are the stand-in's own (LOADING for a deferral); the body's are filtered."""
         flags = (int(body.get("flags") or 0) & SETTABLE_FLAGS) | flags
         ephemeral = bool(flags & EPHEMERAL)
+        referenced = self._replied_to(channel, body.get("message_reference"))
         message = Message(
             id=self.snowflakes.next(),
             channel_id=channel.id,
@@ -629,11 +631,12 @@ class StandIn:
             components=list(body.get("components") or []),
             flags=flags,
             nonce=str(body["nonce"]) if body.get("nonce") is not None else None,
-            message_reference=body.get("message_reference"),
+            message_reference=body.get("message_reference") if referenced is not None else None,
+            referenced=referenced,
         )
         message.attachments = self._attachments(channel, body, uploads, [], ephemeral)
         if message.message_reference:
-            message.type = 19  # REPLY
+            message.type = REPLY
         if interaction is not None:
             message.webhook_id = message.application_id = self.application_id
             # Messages from a slash command's token are CHAT_INPUT_COMMAND messages.
@@ -650,6 +653,20 @@ class StandIn:
                 channel.message_count += 1
         await self._dispatch_message("MESSAGE_CREATE", message)
         return message
+
+    def _replied_to(self, channel: Channel, reference: dict[str, Any] | None) -> Message | None:
+        """The message a reply answers. Discord refuses a reply to a message that is not (or no
+        longer) in the channel, unless `fail_if_not_exists` is false: then it posts a plain message."""
+        if not reference:
+            return None
+        found = self.messages_by_id.get(int(reference.get("message_id") or 0))
+        in_channel = int(reference.get("channel_id") or channel.id) == channel.id
+        if found is not None and not found.deleted and found.channel_id == channel.id and in_channel:
+            return found
+        if reference.get("fail_if_not_exists", True):
+            unknown = {"_errors": [{"code": "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "message": "Unknown message"}]}
+            raise ApiError(400, 50035, "Invalid Form Body", {"message_reference": unknown})
+        return None
 
     async def edit_message(self, message: Message, body: dict[str, Any], uploads: list[UploadedPart]) -> None:
         if "content" in body:

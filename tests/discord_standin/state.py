@@ -39,6 +39,7 @@ THREAD_TYPES = (10, 11, 12)  # announcement, public and private threads
 
 # Message flags the stand-in sets itself.
 EPHEMERAL = 1 << 6
+REPLY = 19  # message type of a reply
 LOADING = 1 << 7
 
 MIB = 1024 * 1024
@@ -469,6 +470,7 @@ class Message:
     mention_everyone: bool = False
     allowed_mentions: dict[str, Any] | None = None
     message_reference: dict[str, Any] | None = None
+    referenced: Message | None = None  # the message a reply answers (shown as `referenced_message`)
     webhook_id: int | None = None
     application_id: int | None = None
     interaction_metadata: dict[str, Any] | None = None
@@ -518,6 +520,10 @@ class Message:
             data["interaction_metadata"] = self.interaction_metadata
         if self.message_reference is not None:
             data["message_reference"] = self.message_reference
+        if self.type == REPLY:
+            # One level deep, as Discord sends it; null once the replied-to message was deleted.
+            shown = self.referenced if self.referenced is not None and not self.referenced.deleted else None
+            data["referenced_message"] = shown.payload() if shown is not None else None
         return data
 
 
