@@ -27,12 +27,14 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from bot.downloads import downloader_or_fallback
 from bot.errors import Refusal
+from bot.gate import Asker
 from bot.i18n import Text
 from bot.intake import IncomingFile, take_file
 from bot.line import place_of
 from bot.media import check_video, precheck_image, precheck_video
-from bot.models import MotionOptions, Requester
+from bot.models import Lineage, MediaFile, MotionOptions, Requester
 from bot.pricing import Price
+from bot.remix import StoredMotion, make_with_motion
 from bot.store import ChallengeRow, EntryRow, JobRow
 
 if TYPE_CHECKING:
@@ -46,6 +48,7 @@ MAX_HOURS = 24 * 30  # a month
 WINNERS = 3  # how many top entries the results post names
 CARD_EDIT_INTERVAL = 5.0  # seconds between two edits of one card (entry counts coalesce)
 CHECK_INTERVAL = 30.0  # seconds between two looks for challenges whose end time has passed
+ENTRY_RELATION = "challenge"  # an entry's lineage (job_links.relation); its reply_channel_id is the thread
 
 
 class ChallengePoster(Protocol):
@@ -73,6 +76,15 @@ def refuse(text: Text) -> Refusal:
 def may_start(*, manage_server: bool, role_ids: Iterable[int], starter_role: int | None) -> bool:
     """Manage Server, or the role the admins chose (/challenge role)."""
     return manage_server or (starter_role is not None and starter_role in set(role_ids))
+
+
+def stored_motion(challenge: ChallengeRow) -> StoredMotion:
+    """The challenge's clip and options, as "Use this motion" takes a stored motion."""
+    clip = Path(challenge.clip_path)
+    return StoredMotion(
+        options=MotionOptions(mode=challenge.mode, orientation=challenge.orientation),  # type: ignore[arg-type]
+        video=MediaFile(path=clip, filename=challenge.clip_filename, content_type="video/mp4", size=clip.stat().st_size),
+    )
 
 
 @dataclass(frozen=True)
@@ -205,10 +217,13 @@ class Challenges:
         return challenge
 
     # --- joining ------------------------------------------------------------------------------
-    async def join(self, challenge_id: int, requester: Requester, image: IncomingFile) -> Entry:
-        """Queue the member's entry: the challenge's clip and options with their photo, checked and
-        charged like any job (to the server's budget when the challenge says so); the result is
-        posted in the challenge's thread. One live entry per member."""
+    async def join(self, challenge_id: int, requester: Requester, image: IncomingFile, asker: Asker) -> Entry:
+        """Queue the member's entry: the challenge's clip and options with their photo, through the
+        same core call as "Use this motion" (bot/remix.py `make_with_motion`: gated, checked,
+        charged like any job, to the server's budget when the challenge says so; an image that is
+        almost right gets the fix offer, FixOffered). The job's lineage (relation "challenge", the
+        thread) is written with it, so its result goes to the thread even when it comes through
+        the fix button. One live entry per member."""
         async with self._joining[(challenge_id, requester.user_id)]:
             challenge = await self.check_can_join(challenge_id, requester.user_id)
             assert challenge.thread_id is not None
@@ -223,18 +238,30 @@ class Challenges:
                             count=active, limit=limit,
                         )
                     )
-            clip_path = Path(challenge.clip_path)
-            clip = IncomingFile(
-                filename=challenge.clip_filename, size=clip_path.stat().st_size, content_type="video/mp4", path=clip_path
-            )
             entrant = requester.model_copy(
                 update={"channel_id": challenge.thread_id, "charge_server": challenge.charge == "server"}
             )
-            options = MotionOptions(mode=challenge.mode, orientation=challenge.orientation)  # type: ignore[arg-type]
-            provider = await self.core.provider_for(requester.guild_id)
-            job, price = await self.core.submit_motion(entrant, image, clip, options, provider)
+            job, price = await make_with_motion(
+                self.core, stored_motion(challenge), entrant, asker, image=image,
+                lineage=Lineage(relation=ENTRY_RELATION, reply_channel_id=challenge.thread_id),
+            )
             await self.store.insert_entry(job_id=job.id, challenge_id=challenge_id, user_id=requester.user_id)
         return Entry(job=job, price=price, challenge=challenge)
+
+    async def entry_of(self, job: JobRow) -> EntryRow | None:
+        """The challenge entry a job is, if any. A job queued through the fix button (or whose
+        entry row a crash kept from being written) is known by its lineage and recorded now."""
+        entry = await self.store.entry(job.id)
+        if entry is not None:
+            return entry
+        link = await self.store.job_link(job.id)
+        if link is None or link.relation != ENTRY_RELATION or link.reply_channel_id is None:
+            return None
+        challenge = await self.store.challenge_by_thread(link.reply_channel_id)
+        if challenge is None:
+            return None
+        await self.store.insert_entry(job_id=job.id, challenge_id=challenge.id, user_id=job.user_id)
+        return await self.store.entry(job.id)
 
     async def entry_posted(self, job_id: str, message_id: int) -> EntryRow | None:
         """An entry's video is in the thread: remember where, and count it on the card."""

@@ -29,6 +29,7 @@ from cogs.challenge_views import (
     can_post_entries,
     join_with,
     jump_url,
+    on_join_form,
     problem_text,
     say,
 )
@@ -240,4 +241,9 @@ class ChallengeCog(commands.Cog):
 
 async def setup(bot: MotionBot) -> None:
     bot.add_dynamic_items(JoinButton, VoteButton, UnvoteButton)
+    bot.add_listener(on_join_form, "on_interaction")
     await bot.add_cog(ChallengeCog(bot, DiscordChallengePoster(bot)))
+
+
+async def teardown(bot: MotionBot) -> None:
+    bot.remove_listener(on_join_form, "on_interaction")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 
@@ -19,6 +19,7 @@ from bot.challenges import AlreadyVoted, Challenges
 from bot.errors import DeliveryTooLarge, ProviderError, Refusal
 from bot.gate import Asker
 from bot.i18n import Text
+from bot.intake_fix import FixOffered
 from bot.models import Requester
 from bot.store import ChallengeRow, EntryRow, JobRow
 from cogs.motion import cancel_view, incoming
@@ -147,17 +148,24 @@ class JoinButton(discord.ui.DynamicItem[discord.ui.Button], template=r"chl:join:
             text = Text("The bot may not post videos in this challenge's thread; ask an admin to let it.")
             await answer_privately(interaction, f"❌ {say(text, interaction.locale)}")
             return
-        await interaction.response.send_modal(JoinModal(challenge, interaction.locale))
+        modal = JoinModal(challenge.id, interaction.locale)
+        modal.stop()  # never held in memory: `on_join_form` answers every submit from its custom id
+        await interaction.response.send_modal(modal)
+
+
+FORM_ID = re.compile(r"chl:form:(?P<challenge_id>[0-9]+)")
 
 
 class JoinModal(discord.ui.Modal):
-    """The join form: one photo. Its result is an ordinary job posted in the thread."""
+    """The join form: one photo. Its result is an ordinary job posted in the thread. The form is
+    answered from its custom id (`on_join_form`), so one opened before a restart still works."""
 
-    def __init__(self, challenge: ChallengeRow, locale: object) -> None:
+    def __init__(self, challenge_id: int, locale: object) -> None:
         title = Text("Join the challenge", msgctxt="button").render(locale)
-        super().__init__(title=title[:45], custom_id=f"chl:form:{challenge.id}", timeout=15 * 60)
-        self.challenge = challenge
-        self.photo = discord.ui.FileUpload(custom_id="photo", required=True, min_values=1, max_values=1)
+        super().__init__(title=title[:45], custom_id=f"chl:form:{challenge_id}", timeout=None)
+        self.challenge_id = challenge_id
+        # Not required: an app that cannot show uploads sends the form without it (then: the command).
+        self.photo = discord.ui.FileUpload(custom_id="photo", required=False, max_values=1)
         self.add_item(
             discord.ui.Label(
                 text=Text("Your photo", msgctxt="button").render(locale)[:45],
@@ -167,7 +175,24 @@ class JoinModal(discord.ui.Modal):
         )
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        await join_with(interaction, self.challenge.id, self.photo.values[0] if self.photo.values else None)
+        if not self.photo.values:
+            text = Text("Your Discord app cannot show the upload form. Update it, or use /challenge join with your photo.")
+            await answer_privately(interaction, say(text, interaction.locale))
+            return
+        await join_with(interaction, self.challenge_id, self.photo.values[0])
+
+
+async def on_join_form(interaction: discord.Interaction) -> None:
+    """A join form sent back, rebuilt from its custom id (discord.py keeps modals only in memory)."""
+    if interaction.type is not discord.InteractionType.modal_submit:
+        return
+    data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
+    match = FORM_ID.fullmatch(str(data.get("custom_id", "")))
+    if match is None:
+        return
+    modal = JoinModal(int(match["challenge_id"]), interaction.locale)
+    modal.stop()
+    await modal._dispatch_submit(interaction, data.get("components", []), data.get("resolved", {}))
 
 
 async def join_with(interaction: discord.Interaction, challenge_id: int, photo: discord.Attachment | None) -> None:
@@ -179,7 +204,6 @@ async def join_with(interaction: discord.Interaction, challenge_id: int, photo: 
         return
     image = incoming(photo)
     try:
-        await bot.core.gate.check(asker(interaction, "challenge"))
         await challenges.precheck_photo(interaction.guild_id, image)
     except Refusal as refusal:
         await answer_privately(interaction, f"❌ {say(refusal.message, interaction.locale)}")
@@ -190,7 +214,14 @@ async def join_with(interaction: discord.Interaction, challenge_id: int, photo: 
         upload_limit=interaction.filesize_limit,
     )
     try:
-        entry = await challenges.join(challenge_id, requester, image)
+        entry = await challenges.join(challenge_id, requester, image, asker(interaction, "challenge"))
+    except FixOffered as offered:  # almost right: the same fix button as /motion; its job still goes to the thread
+        from cogs.fixes import (
+            show_fix_offer,  # cogs/fixes.py builds on cogs/results.py, which imports nothing of ours
+        )
+
+        await show_fix_offer(interaction, offered)
+        return
     except (Refusal, ProviderError) as error:
         await answer_privately(interaction, f"❌ {say(problem_text(error), interaction.locale)}")
         return
@@ -315,7 +346,7 @@ class DiscordChallengePoster:
         challenges: Challenges | None = getattr(self.bot, "challenges", None)
         if challenges is None or job.channel_id is None:
             return None
-        entry = await challenges.store.entry(job.id)
+        entry = await challenges.entry_of(job)
         if entry is None:
             return None
         challenge = await challenges.store.get_challenge(entry.challenge_id)

@@ -14,9 +14,16 @@ import pytest
 from bot.app import CoreApp
 from bot.challenges import AlreadyVoted, Challenges, may_start
 from bot.errors import Refusal
+from bot.gate import Asker
 from bot.intake import IncomingFile
+from bot.intake_fix import FixOffered
 from bot.store import ChallengeRow, EntryRow
 from tests.core_harness import FakeChannel, Inputs, core_settings, open_core, requester
+from tests.media_factory import make_image
+
+
+def asker(user_id: int) -> Asker:
+    return Asker(user_id=user_id, guild_id=7, channel_id=99, action="challenge")
 
 
 class FakePoster:
@@ -56,20 +63,35 @@ async def test_an_entry_is_a_job_in_the_thread_charged_to_the_member_or_the_serv
     mine = await started(challenges, inputs)
     assert mine.title == "Robot dance" and Path(mine.clip_path).is_file() and mine.clip_seconds == pytest.approx(3.0, abs=0.2)
 
-    entry = await challenges.join(mine.id, requester(42), inputs.image())
+    entry = await challenges.join(mine.id, requester(42), inputs.image(), asker(42))
     assert entry.job.channel_id == 777  # its result goes to the challenge's thread
     assert entry.job.request["video"]["path"] != mine.clip_path  # a copy in the job's folder: the clip stays
     with pytest.raises(Refusal, match="already have an entry"):
-        await challenges.join(mine.id, requester(42), inputs.image())
+        await challenges.join(mine.id, requester(42), inputs.image(), asker(42))
 
     theirs = await started(challenges, inputs, charge="server")
-    paid = await challenges.join(theirs.id, requester(43), inputs.image())
+    paid = await challenges.join(theirs.id, requester(43), inputs.image(), asker(43))
     for job in (entry.job, paid.job):
         await core.engine.wait_for_end(job.id, timeout=30)
     rows = {row["job_id"]: row for row in await core.store.db.execute_fetchall("SELECT * FROM ledger WHERE kind = 'reserve'")}
     assert rows[entry.job.id]["user_id"] == 42  # the member pays
     assert rows[paid.job.id]["user_id"] == 0 and rows[paid.job.id]["guild_id"] == 7  # the server's budget pays
     assert (await core.store.get_job(paid.job.id)).user_id == 43  # type: ignore[union-attr]  # still the member's video
+
+
+async def test_an_entry_through_the_fix_button_is_still_an_entry(core: CoreApp, inputs: Inputs, tmp_path: Path) -> None:
+    challenges = Challenges(core, FakePoster())
+    challenge = await started(challenges, inputs)
+    wide = make_image(tmp_path / "wide.png", 1600, 400)  # 4:1: refused, with "Pad to 5:2" offered
+    photo = IncomingFile("wide.png", wide.stat().st_size, "image/png", 1600, 400, path=wide)
+    with pytest.raises(FixOffered) as offered:
+        await challenges.join(challenge.id, requester(42), photo, asker(42))
+    job, _ = await core.accept_fix(offered.value.offer.offer_id, asker(42))
+    assert job.channel_id == 777  # still the thread
+    entry = await challenges.entry_of(job)  # known by its lineage when its video is posted
+    assert entry is not None and entry.challenge_id == challenge.id and entry.user_id == 42
+    with pytest.raises(Refusal, match="already have an entry"):
+        await challenges.join(challenge.id, requester(42), inputs.image(), asker(42))
 
 
 async def test_a_bad_clip_or_title_is_refused_and_nothing_kept(core: CoreApp, inputs: Inputs, tmp_path: Path) -> None:
@@ -95,7 +117,7 @@ async def started_with_title(challenges: Challenges, inputs: Inputs, title: str)
 
 
 async def posted_entry(core: CoreApp, challenges: Challenges, challenge: ChallengeRow, inputs: Inputs, user: int) -> str:
-    entry = await challenges.join(challenge.id, requester(user), inputs.image())
+    entry = await challenges.join(challenge.id, requester(user), inputs.image(), asker(user))
     await challenges.entry_posted(entry.job.id, message_id=9000 + user)
     return entry.job.id
 
@@ -127,7 +149,7 @@ async def test_votes_and_the_end_posted_once(core: CoreApp, inputs: Inputs) -> N
     with pytest.raises(Refusal, match="over"):
         await challenges.vote(b, 10)
     with pytest.raises(Refusal, match="over"):
-        await challenges.join(challenge.id, requester(13), inputs.image())
+        await challenges.join(challenge.id, requester(13), inputs.image(), asker(13))
 
 
 async def test_a_closing_interrupted_by_a_restart_is_finished(core: CoreApp, inputs: Inputs) -> None:

@@ -2,8 +2,8 @@
 
 Who may start one (the role the owner chose), the card and its thread, three members joining
 through the join form (a modal with a file upload), entries posted in the thread, votes (a
-repeated vote and a self-vote refused, a vote taken back), the end time passing while the bot is
-down, the winners' post after the restart (ties go to the earlier entry), late clicks refused.
+repeated vote and a self-vote refused, a vote taken back), a join form sent after a restart, the
+end time passing while the bot is down, the winners' post after the restart (ties go to the earlier entry), late clicks refused.
 """
 
 from __future__ import annotations
@@ -91,13 +91,22 @@ async def test_a_challenge_from_start_to_winners_across_a_restart(standin: Stand
         thread = standin.thread_of(card)
         assert thread is not None and thread.parent_id == general.id
 
-        # Three members join through the form: their photo + the challenge's clip.
+        # Three members join through the form: their photo + the challenge's clip. Carol opens
+        # hers just before a restart and sends it after.
+        forms = {}
         for member in (alice, bob, carol):
             click = await standin.click(card, "chl:join:1", user=member)
             await click.first_answer()
             assert click.modal is not None, click
-            form = await standin.submit_modal(click, {"photo": photo(media, member.username)})
+            forms[member.id] = click
+        for member in (alice, bob):
+            form = await standin.submit_modal(forms[member.id], {"photo": photo(media, member.username)})
             assert "You joined **Robot dance**" in await answered(standin, form, "You joined")
+
+    async with running_bot(standin, settings) as bot:
+        bot.challenges.card_interval = 0.2  # type: ignore[attr-defined]
+        form = await standin.submit_modal(forms[carol.id], {"photo": photo(media, "carol")})
+        assert "You joined **Robot dance**" in await answered(standin, form, "You joined")
         entries = await standin.wait_until(
             lambda: (found := [m for m in standin.channel_messages(thread) if m.attachments]) and len(found) == 3 and found,
             RESULT_TIMEOUT, "three entries in the thread",

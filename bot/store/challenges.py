@@ -106,6 +106,10 @@ class ChallengeQueries(StoreBase):
         async with self.atomic(db) as conn:
             await conn.execute("DELETE FROM challenges WHERE id = ? AND card_message_id IS NULL", (challenge_id,))
 
+    async def challenge_by_thread(self, thread_id: int, db: aiosqlite.Connection | None = None) -> ChallengeRow | None:
+        row = await self._row("SELECT * FROM challenges WHERE thread_id = ?", (thread_id,), db)
+        return ChallengeRow.from_row(row) if row else None
+
     async def open_challenges(self, guild_id: int, db: aiosqlite.Connection | None = None) -> list[ChallengeRow]:
         rows = await self._rows(
             "SELECT * FROM challenges WHERE guild_id = ? AND state = 'open' AND card_message_id IS NOT NULL ORDER BY ends_at, id",
@@ -151,18 +155,26 @@ class ChallengeQueries(StoreBase):
     async def insert_entry(
         self, *, job_id: str, challenge_id: int, user_id: int, db: aiosqlite.Connection | None = None
     ) -> None:
+        """The entry's time is its job's (a tie in votes goes to the earlier entry)."""
         async with self.atomic(db) as conn:
             await conn.execute(
-                "INSERT INTO challenge_entries(job_id, challenge_id, user_id, created_at) VALUES(?, ?, ?, ?)",
-                (job_id, challenge_id, user_id, time.time()),
+                """INSERT INTO challenge_entries(job_id, challenge_id, user_id, created_at)
+                   SELECT id, ?, ?, created_at FROM jobs WHERE id = ? ON CONFLICT(job_id) DO NOTHING""",
+                (challenge_id, user_id, job_id),
             )
 
     async def live_entry_of(self, challenge_id: int, user_id: int, db: aiosqlite.Connection | None = None) -> str | None:
-        """The member's entry that is posted or on its way (failed ones do not count), if any."""
+        """The member's entry that is posted or on its way (failed ones do not count), if any: by
+        its entry row, or by the lineage of a job queued for the challenge's thread."""
         row = await self._row(
             f"""SELECT e.job_id FROM challenge_entries e JOIN jobs j ON j.id = e.job_id
-                WHERE e.challenge_id = ? AND e.user_id = ? AND {LIVE_ENTRY}""",
-            (challenge_id, user_id),
+                WHERE e.challenge_id = ? AND e.user_id = ? AND {LIVE_ENTRY}
+                UNION ALL
+                SELECT j.id FROM job_links l JOIN jobs j ON j.id = l.job_id
+                JOIN challenges c ON c.thread_id = l.reply_channel_id
+                WHERE c.id = ? AND l.relation = 'challenge' AND j.user_id = ? AND {LIVE_ENTRY}
+                LIMIT 1""",
+            (challenge_id, user_id, challenge_id, user_id),
             db,
         )
         return row[0] if row else None
