@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import math
 import shutil
 import time
 from collections import defaultdict
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from bot.coalesce import Coalescer
 from bot.downloads import downloader_or_fallback
 from bot.errors import Refusal
 from bot.gate import Asker
@@ -110,12 +110,9 @@ class Challenges:
         self.core = core
         self.poster = poster
         self.clock = clock
-        self.card_interval = card_interval
         self.check_interval = check_interval
         self._joining: dict[tuple[int, int], asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._dirty: set[int] = set()
-        self._card_tasks: dict[int, asyncio.Task[None]] = {}
-        self._last_card_edit: dict[int, float] = {}
+        self.cards: Coalescer[int] = Coalescer(self._edit_card, card_interval)  # the cards' entry counts
         self._wake = asyncio.Event()
 
     @property
@@ -357,34 +354,14 @@ class Challenges:
 
     # --- the card -------------------------------------------------------------------------------
     def card_changed(self, challenge_id: int, *, now: bool = False) -> None:
-        """The card should show something new: edited at most once per `card_interval`, with what
+        """The card should show something new: edited at most once per `cards.interval`, with what
         is current when the edit is made (many entries at once become one edit)."""
-        self._dirty.add(challenge_id)
-        if now:
-            self._last_card_edit.pop(challenge_id, None)
-        if challenge_id not in self._card_tasks:
-            self._card_tasks[challenge_id] = asyncio.create_task(self._refresh_card(challenge_id), name=f"card-{challenge_id}")
+        self.cards.changed(challenge_id, now=now)
 
-    async def _refresh_card(self, challenge_id: int) -> None:
-        try:
-            while challenge_id in self._dirty:
-                wait = self._last_card_edit.get(challenge_id, -math.inf) + self.card_interval - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                self._dirty.discard(challenge_id)
-                challenge = await self.store.get_challenge(challenge_id)
-                if challenge is None:
-                    return
-                try:
-                    await self.poster.update_card(challenge, await self.store.posted_entry_count(challenge_id))
-                except Exception as error:  # best effort: the next change or the end edits it again
-                    log.warning("challenge %s: card edit failed: %s", challenge_id, error)
-                self._last_card_edit[challenge_id] = time.monotonic()
-        finally:
-            self._card_tasks.pop(challenge_id, None)
+    async def _edit_card(self, challenge_id: int) -> None:
+        challenge = await self.store.get_challenge(challenge_id)
+        if challenge is not None:
+            await self.poster.update_card(challenge, await self.store.posted_entry_count(challenge_id))
 
     async def stop(self) -> None:
-        tasks = list(self._card_tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.cards.stop()

@@ -76,7 +76,7 @@ async def cancel_own(engine: JobEngine, job_id: str, user_id: int, locale: objec
     """Cancel one of the member's own jobs; someone else's (or an unknown id) is refused alike."""
     job = await engine.store.get_job(job_id)
     if job is None or job.user_id != user_id:
-        raise Refusal(Text("You can only cancel your own videos, and {job} is not one of them.", job=job_id))  # type: ignore[arg-type]
+        raise Refusal(Text("You can only cancel your own videos, and {job} is not one of them.", job=job_id[:24]))  # type: ignore[arg-type]
     said = await engine.cancel(job_id, user_id)
     # The engine answers with catalogue sentences (plain English): show them in the member's language.
     return lookup(said, resolve_language(locale)) or said

@@ -71,7 +71,7 @@ async def test_a_challenge_from_start_to_winners_across_a_restart(standin: Stand
     settings = bot_settings(standin, data_dir)
 
     async with running_bot(standin, settings) as bot:
-        bot.challenges.card_interval = 0.2  # type: ignore[attr-defined]  # quick card edits for the test
+        bot.challenges.cards.interval = 0.2  # type: ignore[attr-defined]  # quick card edits for the test
         # A plain member may not start one; the owner lets the hosts' role do it.
         refused = await standin.invoke(
             "challenge start", user=alice, channel=general, options={"video": clip(media), "title": "Robot dance"}
@@ -104,7 +104,7 @@ async def test_a_challenge_from_start_to_winners_across_a_restart(standin: Stand
             assert "You joined **Robot dance**" in await answered(standin, form, "You joined")
 
     async with running_bot(standin, settings) as bot:
-        bot.challenges.card_interval = 0.2  # type: ignore[attr-defined]
+        bot.challenges.cards.interval = 0.2  # type: ignore[attr-defined]
         form = await standin.submit_modal(forms[carol.id], {"photo": photo(media, "carol")})
         assert "You joined **Robot dance**" in await answered(standin, form, "You joined")
         entries = await standin.wait_until(
