@@ -35,7 +35,7 @@ from bot.media import check_video, precheck_image, precheck_video
 from bot.models import Lineage, MediaFile, MotionOptions, Requester
 from bot.pricing import Price
 from bot.remix import StoredMotion, make_with_motion
-from bot.store import ChallengeRow, EntryRow, JobRow
+from bot.store import ChallengeRow, EntryRow, JobRow, Store
 
 if TYPE_CHECKING:
     from bot.app import CoreApp
@@ -116,7 +116,7 @@ class Challenges:
         self._wake = asyncio.Event()
 
     @property
-    def store(self):  # type: ignore[no-untyped-def]  # the core's Store
+    def store(self) -> Store:
         return self.core.store
 
     def folder(self, challenge_id: int | str) -> Path:
@@ -329,6 +329,7 @@ class Challenges:
         if closing.state == "closing":
             message_id = await self.poster.post_results(closing, winners)
             await self.store.finish_challenge(challenge.id, message_id)
+            shutil.rmtree(self.folder(challenge.id), ignore_errors=True)  # no one can join any more
             log.info("challenge %s: closed with %d winner(s)", challenge.id, len(winners))
         self.card_changed(challenge.id, now=True)
         closed = await self.store.get_challenge(challenge.id)

@@ -144,6 +144,7 @@ async def test_votes_and_the_end_posted_once(core: CoreApp, inputs: Inputs) -> N
     assert await challenges.end_due(now=challenge.ends_at - 1) == []  # not yet
     assert await challenges.end_due(now=challenge.ends_at + 1) == [challenge.id]
     assert poster.results == [(challenge.id, [(10, 2), (11, 1), (12, 1)])]
+    assert not Path(challenge.clip_path).exists()  # the clip is not kept once no one can join
     assert await challenges.end_due(now=challenge.ends_at + 60) == []  # posted once
     assert (await core.store.get_challenge(challenge.id)).results_message_id == 5000 + challenge.id  # type: ignore[union-attr]
     with pytest.raises(Refusal, match="over"):
