@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.discord_standin import InteractionHandle, Message, StandIn, Upload, User
+from tests.discord_standin.state import CREATE_PUBLIC_THREADS
 from tests.e2e_helpers import (
     Media,
     bot_settings,
@@ -170,3 +171,39 @@ async def test_a_challenge_from_start_to_winners_across_a_restart(standin: Stand
 def private_text_message(handle: InteractionHandle) -> Message:
     assert handle.original is not None
     return handle.original
+
+
+async def test_start_is_refused_where_the_bot_cannot_open_a_thread_and_end_ends_it(
+    standin: StandIn, media: Media, tmp_path: Path
+) -> None:
+    alice = standin.create_user("alice")
+    guild = await standin.create_guild("Lab", channels=["general"], members=[alice])
+    general = guild.channel_named("general")
+    data_dir = tmp_path / "data"
+    owner = standin.owner  # the server's owner: Manage Server
+    async with running_bot(standin, bot_settings(standin, data_dir)):
+        for role in guild.roles.values():
+            role.permissions &= ~CREATE_PUBLIC_THREADS
+        refused = await standin.invoke("challenge start", user=owner, channel=general, options={"video": clip(media), "title": "Spin"})
+        assert "open a thread" in await answered(standin, refused, "❌")
+        assert query(data_dir / "bot.sqlite3", "SELECT * FROM challenges") == []  # nothing kept, nothing posted
+        assert standin.channel_messages(general) == []
+
+        for role in guild.roles.values():
+            role.permissions |= CREATE_PUBLIC_THREADS
+        started = await standin.invoke("challenge start", user=owner, channel=general, options={"video": clip(media), "title": "Spin"})
+        await answered(standin, started, "Challenge started")
+        listed = await standin.invoke("challenge list", user=alice, channel=general)
+        assert "**Spin**: 0 entries" in await answered(standin, listed)
+
+        offered = await standin.autocomplete("challenge end", user=owner, channel=general, options={"challenge": ""}, focused="challenge")
+        await offered.first_answer()
+        [choice] = offered.choices or []
+        not_hers = await standin.invoke("challenge end", user=alice, channel=general, options={"challenge": choice["value"]})
+        assert "Only whoever started" in await answered(standin, not_hers, "❌")
+        ended = await standin.invoke("challenge end", user=owner, channel=general, options={"challenge": choice["value"]})
+        assert "winners are posted" in await answered(standin, ended, "The challenge is over")
+        results = await standin.wait_for_message(general, lambda m: m.content.startswith("🏆"), timeout=RESULT_TIMEOUT)
+        assert "No entries were posted." in results.content
+        none_open = await standin.invoke("challenge list", user=alice, channel=general)
+        assert "No challenge is open" in await answered(standin, none_open)
