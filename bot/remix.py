@@ -66,35 +66,16 @@ class FilesGone(RemixRefused):
         )
 
 
-@dataclass(frozen=True)
-class StoredInputs:
-    """What a finished job was made from, as kept in DATA_DIR."""
-
-    job: JobRow
-    request: MotionRequest | AnimateRequest
-
-    @property
-    def image(self) -> MediaFile:
-        return self.request.image
-
-    @property
-    def video(self) -> MediaFile | None:
-        return self.request.video if isinstance(self.request, MotionRequest) else None
-
-    @property
-    def template(self) -> str | None:
-        return self.request.options.motion_template if isinstance(self.request, MotionRequest) else None
-
-
-async def stored_inputs(core: CoreApp, job: JobRow) -> StoredInputs:
-    """The source job's inputs, or FilesGone when the sweep (or anything else) removed them."""
+async def stored_inputs(core: CoreApp, job: JobRow) -> MotionRequest | AnimateRequest:
+    """The source job's request (its inputs as kept in DATA_DIR), or FilesGone when the sweep
+    (or anything else) removed them."""
     request = request_for(job.kind, job.request)
     days = core.settings.result_retention_days
     if await core.store.swept_at(job.id) is not None:
         raise FilesGone(days)
     if not all(Path(media.path).is_file() for media in request.media_files()):
         raise FilesGone(days)
-    return StoredInputs(job=job, request=request)
+    return request
 
 
 def _as_incoming(media: MediaFile) -> IncomingFile:
@@ -181,7 +162,7 @@ async def remix(
     source = await source_job(core, source_job_id)
     if (image is None or video is not None) and requester.user_id != source.user_id:
         raise RemixRefused(Text("Only the member who made this video can reuse their own photo."))
-    stored = await stored_inputs(core, source)
+    request = await stored_inputs(core, source)
     lineage = Lineage(
         parent_job_id=source.id,
         relation=relation,
@@ -189,9 +170,8 @@ async def remix(
         reply_to_message_id=reply_to_message_id or source.message_id,
     )
     provider = core.provider(provider or await core.provider_for(requester.guild_id))
-    if isinstance(stored.request, AnimateRequest):
-        return await _remix_animate(core, stored.request, requester, provider, image, video, lineage)
-    request = stored.request
+    if isinstance(request, AnimateRequest):
+        return await _remix_animate(core, request, requester, provider, image, video, lineage)
     if image is not None and video is None:
         return await _make_with_motion(core, StoredMotion.of(request), requester, image, lineage, provider)
     options: MotionOptions = request.options
@@ -235,7 +215,8 @@ def retry_provider(core: CoreApp, job: JobRow) -> str | None:
     """Where Try again sends a failed job: the same provider, or, when the failure was the
     provider's, the next configured one (in the configured order, wrapping round) that takes
     every option the member chose. None: no provider can take it now."""
-    names = list(core.providers)
+    # The simulator makes stand-in videos: never where a paid provider's job goes on by itself.
+    names = [name for name in core.providers if name != "simulator" or job.provider == "simulator"]
     public_url = bool(core.settings.public_url)
 
     def can_take(name: str) -> bool:

@@ -16,16 +16,10 @@ from bot.errors import ProviderError, Refusal
 from bot.i18n import Text
 from bot.intake_fix import FixOffered
 from cogs.motion import cancel_view
-from cogs.results import asker_for
+from cogs.results import _say, asker_for
 
 if TYPE_CHECKING:
     from bot.discord_bot import MotionBot
-
-
-def _say(refusal: BaseException, locale: object) -> str:
-    message = getattr(refusal, "text", None) or getattr(refusal, "message", None) or str(refusal)
-    render = getattr(message, "render", None)
-    return render(locale) if callable(render) else str(message)
 
 
 class FixButton(discord.ui.DynamicItem[discord.ui.Button], template=r"fix:apply:(?P<offer_id>[0-9a-f]{12})"):

@@ -39,6 +39,7 @@ Want = Literal["image", "video"]
 
 
 def _say(refusal: BaseException, locale: object) -> str:
+    """A refusal in the reader's language (its `text` when it has one)."""
     message = getattr(refusal, "text", None) or getattr(refusal, "message", None) or str(refusal)
     render = getattr(message, "render", None)
     return render(locale) if callable(render) else str(message)

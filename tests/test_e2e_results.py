@@ -266,3 +266,23 @@ async def test_two_members_with_the_same_form_open_both_get_their_video(
         )
     owners = sorted(r["user_id"] for r in jobs(world.data_dir) if r["id"] != job_id)
     assert owners == sorted([world.bob.id, world.mod.id])
+
+
+async def test_a_remix_of_a_deleted_result_is_still_posted(
+    standin: StandIn, world: World, media: Media, tmp_path: Path
+) -> None:
+    async with running_bot(standin, bot_settings(standin, world.data_dir, simulator_delay_seconds=0.2)):
+        original, job_id = await make_result(standin, world, media)
+        form = await standin.click(original, f"result:use:{job_id}", user=world.bob)
+        await form.first_answer()
+        deleted = await standin.click(original, f"result:delete:{job_id}", user=world.alice)
+        assert "Deleted" in await private_answer(deleted)
+        sent = await standin.submit_modal(form, {"file": photo_upload(tmp_path, "bob.png")}, user=world.bob)
+        assert (await private_answer(sent)).startswith("Queued")
+        await standin.wait_until(
+            lambda: [r["state"] for r in jobs(world.data_dir)] == ["delivered", "delivered"], RESULT_TIMEOUT, "the remix"
+        )
+        row = next(r for r in jobs(world.data_dir) if r["id"] != job_id)
+        posted = standin.message(row["message_id"])
+    # Nothing to reply to any more: a plain post (Discord would refuse a reply to a deleted message).
+    assert posted.message_reference is None and posted.mentions_user(world.bob.id) and posted.attachments

@@ -188,6 +188,8 @@ async def test_try_again_moves_to_the_next_provider_only_when_the_provider_faile
     assert retry_provider(app, row) == "other"  # the provider's fault: the next one
     row.error_kind = "content_policy"
     assert retry_provider(app, row) == "simulator"  # the member's input: the same one
+    row.provider, row.error_kind = "other", "outage"
+    assert retry_provider(app, row) == "other"  # a paid provider's job never goes on to the simulator
     del app.providers["other"]
 
 
@@ -236,3 +238,29 @@ async def test_an_animate_result_takes_another_photo_with_its_camera_and_prompt(
     assert job.request["image"]["filename"] == "bob.png"
     with pytest.raises(RemixRefused, match="no reference video"):
         await remix(app, source.id, requester(ALICE), asker(ALICE), video=bob_photo(tmp_path).image())
+
+
+def test_the_new_core_modules_import_without_discord() -> None:
+    import subprocess
+    import sys
+
+    from tests.test_layering import BLOCK_DISCORD, REPO
+
+    modules = ["bot.remix", "bot.results", "bot.retention", "bot.intake_fix", "bot.store.results"]
+    code = BLOCK_DISCORD + "".join(f"import {module}\n" for module in modules)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+
+
+async def test_a_result_too_large_to_attach_links_to_the_bot_for_as_long_as_it_is_kept(
+    tmp_path: Path, inputs: Inputs
+) -> None:
+    channel = FakeChannel()
+    async with open_core(core_settings(tmp_path / "data", callbacks=True, result_retention_days=7), channel) as core:
+        small = requester(ALICE).model_copy(update={"upload_limit": 1000})  # every result is too large
+        job, _ = await core.submit_motion(small, inputs.image(), inputs.video(), MotionOptions())
+        assert (await core.engine.wait_for_end(job.id, timeout=30)).state is JobState.DELIVERED
+    [post] = channel.for_job(job.id)
+    assert post.link is not None and post.link.startswith(f"{core.settings.public_url}/media/{job.id}/result.mp4?token=")
+    expiry = int(post.link.split("token=")[1].split(".")[0])
+    assert abs(expiry - (time.time() + 7 * 86400)) < 120  # not MEDIA_LINK_TTL_SECONDS' one day

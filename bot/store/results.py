@@ -9,7 +9,8 @@ import aiosqlite
 
 from bot.store.base import StoreBase
 
-# States after which a job's files are only kept for remixes and links (nothing runs on them).
+# States after which a job's files are only kept for remixes and links (nothing runs on them);
+# every job in them has `finished_at` (set when it succeeded, failed, expired or was cancelled).
 _FINISHED = ("delivered", "failed", "cancelled", "expired")
 
 
@@ -65,10 +66,10 @@ class ResultQueries(StoreBase):
         marks = ",".join("?" * len(_FINISHED))
         rows = await self._rows(
             f"""SELECT id FROM jobs
-                WHERE state IN ({marks}) AND COALESCE(finished_at, updated_at) < ?
+                WHERE finished_at < ? AND state IN ({marks})
                 AND NOT EXISTS (SELECT 1 FROM job_files WHERE job_files.job_id = jobs.id)
-                ORDER BY COALESCE(finished_at, updated_at), id LIMIT ?""",
-            (*_FINISHED, finished_before, limit),
+                ORDER BY finished_at, id LIMIT ?""",
+            (finished_before, *_FINISHED, limit),
             db,
         )
         return [row[0] for row in rows]
