@@ -112,6 +112,7 @@ class Challenges:
         self.clock = clock
         self.check_interval = check_interval
         self._joining: dict[tuple[int, int], asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._closing: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.cards: Coalescer[int] = Coalescer(self._edit_card, card_interval)  # the cards' entry counts
         self._wake = asyncio.Event()
 
@@ -321,6 +322,10 @@ class Challenges:
         return ended
 
     async def _close(self, challenge: ChallengeRow) -> ChallengeRow:
+        async with self._closing[challenge.id]:  # the end loop and /challenge end at the same moment: one post
+            return await self._close_once(challenge)
+
+    async def _close_once(self, challenge: ChallengeRow) -> ChallengeRow:
         if challenge.state == "open":
             await self.store.close_challenge(challenge.id, self.clock())  # no entry or vote from here on
         winners = await self.store.standings(challenge.id, WINNERS)

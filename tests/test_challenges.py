@@ -193,3 +193,17 @@ def test_who_may_start_a_challenge() -> None:
     assert may_start(manage_server=False, role_ids=[5, 6], starter_role=6)
     assert not may_start(manage_server=False, role_ids=[5], starter_role=6)
     assert not may_start(manage_server=False, role_ids=[5], starter_role=None)
+
+
+async def test_ending_by_command_and_by_time_at_once_posts_once(core: CoreApp, inputs: Inputs) -> None:
+    poster = FakePoster()
+    challenges = Challenges(core, poster)
+    challenge = await started(challenges, inputs)
+    with pytest.raises(Refusal, match="Only whoever started"):
+        await challenges.end_now(challenge.id, user_id=99, may_manage=False)
+    await asyncio.gather(
+        challenges.end_now(challenge.id, user_id=1, may_manage=False), challenges.end_due(now=challenge.ends_at + 1)
+    )
+    assert [posted[0] for posted in poster.results] == [challenge.id]
+    with pytest.raises(Refusal, match="over"):
+        await challenges.end_now(challenge.id, user_id=1, may_manage=False)
