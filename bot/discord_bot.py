@@ -12,6 +12,7 @@ import json
 import logging
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -32,7 +33,9 @@ from cogs.results import failure_view, result_post_parts
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.motion", "cogs.animate", "cogs.quota", "cogs.admin", "cogs.results", "cogs.fixes")
+EXTENSIONS = (
+    "cogs.motion", "cogs.animate", "cogs.quota", "cogs.admin", "cogs.results", "cogs.fixes", "cogs.challenge", "cogs.jobs",
+)
 # Interaction tokens live 15 minutes; stop editing a little before, so an edit never races the expiry.
 TOKEN_LIFE_SECONDS = 14 * 60
 
@@ -58,6 +61,9 @@ class DiscordNotifier:
         # Jobs this process tried to post; with `started_at`, tells when an earlier post may exist.
         self._attempted: set[str] = set()
         self.started_at = time.time()
+        # Results posted their own way (a challenge entry goes to its thread with a Vote button):
+        # the first poster that returns a message has posted it; None means "not mine".
+        self.result_posters: list[Callable[[JobRow, Path | None, str | None], Awaitable[discord.Message | None]]] = []
 
     def track(self, job_id: str, interaction: discord.Interaction) -> None:
         # The token's clock started when the user ran the command, not when the job was queued.
@@ -95,9 +101,16 @@ class DiscordNotifier:
     async def progress(self, job: JobRow, text: str) -> None:
         interaction = self._live_interaction(job.id)
         if interaction is not None:
-            await interaction.edit_original_response(content=f"{text}\n{job_marker(job.id, interaction.locale)}")
+            render = getattr(text, "render", None)  # a catalogue Text (a place in line): the member's language
+            shown = render(interaction.locale) if callable(render) else text
+            await interaction.edit_original_response(content=f"{shown}\n{job_marker(job.id, interaction.locale)}")
 
     async def deliver(self, job: JobRow, video: Path | None, link: str | None) -> int | None:
+        for post in self.result_posters:
+            posted = await post(job, video, link)
+            if posted is not None:
+                await self._show_done(job, posted)
+                return posted.id
         assert job.channel_id is not None
         channel = self.bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
         earlier = await self._earlier_post(job, channel)
@@ -155,6 +168,13 @@ class DiscordNotifier:
             return None
         log.info("job %s: already posted as message %s; not posting again", job.id, message.id)
         return message.id
+
+    async def _show_done(self, job: JobRow, message: discord.Message) -> None:
+        interaction = self._live_interaction(job.id)
+        self._status.pop(job.id, None)
+        if interaction is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.edit_original_response(content=Text("Done! {link}", link=message.jump_url).render(interaction.locale), view=None)
 
     async def _direct_message(
         self, job: JobRow, content: str, video: Path | None, why: discord.HTTPException

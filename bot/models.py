@@ -114,6 +114,14 @@ class Requester(BaseModel):
     # The acknowledged request (bot/pending.py) this job settles, in the job's own transaction.
     intake_id: str | None = None
     role_ids: tuple[int, ...] = ()  # the member's roles in the guild: their allowance depends on them
+    # A challenge entry the server pays for: the job stays the member's, the credits come from the
+    # server's budget only (reserved as user 0, like the terminal's operators: no member allowance).
+    charge_server: bool = False
+
+    @property
+    def payer_id(self) -> int:
+        """Whose allowance the reservation is written against."""
+        return 0 if self.charge_server else self.user_id
 
 
 class Lineage(BaseModel):

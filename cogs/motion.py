@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -15,6 +16,7 @@ from bot.errors import ProviderError
 from bot.i18n import Text
 from bot.intake import IncomingFile, precheck
 from bot.intake_fix import FixOffered
+from bot.line import Place, place_of
 from bot.models import MotionOptions, Requester
 from bot.pricing import Price
 from cogs.quota import role_ids_of
@@ -63,13 +65,15 @@ def cancel_view(job_id: str, locale: object | None = None) -> discord.ui.View:
     return discord.ui.View(timeout=None).add_item(CancelJobButton(job_id, label=label))
 
 
-def queued_text(job_id: str, position: int | None, price: Price, left: int, locale: object | None) -> str:
-    place = Text("Queued (#{position} in line)", position=position) if position else Text("Starting now")
+def queued_text(job_id: str, line: Place | None, price: Price, left: int, locale: object | None, now: float) -> str:
+    """The first status: place in line (with its estimate) or starting now, the price, what is left."""
+    place = Text("Queued (#{position} in line)", position=line.place) if line else Text("Starting now")
     lines = (
         Text(
             "{place}. This video costs {credits} credits ({price}); you have {left} left today.",
             place=place, credits=price.credits, price=price.explain(), left=left,
         ).render(locale),
+        *([line.text(now).render(locale)] if line else []),
         Text("The result will be posted in this channel.").render(locale),
         "-# " + Text("job `{job_id}`", job_id=job_id).render(locale),
     )
@@ -113,10 +117,11 @@ async def take_motion(bot: MotionBot, interaction: discord.Interaction, payload:
 
         await show_fix_offer(interaction, offered)  # type: ignore[arg-type]  (also a TokenAnswer after a restart)
         return
-    position = await core.store.queue_position(job.id)
+    now = time.time()
+    line = await place_of(core.store, job.id, core.origin, core.engine.config.provider_max_concurrency, now)
     status = await core.quotas.status(core.store, interaction.user.id, interaction.guild_id, requester.role_ids)
     await interaction.edit_original_response(
-        content=queued_text(job.id, position, price, status.left, interaction.locale),
+        content=queued_text(job.id, line, price, status.left, interaction.locale, now),
         view=cancel_view(job.id, interaction.locale),
     )
     # Only now: the engine's later status edits must land after this first one.

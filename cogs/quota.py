@@ -1,7 +1,8 @@
-"""/quota: how many credits are left today, granted credits, and when the daily ones reset."""
+"""/quota: credits left today, granted credits, when the daily ones reset, and my videos in progress."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import discord
@@ -9,14 +10,26 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.i18n import Text
+from bot.member_jobs import STATE_TEXTS, active_jobs
 
 if TYPE_CHECKING:
+    from bot.app import CoreApp
     from bot.discord_bot import MotionBot
 
 
 def role_ids_of(user: discord.abc.User) -> tuple[int, ...]:
     """A member's roles (their allowance depends on them); none outside a server."""
     return tuple(role.id for role in getattr(user, "roles", ()))
+
+
+async def active_lines(core: CoreApp, user_id: int, locale: object) -> list[str]:
+    """The member's videos in progress, each with its place in line and estimate while it waits."""
+    active = await active_jobs(core.store, user_id, core.origin, core.engine.config.provider_max_concurrency, time.time())
+    lines = [Text("Your videos in progress:").render(locale)] if active else []
+    for item in active:
+        state = item.place.text(time.time()) if item.place else STATE_TEXTS[item.job.state]
+        lines.append(f"• `{item.job.id}` {item.job.kind}: {state.render(locale)}")
+    return lines
 
 
 class QuotaCog(commands.Cog):
@@ -47,6 +60,7 @@ class QuotaCog(commands.Cog):
         lines.append(Text("Videos in progress: {active} (limit {limit}).", active=status.active_jobs, limit=core.quotas.max_active_per_user))
         if status.guild_left is not None:
             lines.append(Text("This server's budget has {left} credits left today.", left=status.guild_left))
+        lines += await active_lines(core, interaction.user.id, interaction.locale)
         await interaction.response.send_message(
             "\n".join(line.render(interaction.locale) if isinstance(line, Text) else line for line in lines),
             ephemeral=True,

@@ -30,6 +30,7 @@ from bot.errors import StoreBusy
 from bot.jobs import endings, follow, submit
 from bot.jobs.context import EngineConfig, JobContext, Notifier
 from bot.kinds import JobRequest, kind_of
+from bot.line import LineWatch, start_order_now
 from bot.metrics import counted_refusals
 from bot.models import ENDS, IN_FLIGHT, JobState, Lineage, Requester
 from bot.pricing import Price
@@ -89,6 +90,7 @@ class JobEngine:
         # Per-server slot limits set by admins (/admin budget jobs); kept current by bot/guild_admin.py.
         self.guild_job_limits: dict[int, int] = {}
         self.last_dispatch_at = 0.0  # time.time() of the dispatcher's last pass, for /healthz
+        self.line = LineWatch()  # waiting members hear their new place when the line moves
         self._wake = asyncio.Event()
         self._owners: dict[str, asyncio.Task[None]] = {}
         self._nudges: dict[str, asyncio.Event] = {}  # set: "the job moved, look again"
@@ -217,6 +219,7 @@ class JobEngine:
             next_due: float | None = None
             try:
                 next_due = await self._dispatch_once()
+                await self._show_places()
             except StoreBusy:
                 log.warning("dispatcher: the database is busy; trying again")
             except Exception:
@@ -239,7 +242,9 @@ class JobEngine:
         active = await self.store.active_by_provider()  # one count per pass, kept up to date below
         by_guild = await self.store.active_by_guild()
         next_due: float | None = None
-        for job in await self.store.jobs_in([JobState.QUEUED], self.origin):
+        # Fairness: round-robin between servers and between members (bot/fairness.py); the slot
+        # limits below still decide whether each job may start now.
+        for job in await start_order_now(self.store, self.origin, now):
             if job.not_before is not None and job.not_before > now:
                 next_due = job.not_before if next_due is None else min(next_due, job.not_before)
                 continue
@@ -266,6 +271,11 @@ class JobEngine:
             return False
         limit = self.guild_job_limits.get(guild_id, self.config.guild_max_concurrency)
         return bool(limit) and by_guild.get(guild_id, 0) >= limit
+    async def _show_places(self) -> None:
+        """Tell the waiting jobs whose place in line changed (bounded: only changes are sent)."""
+        now = self.ctx.clock()
+        ordered = await start_order_now(self.store, self.origin, now)
+        await self.line.refresh(self.store, ordered, self.config.provider_max_concurrency, now, self.ctx.progress_soon)
 
     async def _sweep(self) -> None:
         """Every job that needs work gets an owner; an owner of a job out of time is woken."""
@@ -288,7 +298,7 @@ class JobEngine:
             async with self.store.transaction() as db:
                 await self.quotas.reserve(
                     self.store,
-                    user_id=requester.user_id,
+                    user_id=requester.payer_id,  # the member, or the server for a challenge it pays for
                     guild_id=requester.guild_id,
                     job_id=job_id,
                     amount=price.credits,

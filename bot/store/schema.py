@@ -189,6 +189,57 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX jobs_finished ON jobs(finished_at);
     """,
+    # 6: motion challenges (issue 9): a server's shared event, its entries (jobs) and their votes,
+    # which role (besides Manage Server) may start one; an index for the dispatcher's round-robin.
+    # `challenges.id` is SQLite's rowid on purpose: a short number for button ids (PostgreSQL: an
+    # identity column).
+    """
+    CREATE TABLE challenges (
+        id INTEGER PRIMARY KEY,
+        guild_id BIGINT NOT NULL,
+        channel_id BIGINT NOT NULL,
+        card_message_id BIGINT,
+        thread_id BIGINT,
+        title TEXT NOT NULL,
+        started_by BIGINT NOT NULL,
+        clip_path TEXT NOT NULL,
+        clip_filename TEXT NOT NULL,
+        clip_seconds REAL NOT NULL,
+        mode TEXT NOT NULL,
+        orientation TEXT NOT NULL,
+        charge TEXT NOT NULL CHECK (charge IN ('member', 'server')),
+        state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'closing', 'closed')),
+        locale TEXT,
+        created_at REAL NOT NULL,
+        ends_at REAL NOT NULL,
+        closed_at REAL,
+        results_message_id BIGINT
+    );
+    CREATE INDEX challenges_due ON challenges(state, ends_at);
+    CREATE INDEX challenges_guild ON challenges(guild_id, state);
+    CREATE TABLE challenge_entries (
+        job_id TEXT PRIMARY KEY REFERENCES jobs(id),
+        challenge_id INTEGER NOT NULL REFERENCES challenges(id),
+        user_id BIGINT NOT NULL,
+        created_at REAL NOT NULL,
+        message_id BIGINT
+    );
+    CREATE INDEX challenge_entries_challenge ON challenge_entries(challenge_id, user_id);
+    CREATE TABLE challenge_votes (
+        job_id TEXT NOT NULL REFERENCES challenge_entries(job_id),
+        voter_id BIGINT NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (job_id, voter_id)
+    );
+    -- who started lately, for the dispatcher's round-robin (bot/store/member_jobs.py)
+    CREATE INDEX jobs_submitted ON jobs(submitted_at);
+    CREATE TABLE challenge_settings (
+        guild_id BIGINT PRIMARY KEY,
+        starter_role_id BIGINT,
+        updated_by BIGINT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    """,
 ]
 
 # Every change of a job's state writes its history row in the same statement. A TEMP trigger

@@ -352,6 +352,27 @@ class StandIn:
             data.pop(key, None)
         await self.gateway.dispatch("GUILD_UPDATE", data, guild_id=guild.id, intent=GUILDS)
 
+    async def open_thread(self, parent: Channel, starter: Message, name: str, auto_archive_duration: int = 4320) -> Channel:
+        """A public thread on `starter` (the bot's REST call, or a test acting as a member); THREAD_CREATE follows."""
+        guild = self.guilds[parent.guild_id]  # type: ignore[index]
+        thread = Channel(
+            starter.id, name, type=11, guild_id=guild.id, parent_id=parent.id, owner_id=self.bot_user.id,
+            auto_archive_duration=auto_archive_duration,
+        )
+        guild.threads[thread.id] = thread
+        self.channels[thread.id] = thread
+        await self.gateway.dispatch("THREAD_CREATE", thread.payload() | {"newly_created": True}, guild_id=guild.id, intent=GUILDS)
+        return thread
+
+    async def channel_updated(self, channel: Channel) -> None:
+        event = "THREAD_UPDATE" if channel.is_thread else "CHANNEL_UPDATE"
+        await self.gateway.dispatch(event, channel.payload(), guild_id=channel.guild_id, intent=GUILDS)
+
+    def thread_of(self, message: MessageRef) -> Channel | None:
+        """The thread opened on a message, if any (its id is the message's)."""
+        channel = self.channels.get(self.message(message).id)
+        return channel if channel is not None and channel.is_thread else None
+
     def dm_channel(self, user: User) -> Channel:
         for channel in self.channels.values():
             if channel.type == 1 and channel.recipients and channel.recipients[0].id == user.id:
@@ -648,6 +669,8 @@ class StandIn:
             self._nonces[(channel.id, author.id, message.nonce)] = (message.id, self.clock.now())
         if not ephemeral:
             channel.last_message_id = message.id
+            if channel.is_thread:
+                channel.message_count += 1
         await self._dispatch_message("MESSAGE_CREATE", message)
         return message
 

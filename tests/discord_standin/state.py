@@ -32,7 +32,12 @@ EVERYONE_PERMISSIONS = (
     | (1 << 15)  # ATTACH_FILES
     | (1 << 16)  # READ_MESSAGE_HISTORY
     | (1 << 31)  # USE_APPLICATION_COMMANDS
+    | (1 << 35)  # CREATE_PUBLIC_THREADS
+    | (1 << 38)  # SEND_MESSAGES_IN_THREADS
 )
+CREATE_PUBLIC_THREADS = 1 << 35
+SEND_MESSAGES_IN_THREADS = 1 << 38
+THREAD_TYPES = (10, 11, 12)  # announcement, public and private threads
 
 # Message flags the stand-in sets itself.
 EPHEMERAL = 1 << 6
@@ -146,12 +151,42 @@ class Channel:
     nsfw: bool = False  # age-restricted
     recipients: list[User] = field(default_factory=list)  # DMs only
     last_message_id: int | None = None
+    # Threads only: who opened it, when, and whether it is archived or locked.
+    owner_id: int | None = None
+    archived: bool = False
+    locked: bool = False
+    auto_archive_duration: int = 4320
+    created: str = field(default_factory=lambda: iso())
+    message_count: int = 0
+
+    @property
+    def is_thread(self) -> bool:
+        return self.type in THREAD_TYPES
 
     def payload(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": str(self.id), "type": self.type, "flags": 0}
         data["last_message_id"] = str(self.last_message_id) if self.last_message_id else None
         if self.type == 1:
             data["recipients"] = [u.payload() for u in self.recipients]
+            return data
+        if self.is_thread:
+            data.update(
+                name=self.name,
+                guild_id=str(self.guild_id),
+                parent_id=str(self.parent_id),
+                owner_id=str(self.owner_id),
+                rate_limit_per_user=0,
+                message_count=self.message_count,
+                total_message_sent=self.message_count,
+                member_count=1,
+                thread_metadata={
+                    "archived": self.archived,
+                    "auto_archive_duration": self.auto_archive_duration,
+                    "archive_timestamp": self.created,
+                    "locked": self.locked,
+                    "create_timestamp": self.created,
+                },
+            )
             return data
         data.update(
             name=self.name,
@@ -204,6 +239,7 @@ class Guild:
     channels: dict[int, Channel] = field(default_factory=dict)
     roles: dict[int, Role] = field(default_factory=dict)
     members: dict[int, Member] = field(default_factory=dict)
+    threads: dict[int, Channel] = field(default_factory=dict)  # sent apart from the channels, as Discord does
     preferred_locale: str = "en-US"
 
     @property
@@ -262,7 +298,7 @@ class Guild:
             "emojis": [],
             "stickers": [],
             "channels": [c.payload() for c in self.channels.values()],
-            "threads": [],
+            "threads": [t.payload() for t in self.threads.values() if not t.archived],  # the active ones
             "members": [m.payload() for m in members],
             "member_count": len(self.members),
             "voice_states": [],
