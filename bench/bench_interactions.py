@@ -15,6 +15,11 @@ process), makes N members invoke /motion at the same moment, and reports:
 
     .venv/bin/python bench/bench_interactions.py                 # 1 (baseline), 50, 100 and 200 members
     .venv/bin/python bench/bench_interactions.py --users 20 --no-delivery
+    .venv/bin/python bench/bench_interactions.py --against-bare --users 200 1000 --runs 3
+
+`--against-bare` measures only the first answers, of our bot and of a bare discord.py bot that
+only defers (bench/bare_bot.py, the floor), alternately on fresh stand-ins, and reports each
+run's median and p99 side by side with their ratio.
 
 This is a measurement, not a test: it asserts nothing and CI does not run it.
 Linux only (reads /proc).
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -56,12 +62,20 @@ class Result:
     delivered_after: float | None
     idle_rss_mib: float
     peak_rss_mib: float
+    burst_cpu: float = 0.0  # CPU seconds the bot process used from the burst to its last first answer
 
 
 def percentile(values: list[float], pct: float) -> float:
     """Nearest-rank percentile: with 50 samples p99 is the largest, as it should be."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat), less sensitive than wall
+    time to the other work on a shared machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mib(pid: int, field: str) -> float:
@@ -72,7 +86,19 @@ def rss_mib(pid: int, field: str) -> float:
     raise LookupError(f"{field} not in /proc/{pid}/status")
 
 
-async def run_once(users: int, *, delay: float, deliver: bool, workdir: Path) -> Result:
+class BareBotProcess(BotProcess):
+    """bench/bare_bot.py as its own OS process, started like `python -m bot`."""
+
+    async def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        with self.log_path.open("ab") as log:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, str(REPO / "bench" / "bare_bot.py"), cwd=self.workdir, env=env, stdout=log, stderr=log
+            )
+
+
+async def run_once(users: int, *, delay: float, deliver: bool, workdir: Path, bare: bool = False) -> Result:
     media = make_media(workdir / "media")
     async with StandIn() as standin:
         members = [standin.create_user(f"user{i}") for i in range(users)]
@@ -88,12 +114,13 @@ async def run_once(users: int, *, delay: float, deliver: bool, workdir: Path) ->
             provider_max_concurrency=users,  # measure the bot, not a provider's slot limit
             log_level="WARNING",
         )
-        bot = BotProcess(env, workdir / "run")
+        bot = BareBotProcess(env, workdir / "run") if bare else BotProcess(env, workdir / "run")
         await bot.start()
         try:
             await wait_for_new_session(standin, set())
             await asyncio.sleep(2.5)  # discord.py's guild_ready_timeout, then the bot sits idle
             idle = rss_mib(bot.pid, "VmRSS")
+            cpu_before = cpu_seconds(bot.pid)
 
             started = time.monotonic()
             handles = await asyncio.gather(
@@ -101,9 +128,10 @@ async def run_once(users: int, *, delay: float, deliver: bool, workdir: Path) ->
             )
             firsts = await asyncio.gather(*(h.first_answer(timeout=60) for h in handles))
             elapsed = [s.elapsed for s in firsts]
+            burst_cpu = cpu_seconds(bot.pid) - cpu_before
             burst = max(h.created_at for h in handles) - min(h.created_at for h in handles)
             delivered_after = None
-            if deliver:
+            if deliver and not bare:
                 await standin.wait_until(
                     lambda: len(standin.channel_messages(general)) >= users, 60 + users * 3, "every result posted"
                 )
@@ -127,6 +155,7 @@ async def run_once(users: int, *, delay: float, deliver: bool, workdir: Path) ->
         delivered_after=delivered_after,
         idle_rss_mib=idle,
         peak_rss_mib=peak,
+        burst_cpu=burst_cpu,
     )
 
 
@@ -146,12 +175,48 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def comparison(pairs: list[tuple[int, float, Result, Result]]) -> str:
+    lines = [
+        "| members at once | run | load avg | ours: in time | median | p99 | CPU | bare bot: in time | median | p99 "
+        "| CPU | ratio median | ratio p99 |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run, load, ours, bare in pairs:
+        lines.append(
+            f"| {ours.users} | {run} | {load:.1f} | {ours.answered}/{ours.users} | {ours.median * 1000:.0f} ms "
+            f"| {ours.p99 * 1000:.0f} ms | {ours.burst_cpu:.2f} s | {bare.answered}/{bare.users} "
+            f"| {bare.median * 1000:.0f} ms | {bare.p99 * 1000:.0f} ms | {bare.burst_cpu:.2f} s "
+            f"| {ours.median / bare.median:.2f}× | {ours.p99 / bare.p99:.2f}× |"
+        )
+    return "\n".join(lines)
+
+
+async def against_bare(sizes: list[int], runs: int, delay: float) -> None:
+    pairs: list[tuple[int, float, Result, Result]] = []
+    for users in sizes:
+        for run in range(runs):
+            measured: dict[bool, Result] = {}
+            # Alternate which goes first, so neither always meets a warmer (or busier) machine.
+            for bare in ((False, True) if run % 2 == 0 else (True, False)):
+                with tempfile.TemporaryDirectory(prefix="bench-interactions-") as tmp:
+                    measured[bare] = await run_once(users, delay=delay, deliver=False, workdir=Path(tmp), bare=bare)
+            # The machine's 1-minute load average: other work on a shared machine moves wall times a lot.
+            pairs.append((run + 1, os.getloadavg()[0], measured[False], measured[True]))
+            print(f"{users} members, run {run + 1}: done", file=sys.stderr)
+    print(comparison(pairs))
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, nargs="+", default=[1, 50, 100, 200], help="members invoking at once")
     parser.add_argument("--delay", type=float, default=1.0, help="SIMULATOR_DELAY_SECONDS for the bot")
     parser.add_argument("--no-delivery", action="store_true", help="stop after the first answers")
+    parser.add_argument("--against-bare", action="store_true", help="first answers of ours vs a bot that only defers")
+    parser.add_argument("--runs", type=int, default=3, help="with --against-bare: runs per size")
     args = parser.parse_args()
+    if args.against_bare:
+        await against_bare(args.users, args.runs, args.delay)
+        return
     results = []
     for users in args.users:
         # A fresh stand-in, database and bot process per size, so runs do not inherit each other's load.

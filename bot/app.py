@@ -19,16 +19,20 @@ import aiohttp
 from bot.animate.models import AnimateOptions
 from bot.downloads import Downloader, allowed_hosts_from
 from bot.errors import ProviderUnavailable
-from bot.gate import Gate
+from bot.gate import Asker, Gate
+from bot.guild_admin import GuildAdmin
+from bot.guild_rules import install_guild_rules
 from bot.http import HttpClient
-from bot.intake import IncomingFile, take_motion_request
+from bot.intake import IncomingFile
 from bot.intake_animate import AnimatePrepared, confirm_animate, prepare_animate
+from bot.intake_fix import accept_fix, take_or_offer
 from bot.jobs import EngineConfig, JobEngine, Notifier
 from bot.models import MotionOptions, Requester
 from bot.pricing import Price
 from bot.providers.base import Provider
 from bot.providers.registry import build_providers, choose_default
 from bot.quotas import QuotaPolicy
+from bot.retention import run_sweeps
 from bot.settings import Settings
 from bot.signing import Links, Signer, load_key
 from bot.store import JobRow, Store
@@ -52,6 +56,7 @@ class CoreApp:
         default_provider: str,
         engine: JobEngine,
         web: WebServer,
+        admin: GuildAdmin,
     ) -> None:
         """Use `CoreApp.open`; this only gathers the parts it has opened."""
         self.settings = settings
@@ -65,9 +70,11 @@ class CoreApp:
         self.default_provider = default_provider
         self.engine = engine
         self.web = web
+        self.admin = admin  # what server admins and bot owners change (/admin ...), each change audited
         self._guild_providers: dict[int, str | None] = {}
         # The one gate every generation command and button passes (bot/gate.py); rules are added at start-up.
         self.gate = Gate()
+        install_guild_rules(self)  # bans, channels, age-restricted only, a 0 role, the word list
 
     @classmethod
     @asynccontextmanager
@@ -133,7 +140,10 @@ class CoreApp:
                 callback_fallback_poll=s.callback_fallback_poll_seconds,
                 job_timeout=s.job_timeout_minutes * 60,
                 provider_max_concurrency=s.provider_max_concurrency,
+                guild_max_concurrency=s.guild_max_active_jobs,
                 failover=s.provider_failover,
+                keep_files=s.result_retention_days > 0,
+                result_link_ttl=s.result_retention_days * 86400 if s.result_retention_days > 0 else None,
                 lease_seconds=s.job_lease_seconds,
             ),
             downloader=downloader,
@@ -145,8 +155,13 @@ class CoreApp:
         for provider in providers.values():
             stack.push_async_callback(provider.close)
             await provider.start()
+        admin = GuildAdmin(store, quotas, engine, s.owner_ids)
+        await admin.load()  # price overrides and per-server slot limits, before the dispatcher runs
         await engine.start()
         stack.push_async_callback(engine.stop)
+        if s.result_retention_days > 0:  # 0: files go when the job ends (bot/jobs/endings.py)
+            sweeps = asyncio.create_task(run_sweeps(store, s.data_dir, s.result_retention_days), name="retention-sweeps")
+            stack.push_async_callback(_cancel, sweeps)
         return cls(
             s,
             notifier,
@@ -159,6 +174,7 @@ class CoreApp:
             default_provider=default_provider,
             engine=engine,
             web=web,
+            admin=admin,
         )
 
     @property
@@ -181,7 +197,12 @@ class CoreApp:
     async def set_guild_provider(self, guild_id: int, name: str | None, by_user: int) -> None:
         if name is not None:
             self.provider(name)  # refuses an unconfigured one
-        await self.store.set_guild_provider(guild_id, name, by_user)
+        async with self.store.transaction() as db:  # the change and its audit row together
+            old = await self.store.guild_provider(guild_id, db)
+            await self.store.set_guild_provider(guild_id, name, by_user, db)
+            await self.store.add_audit(
+                guild_id=guild_id, actor_id=by_user, action="provider", old=old or "—", new=name or "—", db=db
+            )
         self._guild_providers[guild_id] = name
 
     def provider(self, name: str | None) -> str:
@@ -200,7 +221,13 @@ class CoreApp:
         options: MotionOptions,
         provider: str | None = None,
     ) -> tuple[JobRow, Price]:
-        return await take_motion_request(self.engine, self.downloader, requester, self.provider(provider), image, video, options)
+        """Check, price and queue one /motion job; raises FixOffered when a fix would make the inputs pass."""
+        return await take_or_offer(self.engine, self.downloader, requester, self.provider(provider), image, video, options)
+
+    async def accept_fix(self, offer_id: str, asker: Asker) -> tuple[JobRow, Price]:
+        """The member accepted a fix (bot/intake_fix.py): the gate, then the fixed job, charged as usual."""
+        await self.gate.check(asker)
+        return await accept_fix(self.engine, self.downloader, offer_id, asker.user_id)
 
     async def prepare_animate(
         self,
@@ -211,11 +238,18 @@ class CoreApp:
         *,
         end_image: IncomingFile | None = None,
         brush: IncomingFile | None = None,
+        expires_at: float | None = None,
     ) -> AnimatePrepared:
         """Check, plan, price and preview one /animate job; nothing is reserved until `confirm_animate`."""
         return await prepare_animate(
-            self.engine, self.downloader, requester, self.provider(provider), image, options, end_image=end_image, brush=brush
+            self.engine, self.downloader, requester, self.provider(provider), image, options,
+            end_image=end_image, brush=brush, expires_at=expires_at,
         )
 
     async def confirm_animate(self, job_id: str, user_id: int) -> tuple[JobRow, Price]:
         return await confirm_animate(self.engine, job_id, user_id)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)

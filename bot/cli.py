@@ -27,10 +27,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from bot.animate.capabilities import for_provider
 from bot.animate.models import AnimateOptions
 from bot.app import CoreApp
 from bot.errors import ProviderError, ProviderUnavailable, Refusal, StoreBusy
+from bot.gate import Asker
 from bot.intake import IncomingFile
+from bot.intake_fix import FixOffered
 from bot.models import MotionOptions, Requester
 from bot.pricing import Price
 from bot.quotas import TERMINAL_USER_ID
@@ -61,6 +64,12 @@ EXPECTED_ERRORS: dict[type[BaseException], tuple[Callable[[BaseException], str],
     OSError: (lambda exc: f"error: {exc} (check WEB_HOST, WEB_PORT and DATA_DIR)", EXIT_INPUT),
     ProviderUnavailable: (lambda exc: f"error: {exc}", EXIT_INPUT),
     Refusal: (lambda exc: f"refused: {exc}", EXIT_INPUT),
+    FixOffered: (
+        lambda exc: "\n".join(
+            [f"refused: {exc}", *(str(text) for text in exc.offer.explain()), "Run again with --fix to do this."]  # type: ignore[attr-defined]
+        ),
+        EXIT_INPUT,
+    ),
     ProviderError: (lambda exc: f"provider error: {exc}", EXIT_PROVIDER),
     StoreBusy: (lambda exc: BUSY_LINE, EXIT_BUSY),
     KeyboardInterrupt: (lambda exc: "interrupted", EXIT_INTERRUPTED),
@@ -105,6 +114,11 @@ def add_motion_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--prompt", default="")
     p.add_argument("--keep-sound", action="store_true")
     p.add_argument("--provider", help="provider name (default: DEFAULT_PROVIDER or the first configured)")
+    p.add_argument(
+        "--fix", action="store_true",
+        help="if the clip is too long for its orientation or the image's aspect is out of range, trim the clip "
+        "to the limit or pad the image (on a blurred copy of itself) and go on, instead of refusing",
+    )
     p.add_argument(
         "--timeout", type=float, default=None,
         help="give up waiting after this many seconds (the job goes on; the next run finishes it)",
@@ -166,7 +180,7 @@ def local_file(path: Path) -> IncomingFile:
     )
 
 
-def needs_public_url(core: CoreApp, settings: Settings, provider: str | None) -> str | None:
+def needs_public_url(core: CoreApp, settings: Settings, provider: str | None, kind: str = "motion") -> str | None:
     """Why the chosen provider cannot take local files here, if it cannot.
 
     Terminal inputs have no URL of their own; providers that fetch inputs by URL get
@@ -176,7 +190,10 @@ def needs_public_url(core: CoreApp, settings: Settings, provider: str | None) ->
         name = core.provider(provider)
     except ProviderUnavailable:
         return None  # submit_motion reports an unknown provider with the configured ones
-    if settings.public_url or not core.providers[name].capabilities.needs_input_urls:
+    # Image-to-video says per provider how pictures travel (Kling takes them as base64); the brush's own
+    # transport is checked by the plan, with its reason.
+    by_url = for_provider(name).inputs_by_url if kind == "animate" else core.providers[name].capabilities.needs_input_urls
+    if settings.public_url or not by_url:
         return None
     return (
         f"{name} fetches its inputs by URL: set PUBLIC_URL to an address that reaches this machine's "
@@ -197,7 +214,15 @@ async def run_motion(settings: Settings, args: argparse.Namespace) -> int:
     image = local_file(args.image)
     video = local_file(args.video) if args.video else None
     async with terminal_core(settings, notifier, args.provider) as (core, resumed):
-        job, price = await core.submit_motion(TERMINAL_REQUESTER, image, video, options, args.provider)
+        try:
+            job, price = await core.submit_motion(TERMINAL_REQUESTER, image, video, options, args.provider)
+        except FixOffered as offered:
+            if not args.fix:
+                raise
+            for text in offered.offer.explain():
+                print(f"fixing: {text}", file=sys.stderr)
+            asker = Asker(user_id=TERMINAL_USER_ID, guild_id=None, channel_id=None, action="motion")
+            job, price = await core.accept_fix(offered.offer.offer_id, asker)
         return await wait_and_report(core, notifier, job, price, args, resumed)
 
 
@@ -206,12 +231,12 @@ TERMINAL_REQUESTER = Requester(user_id=TERMINAL_USER_ID, origin="terminal", uplo
 
 @asynccontextmanager
 async def terminal_core(
-    settings: Settings, notifier: TerminalNotifier, provider: str | None
+    settings: Settings, notifier: TerminalNotifier, provider: str | None, kind: str = "motion"
 ) -> AsyncIterator[tuple[CoreApp, list[str]]]:
     """The core for one terminal run (motion or animate), with the earlier runs' jobs it resumed."""
     # Port 0: the terminal run must not collide with a running bot, unless providers must call us back.
     async with CoreApp.open(settings, notifier, origin="terminal", web_port=None if settings.public_url else 0) as core:
-        if problem := needs_public_url(core, settings, provider):
+        if problem := needs_public_url(core, settings, provider, kind):
             raise UsageError(problem)
         yield core, await announce_resumed(core)
 
@@ -309,7 +334,7 @@ async def run_animate(settings: Settings, args: argparse.Namespace) -> int:
     image = local_file(args.image)
     end_image = local_file(args.end_image) if args.end_image else None
     brush = local_file(args.brush) if args.brush else None
-    async with terminal_core(settings, notifier, args.provider) as (core, resumed):
+    async with terminal_core(settings, notifier, args.provider, "animate") as (core, resumed):
         requester = TERMINAL_REQUESTER
         prepared = await core.prepare_animate(requester, image, options, args.provider, end_image=end_image, brush=brush)
         for note in prepared.notes:

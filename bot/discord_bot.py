@@ -12,22 +12,30 @@ import json
 import logging
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 
 import discord
 import yarl
-from discord import app_commands
 from discord.ext import commands
 
 from bot.app import CoreApp
+from bot.discord_intake import DiscordIntake
+from bot.discord_text import find_earlier_post, job_marker, member_quote, mentions_only
+from bot.discord_tree import GenerationTree
 from bot.errors import DeliveryImpossible, DeliveryTooLarge
+from bot.i18n import Text
 from bot.settings import Settings
 from bot.store import JobRow
+from cogs.i18n_translator import CatalogueTranslator
+from cogs.results import failure_view, result_post_parts
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.motion", "cogs.animate", "cogs.quota", "cogs.admin")
+EXTENSIONS = (
+    "cogs.motion", "cogs.animate", "cogs.quota", "cogs.admin", "cogs.results", "cogs.fixes", "cogs.challenge", "cogs.jobs",
+)
 # Interaction tokens live 15 minutes; stop editing a little before, so an edit never races the expiry.
 TOKEN_LIFE_SECONDS = 14 * 60
 
@@ -50,6 +58,12 @@ class DiscordNotifier:
     def __init__(self, bot: MotionBot) -> None:
         self.bot = bot
         self._status: dict[str, tuple[discord.Interaction, float]] = {}
+        # Jobs this process tried to post; with `started_at`, tells when an earlier post may exist.
+        self._attempted: set[str] = set()
+        self.started_at = time.time()
+        # Results posted their own way (a challenge entry goes to its thread with a Vote button):
+        # the first poster that returns a message has posted it; None means "not mine".
+        self.result_posters: list[Callable[[JobRow, Path | None, str | None], Awaitable[discord.Message | None]]] = []
 
     def track(self, job_id: str, interaction: discord.Interaction) -> None:
         # The token's clock started when the user ran the command, not when the job was queued.
@@ -66,21 +80,45 @@ class DiscordNotifier:
             return None
         return interaction
 
+    def public_locale(self, job: JobRow) -> object | None:
+        """Public posts speak the server's language (English when it has no catalogue)."""
+        get_guild = getattr(self.bot, "get_guild", None)
+        guild = get_guild(job.guild_id) if callable(get_guild) and job.guild_id else None
+        return guild.preferred_locale if guild is not None else None
+
+    def result_content(self, job: JobRow, link: str | None) -> str:
+        """The result post: the requester's mention, their prompt made inert, the link, the job marker."""
+        locale = self.public_locale(job)
+        lines = [Text("{mention} your video is ready!", mention=f"<@{job.user_id}>").render(locale)]
+        prompt = (job.request.get("options") or {}).get("prompt")
+        if prompt:
+            lines.append(f"> {member_quote(prompt)}")
+        if link:
+            lines.append(Text("It is too large to attach here, so here is a link: {link}", link=link).render(locale))
+        lines.append(job_marker(job.id, locale))  # how a restart finds this post again (find_earlier_post)
+        return "\n".join(lines)
+
     async def progress(self, job: JobRow, text: str) -> None:
         interaction = self._live_interaction(job.id)
         if interaction is not None:
-            await interaction.edit_original_response(content=f"{text}\n-# job `{job.id}`")
+            render = getattr(text, "render", None)  # a catalogue Text (a place in line): the member's language
+            shown = render(interaction.locale) if callable(render) else text
+            await interaction.edit_original_response(content=f"{shown}\n{job_marker(job.id, interaction.locale)}")
 
     async def deliver(self, job: JobRow, video: Path | None, link: str | None) -> int | None:
+        for post in self.result_posters:
+            posted = await post(job, video, link)
+            if posted is not None:
+                await self._show_done(job, posted)
+                return posted.id
         assert job.channel_id is not None
         channel = self.bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
-        content = f"<@{job.user_id}> your video is ready!"
-        prompt = (job.request.get("options") or {}).get("prompt")
-        if prompt:
-            content += f"\n> {prompt[:300]}"
-        if link:
-            content += f"\nIt is too large to attach here, so here is a link: {link}"
-        mentions = discord.AllowedMentions(users=[discord.Object(job.user_id)], roles=False, everyone=False)
+        earlier = await self._earlier_post(job, channel)
+        if earlier is not None:
+            return earlier
+        content = self.result_content(job, link)
+        mentions = mentions_only(job.user_id)
+        view, reference = await result_post_parts(self.bot, job)  # buttons; a remix replies to its original
         try:
             if video is not None:
                 message = await channel.send(
@@ -88,9 +126,14 @@ class DiscordNotifier:
                     file=discord.File(video, filename=f"motion-{job.id}.mp4"),
                     nonce=nonce_for(job, "job"),
                     allowed_mentions=mentions,
+                    view=view,
+                    reference=reference,  # type: ignore[arg-type]
                 )
             else:
-                message = await channel.send(content, nonce=nonce_for(job, "job"), allowed_mentions=mentions)
+                message = await channel.send(
+                    content, nonce=nonce_for(job, "job"), allowed_mentions=mentions, view=view,
+                    reference=reference,  # type: ignore[arg-type]
+                )
         except discord.HTTPException as exc:
             if exc.status == 413 or exc.code == 40005:
                 raise DeliveryTooLarge() from exc
@@ -101,11 +144,37 @@ class DiscordNotifier:
         interaction = self._live_interaction(job.id)
         if interaction is not None:
             try:
-                await interaction.edit_original_response(content=f"Done! {message.jump_url}", view=None)
+                done = Text("Done! {link}", link=message.jump_url).render(interaction.locale)
+                await interaction.edit_original_response(content=done, view=None)
             except discord.HTTPException:
                 pass
         self._status.pop(job.id, None)
         return message.id
+
+    async def _earlier_post(self, job: JobRow, channel: discord.abc.Messageable) -> int | None:
+        """A post an earlier attempt made (a crash or an outage between posting and recording it).
+        Looked for only when one may exist: the job's result was ready before this process
+        started, or this process tried before. The nonce covers a few minutes; this covers longer."""
+        first_try = job.id not in self._attempted and job.updated_at >= self.started_at
+        self._attempted.add(job.id)
+        if first_try or self.bot.user is None:
+            return None
+        try:
+            message = await find_earlier_post(channel, job.id, self.bot.user.id, since=job.created_at)
+        except discord.HTTPException as exc:  # no Read Message History: the nonce is all there is
+            log.warning("job %s: could not look for an earlier post (%s %s)", job.id, exc.status, exc.text)
+            return None
+        if message is None:
+            return None
+        log.info("job %s: already posted as message %s; not posting again", job.id, message.id)
+        return message.id
+
+    async def _show_done(self, job: JobRow, message: discord.Message) -> None:
+        interaction = self._live_interaction(job.id)
+        self._status.pop(job.id, None)
+        if interaction is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.edit_original_response(content=Text("Done! {link}", link=message.jump_url).render(interaction.locale), view=None)
 
     async def _direct_message(
         self, job: JobRow, content: str, video: Path | None, why: discord.HTTPException
@@ -113,7 +182,8 @@ class DiscordNotifier:
         try:
             user = await self.bot.fetch_user(job.user_id)
             file = discord.File(video, filename=f"motion-{job.id}.mp4") if video else discord.utils.MISSING
-            return await user.send(content + "\n-# (the channel could not be used)", file=file)
+            note = Text("(the channel could not be used)").render(self.public_locale(job))
+            return await user.send(f"{content}\n-# {note}", file=file, allowed_mentions=mentions_only(job.user_id))
         except discord.HTTPException as exc:
             raise DeliveryImpossible(f"channel refused ({why.status} {why.text}); DM refused ({exc.status})") from exc
 
@@ -123,19 +193,25 @@ class DiscordNotifier:
         if interaction is not None:
             try:
                 # Still private while we can: a failure is the user's business.
-                await interaction.edit_original_response(content=f"❌ {text}\n-# job `{job.id}`", view=None)
+                await interaction.edit_original_response(
+                    content=f"❌ {text}\n{job_marker(job.id, interaction.locale)}",
+                    view=failure_view(self.bot, job, interaction.locale),
+                )
                 return
             except discord.HTTPException:
                 pass
         if job.channel_id is None:
             return
         channel = self.bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
-        content = f"<@{job.user_id}> your video could not be made: {text}\n-# job `{job.id}`"
+        reason = Text("{mention} your video could not be made: {reason}", mention=f"<@{job.user_id}>", reason=text)
+        locale = self.public_locale(job)
+        content = f"{reason.render(locale)}\n{job_marker(job.id, locale)}"
         try:
             await channel.send(
                 content,
+                view=failure_view(self.bot, job, locale) or discord.utils.MISSING,
                 nonce=nonce_for(job, "end"),
-                allowed_mentions=discord.AllowedMentions(users=[discord.Object(job.user_id)], roles=False, everyone=False),
+                allowed_mentions=mentions_only(job.user_id),
             )
         except discord.HTTPException as exc:
             if exc.status not in (403, 404):
@@ -152,15 +228,16 @@ class MotionBot(commands.Bot):
             intents=intents,
             owner_ids=set(settings.owner_ids) or None,
             allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=GenerationTree,  # the generation gate and the one error handler (bot/discord_tree.py)
             **_shards(self, settings),
         )
         self.settings = settings
         self.force_sync = force_sync
         self.notifier = DiscordNotifier(self)
         self.core: CoreApp  # opened in setup_hook, before any extension loads
+        self.intake: DiscordIntake  # made in setup_hook, with the core
         self._core_stack = AsyncExitStack()
         self._core_closed: asyncio.Future[None] | None = None
-        self.tree.on_error = self.on_app_command_error
 
     async def setup_hook(self) -> None:
         # `docker stop` sends SIGTERM: close cleanly (jobs would survive a kill too, but a clean
@@ -172,9 +249,18 @@ class MotionBot(commands.Bot):
             _, url, _ = await self.http.get_bot_gateway()
             discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
         self.core = await self._core_stack.enter_async_context(CoreApp.open(self.settings, self.notifier, origin="discord"))
+        self.intake = DiscordIntake.for_bot(self)  # before the cogs: they register their finishers
+        if not self.settings.owner_ids:
+            # OWNER_IDS empty: the application's owner (or its team) owns the bot-wide admin commands.
+            app = await self.application_info()
+            owners = [member.id for member in app.team.members] if app.team else [app.owner.id]
+            self.core.admin.owner_ids = frozenset(owners)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        # Chinese command names and descriptions ride along with every sync (cogs/i18n_translator.py).
+        await self.tree.set_translator(CatalogueTranslator())
         await self.sync_commands(force=self.force_sync)
+        self.intake.start_recovery()  # requests acknowledged before a crash get their answer
 
     def _on_sigterm(self) -> None:
         # Keep a reference: the event loop holds tasks only weakly.
@@ -200,17 +286,22 @@ class MotionBot(commands.Bot):
         self.tree.copy_global_to(guild=guild)
         return guild
 
-    def commands_fingerprint(self, guild: discord.Object | None) -> str:
-        payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
+    async def commands_fingerprint(self, guild: discord.Object | None) -> str:
+        """A hash of exactly what a sync would send, translations included: a changed translation re-syncs."""
+        translator = self.tree.translator
+        payload = [
+            await command.get_translated_payload(self.tree, translator) if translator else command.to_dict(self.tree)
+            for command in self.tree.get_commands(guild=guild)
+        ]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     async def sync_commands(self, force: bool = False) -> bool:
         """Push the slash commands when their definitions changed (Discord rate-limits command writes)."""
         guild = self._sync_target()
         scope = f"guild:{guild.id}" if guild else "global"
-        fingerprint = self.commands_fingerprint(guild)
+        fingerprint = await self.commands_fingerprint(guild)
         key = f"commands_fingerprint:{scope}"
-        if not await self.core.store.leader("command-sync", seconds=300):
+        if not force and not await self.core.store.leader("command-sync", seconds=300):
             log.info("another bot process syncs the slash commands; not syncing here")
             return False
         if not force and await self.core.store.get_meta(key) == fingerprint:
@@ -220,23 +311,6 @@ class MotionBot(commands.Bot):
         await self.core.store.set_meta(key, fingerprint)
         log.info("synced %d slash commands (%s)", len(synced), scope)
         return True
-
-    async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        """One handler for every command: a short private answer, the details in the log."""
-        if isinstance(error, app_commands.CheckFailure):
-            text = "You are not allowed to use this command."
-        elif isinstance(error, app_commands.CommandOnCooldown):
-            text = f"Slow down: try again in {error.retry_after:.0f} s."
-        else:
-            log.error("command %s failed", interaction.command and interaction.command.name, exc_info=error)
-            text = "Something went wrong on the bot's side. Nothing was charged; please try again."
-        try:
-            if interaction.response.is_done():
-                await interaction.edit_original_response(content=f"❌ {text}")
-            else:
-                await interaction.response.send_message(f"❌ {text}", ephemeral=True)
-        except discord.HTTPException:
-            pass
 
 
 class ShardedMotionBot(MotionBot, commands.AutoShardedBot):

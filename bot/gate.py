@@ -7,6 +7,13 @@ Rules are plain async functions added to the gate at start-up; each raises `Refu
 its own: bans, channel rules, the age-restricted gate, role allowances and the word list plug
 in here (the admin issue), so no command or button can forget them.
 
+Rules run before the first answer (a command's deferral, a button's reply), so they must answer
+from memory: no database read or network call per check. A rule loads what it needs at start-up
+and keeps it current when an admin changes it; then the first answer stays as fast under a crowd
+as a bot that checks nothing (bench/bench_interactions.py). Why not check after deferring? A
+button's first answer is its own (edit the message, or a new private one), so the gate cannot
+defer for it; one rule for commands and buttons keeps a refusal a single private message.
+
 This module is core: it never imports discord.
 """
 
@@ -16,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.errors import Refusal
+from bot.metrics import counted_refusals
 
 
 @dataclass(frozen=True)
@@ -54,8 +62,10 @@ class Gate:
 
     async def check(self, asker: Asker) -> None:
         """Raise the first rule's `Refusal`; return when every rule lets the asker through."""
-        for rule in self._rules:
-            await rule(asker)
+        # Owners see on /metrics why members are turned away (reason: a rule's label).
+        with counted_refusals("gate"):
+            for rule in self._rules:
+                await rule(asker)
 
 
 __all__ = ["Asker", "Gate", "Refusal", "Rule"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Literal, TypeVar
 
 from bot.downloads import Downloader
 from bot.errors import ProviderError, TooLarge
+from bot.fixes import ImageFacts, plan_fix
 from bot.jobs import JobEngine, new_job_id
 from bot.media import (
     AttachmentMeta,
@@ -30,7 +32,7 @@ from bot.media import (
     precheck_image,
     precheck_video,
 )
-from bot.models import MediaFile, MotionOptions, MotionRequest, Requester
+from bot.models import Lineage, MediaFile, MotionOptions, MotionRequest, Requester
 from bot.options import check_options
 from bot.pricing import Price, price_for
 from bot.providers.base import Capabilities, Provider
@@ -57,10 +59,17 @@ class IncomingFile:
 
 
 def precheck(image: IncomingFile, video: IncomingFile | None, options: MotionOptions, caps: Capabilities, provider: str) -> None:
-    """Everything that can be refused from metadata alone (before a Discord deferral, or a download)."""
+    """Everything that can be refused from metadata alone (before a Discord deferral, or a download).
+
+    An aspect ratio that padding would fix is left to the full check, which offers the fix
+    (bot/intake_fix.py) instead of refusing."""
     check_options(options, caps, provider, video is not None)
     check_prompt(options.prompt, caps.limits)
-    precheck_image(image.meta, caps.limits)
+    limits = caps.limits
+    meta = image.meta
+    if meta.width and meta.height and plan_fix(ImageFacts(meta.width, meta.height), limits) is not None:
+        limits = limits.model_copy(update={"image_min_aspect": 0.0, "image_max_aspect": math.inf})
+    precheck_image(meta, limits)
     if video is not None:
         precheck_video(video.meta, caps.limits)
 
@@ -119,6 +128,7 @@ async def take_motion_request(
     image: IncomingFile,
     video: IncomingFile | None,
     options: MotionOptions,
+    lineage: Lineage | None = None,
 ) -> tuple[JobRow, Price]:
     """Check, price and queue one Motion Control job. Raises a Refusal (nothing kept) or ProviderError.
 
@@ -149,7 +159,7 @@ async def take_motion_request(
         output_seconds = min(seconds, limits.video_max_for(options.orientation))
         request = MotionRequest(image=image_file, video=video_file, options=options, video_seconds=output_seconds)
         price = price_for(provider, options.mode, output_seconds)
-        job = await engine.create_motion_job(requester, request, provider, price, job_id=job_id)
+        job = await engine.create_motion_job(requester, request, provider, price, job_id=job_id, lineage=lineage)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

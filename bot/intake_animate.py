@@ -9,8 +9,12 @@ Two steps, because the member sees a picture of the plan and its price before pa
    is reserved. A refusal leaves nothing behind.
 2. `confirm_animate` (Make it): reserve + queue in one transaction (engine.create_motion_job, which
    takes any kind) from the pending record, so it works after a restart; `discard_animate`
-   (Cancel) removes the folder. Both refuse a plan older than `PENDING_TTL_SECONDS` (the
-   interaction token's 15 minutes: after that the buttons' message cannot be edited anyway).
+   (Cancel) removes the folder. Both refuse a plan past its `expires_at`.
+3. `expire_animate`: at `expires_at` the plan is forgotten and the caller says so on the preview.
+
+From Discord, a plan expires `EXPIRY_MARGIN_SECONDS` before the interaction token's 15 minutes
+(counted from the command), so the preview can still be edited to say it expired; from the
+terminal (no token) it lives `PENDING_TTL_SECONDS` from when it was made.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from bot.animate.capabilities import for_provider
+from bot.animate.capabilities import for_provider, not_offered
 from bot.animate.models import AnimateOptions, AnimateRequest
 from bot.animate.plan import (
     AnimateInputs,
@@ -40,11 +44,12 @@ from bot.i18n import Text
 from bot.intake import IncomingFile, fetch
 from bot.jobs import JobEngine, new_job_id
 from bot.media import check_image, precheck_image
-from bot.models import MediaFile, Requester
+from bot.models import Lineage, MediaFile, Requester
 from bot.pricing import Price, animate_price_for
 from bot.store import JobRow
 
 PENDING_TTL_SECONDS = 15 * 60  # Discord's interaction token lives 15 minutes
+EXPIRY_MARGIN_SECONDS = 60  # the preview is edited to say "expired" while its token still works
 PENDING_NAME = "pending.json"
 PREVIEW_NAME = "preview.png"
 BRUSH_MAX_BYTES = 10 * 1024 * 1024
@@ -59,13 +64,23 @@ class AnimatePending(BaseModel):
     request: AnimateRequest
     price: Price
     created_at: float
+    expires_at: float | None = None  # None (plans written before this field): created_at + PENDING_TTL_SECONDS
+
+    @property
+    def deadline(self) -> float:
+        return self.created_at + PENDING_TTL_SECONDS if self.expires_at is None else self.expires_at
+
+
+def token_deadline(interaction_created_at: float) -> float:
+    """When a plan made from a Discord interaction expires: before its token does."""
+    return interaction_created_at + PENDING_TTL_SECONDS - EXPIRY_MARGIN_SECONDS
 
 
 @dataclass(frozen=True)
 class AnimatePrepared:
     pending: AnimatePending
     preview: Path
-    notes: list[str]
+    notes: list[Text]
 
 
 class PlanExpired(Refusal):
@@ -78,16 +93,18 @@ def precheck_animate(
     """What can be refused from metadata alone, before deferring or downloading."""
     caps = for_provider(provider)
     if not caps.offered:
-        raise OptionRefused(caps.why_not)
+        raise OptionRefused(not_offered(caps))
     check_text_options(options)
     precheck_image(image.meta)
     if end_image is not None:
         precheck_image(end_image.meta)
     if brush is not None:
         if not brush.filename.lower().endswith(".png") and brush.content_type not in (None, "image/png"):
-            raise BrushRefused(f"The brush must be a PNG file; got {brush.filename[:60]}.")
+            raise BrushRefused(Text("The brush must be a PNG file; got {name}.", name=brush.filename[:60]))
         if brush.size > BRUSH_MAX_BYTES:
-            raise BrushRefused(f"The brush is {brush.size / 1_000_000:.1f} MB; the limit is {BRUSH_MAX_BYTES / 1_000_000:g} MB.")
+            raise BrushRefused(
+                Text("The brush is {size} MB; the limit is {limit} MB.", size=f"{brush.size / 1_000_000:.1f}", limit=f"{BRUSH_MAX_BYTES / 1_000_000:g}")
+            )
 
 
 async def _take_image(downloader: Downloader, incoming: IncomingFile, folder: Path, what: str) -> MediaFile:
@@ -109,10 +126,12 @@ async def prepare_animate(
     *,
     end_image: IncomingFile | None = None,
     brush: IncomingFile | None = None,
+    expires_at: float | None = None,
 ) -> AnimatePrepared:
-    """Check, plan and price one /animate job and draw its preview. Raises a Refusal (nothing kept)."""
+    """Check, plan and price one /animate job and draw its preview. Raises a Refusal (nothing kept).
+    `expires_at`: when its buttons stop working (`token_deadline` from Discord; default 15 minutes)."""
     if not engine.providers[provider].capabilities.animate:
-        raise OptionRefused(Text("{provider} does not make /animate videos yet; an admin can pick another provider.", provider=provider))  # type: ignore[arg-type]
+        raise OptionRefused(Text("{provider} does not make /animate videos yet; an admin can pick another provider.", provider=provider))
     precheck_animate(image, end_image, brush, options, provider)
     sweep_expired(engine)
     job_id = new_job_id()
@@ -135,7 +154,8 @@ async def prepare_animate(
         preview = folder / PREVIEW_NAME
         await asyncio.to_thread(draw_preview, plan, price, preview)
         pending = AnimatePending(
-            job_id=job_id, requester=requester, provider=provider, request=request, price=price, created_at=time.time()
+            job_id=job_id, requester=requester, provider=provider, request=request, price=price, created_at=time.time(),
+            expires_at=expires_at,
         )
         (folder / PENDING_NAME).write_text(pending.model_dump_json(), encoding="utf-8")
     except BaseException:
@@ -154,7 +174,7 @@ def draw_preview(plan: AnimatePlan, price: Price, out: Path) -> None:
         camera=plan.camera,
         end_frame=request.end_image.path if request.end_image else None,
         header=header,
-        caption=[note for note in plan.notes][:3],
+        caption=[str(note) for note in plan.notes][:3],  # the picture is drawn once, in English
     )
     preview.image.save(out, format="PNG", optimize=False)
 
@@ -168,11 +188,14 @@ def load_pending(engine: JobEngine, job_id: str) -> AnimatePending | None:
 
 
 def _expired(pending: AnimatePending, now: float) -> bool:
-    return now - pending.created_at > PENDING_TTL_SECONDS
+    return now > pending.deadline
 
 
-async def confirm_animate(engine: JobEngine, job_id: str, user_id: int, now: float | None = None) -> tuple[JobRow, Price]:
-    """Make it: reserve the credits and queue the planned job (once; a second click finds the job)."""
+async def confirm_animate(
+    engine: JobEngine, job_id: str, user_id: int, now: float | None = None, lineage: Lineage | None = None
+) -> tuple[JobRow, Price]:
+    """Make it: reserve the credits and queue the planned job (once; a second click finds the job).
+    `lineage`: where a remix comes from (bot/remix.py)."""
     if await engine.store.get_job(job_id) is not None:
         raise PlanExpired(Text("This video is already queued."))  # type: ignore[arg-type]  # rendered per reader
     pending = load_pending(engine, job_id)
@@ -183,7 +206,9 @@ async def confirm_animate(engine: JobEngine, job_id: str, user_id: int, now: flo
         raise PlanExpired(
             Text("This preview expired after 15 minutes and nothing was spent; run /animate again.")  # type: ignore[arg-type]
         )
-    job = await engine.create_motion_job(pending.requester, pending.request, pending.provider, pending.price, job_id=job_id)
+    job = await engine.create_motion_job(
+        pending.requester, pending.request, pending.provider, pending.price, job_id=job_id, lineage=lineage
+    )
     (engine.job_dir(job_id) / PENDING_NAME).unlink(missing_ok=True)
     (engine.job_dir(job_id) / PREVIEW_NAME).unlink(missing_ok=True)
     return job, pending.price
@@ -193,6 +218,18 @@ async def discard_animate(engine: JobEngine, job_id: str, user_id: int) -> bool:
     """Cancel on the preview: forget the plan (nothing was reserved). False when there was none."""
     pending = load_pending(engine, job_id)
     if pending is None or pending.requester.user_id != user_id or await engine.store.get_job(job_id) is not None:
+        return False
+    discard_folder(engine, job_id)
+    return True
+
+
+async def expire_animate(engine: JobEngine, job_id: str, now: float | None = None) -> bool:
+    """At the plan's deadline: forget it if nobody pressed a button. True when it was still waiting
+    (the caller then edits the preview to say so: one Discord write per preview, never more)."""
+    pending = load_pending(engine, job_id)
+    if pending is None or await engine.store.get_job(job_id) is not None:
+        return False  # made or cancelled: that click already rewrote the preview
+    if not _expired(pending, time.time() if now is None else now):
         return False
     discard_folder(engine, job_id)
     return True
@@ -210,8 +247,8 @@ def sweep_expired(engine: JobEngine, now: float | None = None) -> int:
     for pending_file in root.glob(f"*/{PENDING_NAME}") if root.is_dir() else ():
         pending = load_pending(engine, pending_file.parent.name)
         # An unreadable record may be one being written right now: only an old one is removed.
-        created = pending.created_at if pending is not None else pending_file.stat().st_mtime
-        if now - created > PENDING_TTL_SECONDS + 60:
+        deadline = pending.deadline if pending is not None else pending_file.stat().st_mtime + PENDING_TTL_SECONDS
+        if now > deadline + 60:
             shutil.rmtree(pending_file.parent, ignore_errors=True)
             removed += 1
     return removed

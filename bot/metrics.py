@@ -7,11 +7,14 @@ from the store when /metrics is scraped.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
 
+from bot.errors import Refusal
 from bot.models import IN_FLIGHT, JobState
 
 if TYPE_CHECKING:
@@ -24,6 +27,18 @@ JOBS_ENDED = Counter(
     "motionbot_jobs_ended", "Jobs that reached an ending", ["provider", "kind", "ending"], registry=REGISTRY
 )
 REFUSALS = Counter("motionbot_refusals", "Requests refused before anything was spent", ["reason"], registry=REGISTRY)
+
+
+@contextmanager
+def counted_refusals(default_reason: str = "other") -> Iterator[None]:
+    """Count a Refusal raised inside the block under its `reason` (a label an owner can read), then let it through."""
+    try:
+        yield
+    except Refusal as refusal:
+        REFUSALS.labels(getattr(refusal, "reason", default_reason)).inc()
+        raise
+
+
 PROVIDER_ERRORS = Counter(
     "motionbot_provider_errors", "Provider calls that failed, by error kind", ["provider", "kind"], registry=REGISTRY
 )

@@ -111,3 +111,24 @@ class Requester(BaseModel):
     channel_id: int | None = None
     origin: Literal["discord", "terminal"] = "discord"
     upload_limit: int = 10 * 1024 * 1024  # bytes Discord accepts for this guild
+    # The acknowledged request (bot/pending.py) this job settles, in the job's own transaction.
+    intake_id: str | None = None
+    role_ids: tuple[int, ...] = ()  # the member's roles in the guild: their allowance depends on them
+    # A challenge entry the server pays for: the job stays the member's, the credits come from the
+    # server's budget only (reserved as user 0, like the terminal's operators: no member allowance).
+    charge_server: bool = False
+
+    @property
+    def payer_id(self) -> int:
+        """Whose allowance the reservation is written against."""
+        return 0 if self.charge_server else self.user_id
+
+
+class Lineage(BaseModel):
+    """Where a new job comes from (a remix of a result, a retry of a failed job) and which message
+    its result answers: written with the job, in the same transaction."""
+
+    parent_job_id: str | None = None
+    relation: str = "remix"  # "remix", "retry", "challenge", ...
+    reply_channel_id: int | None = None
+    reply_to_message_id: int | None = None

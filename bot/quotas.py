@@ -1,20 +1,25 @@
 """Credits: a user's daily allowance, a guild's daily budget and the global budget.
 
-Credits are a ledger (bot/store.py): reserve when a job is queued, commit on
+Credits are a ledger (bot/store/ledger.py): reserve when a job is queued, commit on
 success, refund on failure or cancel. A refund belongs to the period of its
 reservation, so a job that fails after midnight gives back yesterday's credits.
-All three limits are checked in the same transaction that writes the job.
+A job is paid from today's allowance first, then from granted credits (which do not
+expire); the reservation records the granted part so a refund returns each part.
+All three limits are checked in the same transaction that writes the job; a server's
+budget counts everything its members spend, granted credits included.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import aiosqlite
 
+from bot.allowances import Allowance, Balance, resolve_allowance, split_charge
 from bot.errors import Refusal
+from bot.i18n import Text
 from bot.store import Store
 
 TERMINAL_USER_ID = 0  # jobs run from the terminal: operators, exempt from the per-user allowance
@@ -30,34 +35,31 @@ REFUSALS = {
 }
 
 
-@dataclass(frozen=True)
-class _Budget:
-    scope: str  # "user" | "guild" | "global"
-    allowance: int
-    where: dict[str, int] = field(default_factory=dict)  # whose ledger rows count against it
-    grants_count: bool = True  # granted credits raise it (a member's or a server's; not the bot's)
-
-
 class QuotaRefused(Refusal):
-    """The job does not fit a credit or concurrency limit."""
+    """The job does not fit a credit or concurrency limit; `text` renders in the member's language."""
 
-    def __init__(self, scope: str, message: str) -> None:
-        super().__init__(message)
-        self.scope = scope  # "user" | "guild" | "global" | "active"
+    def __init__(self, scope: str, message: str | Text) -> None:
+        super().__init__(message)  # type: ignore[arg-type]  # a Text renders in the member's language
+        self.scope = scope  # "user" | "guild" | "global" | "active" | "blocked"
+        self.reason = f"quota_{scope}"  # for the refusals counter on /metrics
+        self.text = message if isinstance(message, Text) else None
 
 
 @dataclass(frozen=True)
 class QuotaStatus:
-    allowance: int
-    used: int
-    granted: int
+    allowance: int  # today's allowance from the member's roles or the server's default
+    used: int  # spent from today's allowance
+    granted: int  # granted credits left; they do not expire at the daily reset
     resets_at: datetime
     active_jobs: int
-    guild_left: int | None  # None: no guild budget
+    guild_left: int | None  # None: no server budget
+    blocked_by: int | None = None  # the role that stops this member, if one does
 
     @property
     def left(self) -> int:
-        return max(0, self.allowance + self.granted - self.used)
+        if self.blocked_by is not None:
+            return 0
+        return max(0, self.allowance - self.used) + max(0, self.granted)
 
 
 def _utc_now() -> datetime:
@@ -71,6 +73,11 @@ def describe_wait(until: datetime, now: datetime) -> str:
 
 
 class QuotaPolicy:
+    """Checks a job against the member's allowance, the server's budget and the bot's budget.
+
+    The member's allowance comes from their roles or the server's default (bot/allowances.py);
+    the server's settings override the bot-wide defaults given here (from .env)."""
+
     def __init__(
         self,
         *,
@@ -97,22 +104,36 @@ class QuotaPolicy:
         at = self.resets_at()
         return f"at 00:00 UTC (in {describe_wait(at, self.clock())})"
 
-    def _budgets(self, user_id: int, guild_id: int | None) -> list[_Budget]:
-        """The limits that apply to one job, each with its allowance and whose ledger rows count."""
-        budgets = []
-        if user_id != TERMINAL_USER_ID:  # operators at the terminal have no personal allowance
-            budgets.append(_Budget("user", self.user_daily, {"user_id": user_id}, grants_count=True))
-        if self.guild_daily and guild_id is not None:
-            budgets.append(_Budget("guild", self.guild_daily, {"guild_id": guild_id}, grants_count=True))
-        if self.global_daily:
-            budgets.append(_Budget("global", self.global_daily, {}, grants_count=False))
-        return budgets
+    async def guild_budget(self, store: Store, guild_id: int | None, db: aiosqlite.Connection | None = None) -> int:
+        """The server's daily budget: its own setting, else GUILD_DAILY_CREDITS; 0 = none."""
+        if guild_id is None:
+            return 0
+        own = (await store.guild_settings(guild_id, db)).daily_budget
+        return self.guild_daily if own is None else own
 
-    async def _left(self, store: Store, budget: _Budget, period: str, db: aiosqlite.Connection | None) -> tuple[int, int]:
-        """(credits left, the budget's total today) for one budget."""
-        usage = await store.usage(period, db=db, **budget.where)
-        total = budget.allowance + (usage.granted if budget.grants_count else 0)
-        return total - usage.used, total
+    async def member_balance(
+        self, store: Store, user_id: int, guild_id: int | None, role_ids: Iterable[int], db: aiosqlite.Connection | None = None
+    ) -> Balance:
+        """The member's allowance in this server and what is left of it (see bot/allowances.py)."""
+        if guild_id is None:
+            allowance = Allowance(daily=self.user_daily, source="default")
+        else:
+            settings = await store.guild_settings(guild_id, db)
+            tiers = await store.role_allowances(guild_id, db)
+            allowance = resolve_allowance(
+                role_ids, tiers, server_default=settings.daily_default, bot_default=self.user_daily
+            )
+        used, granted = await store.member_balance(user_id, guild_id, self.period(), db)
+        return Balance(allowance=allowance, used_today=used, granted=granted)
+
+    def _lock_names(self, user_id: int, guild_id: int | None) -> list[str]:
+        """The budgets one reservation reads, as lock names (see `Store.lock`)."""
+        names = [f"quota:user:{user_id}"]
+        if guild_id is not None:
+            names.append(f"quota:guild:{guild_id}")
+        if self.global_daily:
+            names.append("quota:global")
+        return names
 
     async def reserve(
         self,
@@ -123,17 +144,18 @@ class QuotaPolicy:
         job_id: str,
         amount: int,
         price_text: str,
+        role_ids: Iterable[int] = (),
         db: aiosqlite.Connection | None = None,
     ) -> None:
         """Check every limit and write the reservation; pass the job's transaction as `db`."""
         period = self.period()
-        budgets = self._budgets(user_id, guild_id)
         async with store.atomic(db) as conn:
             # Several processes on one database: the checks below and the reservation must see
-            # every other reservation of the same user / guild / bot, so those wait for each other
-            # here until this transaction ends (a no-op on SQLite, whose writes are serial).
-            await store.lock(conn, f"quota:user:{user_id}", *(f"quota:{b.scope}:{_scope_id(b)}" for b in budgets))
-            if user_id != TERMINAL_USER_ID:
+            # every other reservation of the same member, server and bot, so those wait for each
+            # other here until this transaction ends (a no-op on SQLite, whose writes are serial).
+            await store.lock(conn, *self._lock_names(user_id, guild_id))
+            from_granted = 0
+            if user_id != TERMINAL_USER_ID:  # operators at the terminal have no personal allowance
                 active = await store.count_active(user_id=user_id, db=conn)
                 if active >= self.max_active_per_user:
                     raise QuotaRefused(
@@ -141,17 +163,35 @@ class QuotaPolicy:
                         f"You already have {active} video{'s' if active != 1 else ''} in progress "
                         f"(the limit is {self.max_active_per_user}). Wait for one to finish, then try again.",
                     )
-            for budget in budgets:
-                left, total = await self._left(store, budget, period, conn)
-                if amount > left:
+                balance = await self.member_balance(store, user_id, guild_id, role_ids, conn)
+                if balance.allowance.blocked:
                     raise QuotaRefused(
-                        budget.scope,
-                        REFUSALS[budget.scope].format(
-                            amount=amount, price=price_text, left=max(left, 0), total=total, resets=self._reset_text()
+                        "blocked", Text("Your role {role} may not make videos in this server.", role=f"<@&{balance.allowance.role_id}>")
+                    )
+                charge = split_charge(amount, balance)
+                if charge is None:
+                    raise QuotaRefused(
+                        "user",
+                        REFUSALS["user"].format(
+                            amount=amount, price=price_text, left=balance.left,
+                            total=balance.allowance.daily + max(0, balance.granted), resets=self._reset_text(),
                         ),
                     )
+                from_granted = charge.from_granted
+            budget = await self.guild_budget(store, guild_id, conn)
+            if budget:
+                left = budget - (await store.usage(period, guild_id=guild_id, db=conn)).used
+                if amount > left:
+                    raise QuotaRefused(
+                        "guild", REFUSALS["guild"].format(amount=amount, left=max(left, 0), resets=self._reset_text())
+                    )
+            if self.global_daily:
+                left = self.global_daily - (await store.usage(period, db=conn)).used
+                if amount > left:
+                    raise QuotaRefused("global", REFUSALS["global"].format(resets=self._reset_text()))
             await store.add_ledger(
-                kind="reserve", user_id=user_id, guild_id=guild_id, job_id=job_id, amount=amount, period=period, db=conn
+                kind="reserve", user_id=user_id, guild_id=guild_id, job_id=job_id, amount=amount, period=period,
+                from_granted=from_granted, db=conn,
             )
 
     @staticmethod
@@ -181,25 +221,24 @@ class QuotaPolicy:
                 amount=reserve["amount"],
                 period=reserve["period"],
                 reason=reason,
+                from_granted=reserve["from_granted"] if kind == "refund" else 0,
                 db=conn,
             )
 
-    async def status(self, store: Store, user_id: int, guild_id: int | None) -> QuotaStatus:
-        period = self.period()
-        usage = await store.usage(period, user_id=user_id)
+    async def status(
+        self, store: Store, user_id: int, guild_id: int | None, role_ids: Iterable[int] = ()
+    ) -> QuotaStatus:
+        balance = await self.member_balance(store, user_id, guild_id, role_ids)
+        budget = await self.guild_budget(store, guild_id)
         guild_left = None
-        for budget in self._budgets(user_id, guild_id):
-            if budget.scope == "guild":
-                guild_left = max(0, (await self._left(store, budget, period, None))[0])
+        if budget:
+            guild_left = max(0, budget - (await store.usage(self.period(), guild_id=guild_id)).used)
         return QuotaStatus(
-            allowance=self.user_daily,
-            used=usage.used,
-            granted=usage.granted,
+            allowance=balance.allowance.daily,
+            used=balance.used_today,
+            granted=balance.granted,
             resets_at=self.resets_at(),
             active_jobs=await store.count_active(user_id=user_id),
             guild_left=guild_left,
+            blocked_by=balance.allowance.role_id if balance.allowance.blocked else None,
         )
-
-
-def _scope_id(budget: _Budget) -> str:
-    return ",".join(str(value) for value in budget.where.values()) or "all"

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     callback_max_bytes: int = Field(default=1_000_000, ge=1024)
     # a day: longer than any job may run, and a result link is usually opened the day it is posted
     media_link_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    # Inputs and results of finished jobs stay in DATA_DIR this long (remix buttons, result links); 0 = not kept.
+    result_retention_days: float = Field(default=30.0, ge=0)
     web_keepalive_timeout_seconds: float = Field(default=15.0, gt=0, le=3600)  # also the deadline for headers
     web_body_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     metrics_token: SecretStr | None = None  # empty: /metrics needs no token
@@ -106,6 +108,7 @@ class Settings(BaseSettings):
     guild_daily_credits: int = Field(default=0, ge=0)  # 0 = no guild budget
     global_daily_credits: int = Field(default=0, ge=0)  # 0 = no global budget
     max_active_jobs_per_user: int = Field(default=2, ge=1)
+    guild_max_active_jobs: int = Field(default=0, ge=0)  # 0 = no per-server limit (/admin budget jobs overrides)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

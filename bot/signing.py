@@ -88,10 +88,12 @@ class Links:
     def verify_callback(self, token: str | None, provider: str, job_id: str) -> bool:
         return self.signer.verify(token, "callback", provider, job_id)
 
-    def media_url(self, job_id: str, name: str) -> str | None:
+    def media_url(self, job_id: str, name: str, *, ttl: float | None = None) -> str | None:
+        """`ttl`: seconds the link works (a posted result's link lives as long as its file is kept)."""
         if not self.public_url:
             return None
-        return f"{self.public_url}/media/{job_id}/{name}?token={self.media_token(job_id, name)}"
+        expires_at = int(self._clock() + ttl) if ttl is not None else None
+        return f"{self.public_url}/media/{job_id}/{name}?token={self.media_token(job_id, name, expires_at)}"
 
     def media_token(self, job_id: str, name: str, expires_at: int | None = None) -> str:
         if expires_at is None:

@@ -1,101 +1,34 @@
-"""Admin commands: which provider a server uses; the owner's forced command sync."""
+"""/admin: one cog holding every admin command; the areas live in cogs/admin_*.py.
+
+Their commands hang from the one /admin group (cogs/admin_common.py), attached once when those
+modules are first imported; this module (which discord.py runs again on each extension load)
+only puts them together. Default permission Manage Server; bot-wide changes are for OWNER_IDS,
+checked on every call.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import discord
-from discord import app_commands
 from discord.ext import commands
 
-from bot.pricing import PRICE_TABLE, animate_price_summary
+from cogs.admin_common import ADMIN
+from cogs.admin_credits import AdminCreditsCommands
+from cogs.admin_reports import AdminReportCommands
+from cogs.admin_rules import AdminRulesCommands
+from cogs.admin_server import AdminServerCommands, is_owner
 
 if TYPE_CHECKING:
     from bot.discord_bot import MotionBot
 
-
-async def is_owner(interaction: discord.Interaction) -> bool:
-    return await interaction.client.is_owner(interaction.user)  # type: ignore[attr-defined]
+__all__ = ["AdminCog", "is_owner"]
 
 
-class AdminCog(commands.Cog):
-    # Server admins see these by default; owners of the server can hand them to other roles.
-    admin = app_commands.Group(
-        name="admin",
-        description="Bot settings for this server",
-        default_permissions=discord.Permissions(manage_guild=True),
-        guild_only=True,
-    )
+class AdminCog(AdminServerCommands, AdminCreditsCommands, AdminRulesCommands, AdminReportCommands, commands.Cog):
+    admin = ADMIN
 
     def __init__(self, bot: MotionBot) -> None:
         self.bot = bot
-
-    @admin.command(name="provider", description="Show or choose the video service this server uses")
-    @app_commands.describe(name="A configured provider; leave empty to see the current one and the choices")
-    async def provider(self, interaction: discord.Interaction, name: str | None = None) -> None:
-        core = self.bot.core
-        assert interaction.guild_id is not None
-        if name:
-            if name not in core.providers:
-                await interaction.response.send_message(
-                    f"❌ {name} is not configured. Configured: {', '.join(sorted(core.providers))}.", ephemeral=True
-                )
-                return
-            await core.set_guild_provider(interaction.guild_id, name, interaction.user.id)
-        current = await core.provider_for(interaction.guild_id)
-        lines = [f"{'Now using' if name else 'Using'} **{current}** for videos in this server."]
-        for provider_name in sorted(core.providers):
-            caps = core.providers[provider_name].capabilities
-            rates = ", ".join(
-                f"{row.mode} {row.credits_per_second}/s" for row in PRICE_TABLE if row.provider == provider_name
-            )
-            extras = [label for label, on in (("keeps sound", caps.keep_sound), ("motion templates", caps.motion_templates)) if on]
-            marker = "→ " if provider_name == current else "• "
-            lines.append(f"{marker}`{provider_name}`: credits {rates}" + (f"; {', '.join(extras)}" if extras else ""))
-            if animate := animate_price_summary(provider_name):
-                lines.append(f"  /animate credits per second of video: {animate}")
-        await interaction.response.send_message("\n".join(lines), ephemeral=True)
-
-    @provider.autocomplete("name")
-    async def provider_names(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=n, value=n) for n in sorted(self.bot.core.providers) if current.lower() in n][:25]
-
-    @admin.command(name="job", description="Details of one video job: state, provider answers, errors, credits")
-    @app_commands.describe(job_id="The id shown under the job's status message")
-    async def job(self, interaction: discord.Interaction, job_id: str) -> None:
-        core = self.bot.core
-        job = await core.store.get_job(job_id.strip().strip("`"))
-        # Admins see their own server's jobs; only the bot owner sees any job.
-        if job is None or (job.guild_id != interaction.guild_id and not await is_owner(interaction)):
-            await interaction.response.send_message(f"❌ No job `{job_id}` in this server.", ephemeral=True)
-            return
-        events = await core.store.job_events(job.id)
-        ledger = await core.store.ledger_for_job(job.id)
-        options = job.request.get("options") or {}
-        lines = [
-            f"**Job `{job.id}`**: {job.state.value}, by <@{job.user_id}> in <#{job.channel_id}>",
-            f"Provider: {job.provider}, task `{job.provider_task_id or '—'}`, last status `{job.provider_status or '—'}`, "
-            f"provider cost {job.provider_cost or '—'}",
-            f"Options: {options.get('mode')}, orientation={options.get('orientation')}, "
-            f"{job.request.get('video_seconds', 0):.1f} s, price {job.price} credits",
-            "Credits: " + (", ".join(f"{kind} {amount}" for kind, amount in ledger) or "none"),
-            "History: " + " → ".join(to for _, to, _ in events),
-        ]
-        if job.error_kind:
-            lines.append(f"Error: {job.error_detail or job.error_message}")
-        notes = [note for _, _, note in events if note]
-        if notes:
-            lines.append("Notes: " + "; ".join(notes))
-        await interaction.response.send_message(
-            "\n".join(lines)[:2000], ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
-        )
-
-    @admin.command(name="sync", description="Push the slash commands to Discord now (bot owner only)")
-    @app_commands.check(is_owner)
-    async def sync(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.bot.sync_commands(force=True)
-        await interaction.edit_original_response(content="Slash commands synced.")
 
 
 async def setup(bot: MotionBot) -> None:

@@ -2,14 +2,20 @@
 
 Thin: parse the options, ask the core for a plan (bot/intake_animate.py), show its picture privately
 with **Make it** and **Cancel**. The buttons carry the job id in their custom id and the plan waits
-in the job folder, so they work after a restart; after 15 minutes the core refuses them with a
-message saying so. Refusals from the command propagate to the tree's error handler.
+in the job folder, so they work after a restart. The plan expires a minute before the interaction
+token does (bot/intake_animate.py); then the preview is edited once to say so, buttons removed
+(a timer per preview; after a restart the core still refuses a late click with a message).
+Refusals from the command propagate to the tree's error handler.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
 import re
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -19,30 +25,39 @@ from bot.animate.camera import MOVES
 from bot.animate.capabilities import for_provider
 from bot.animate.choose import model_choices, wanted_features
 from bot.animate.models import AnimateOptions
-from bot.errors import Refusal
+from bot.discord_tree import GenerationItem, ReportedItem
 from bot.i18n import Text
-from bot.intake_animate import confirm_animate, discard_animate, precheck_animate
+from bot.intake import IncomingFile
+from bot.intake_animate import (
+    confirm_animate,
+    discard_animate,
+    expire_animate,
+    precheck_animate,
+    token_deadline,
+)
 from bot.models import Requester
 from cogs.motion import cancel_view, incoming
+from cogs.quota import role_ids_of
 
 if TYPE_CHECKING:
     from bot.discord_bot import MotionBot
 
 JOB_ID = r"(?P<job_id>[0-9a-f]{12})"
+EXPIRY_GRACE_SECONDS = 2.0  # lets a Make it click that began just before the deadline finish first
 
 
-def _say(message: object, locale: object) -> str:
-    render = getattr(message, "render", None)
-    return render(locale) if callable(render) else str(message)
+class MakeItButton(
+    GenerationItem, discord.ui.DynamicItem[discord.ui.Button], template=rf"anim:make:{JOB_ID}:(?P<credits>[0-9]+)"
+):
+    """Make it (N credits): reserve and queue the planned job (after the generation gate)."""
 
-
-class MakeItButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"anim:make:{JOB_ID}:(?P<credits>[0-9]+)"):
-    """Make it (N credits): reserve and queue the planned job."""
+    gate_action = "animate"
 
     def __init__(self, job_id: str, credits: int, label: str | None = None) -> None:
         super().__init__(
             discord.ui.Button(
-                label=label or f"Make it ({credits} credits)", style=discord.ButtonStyle.success,
+                label=label or str(Text("Make it ({credits} credits)", msgctxt="button", credits=credits)),
+                style=discord.ButtonStyle.success,
                 custom_id=f"anim:make:{job_id}:{credits}",
             )
         )
@@ -54,27 +69,27 @@ class MakeItButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"anim:m
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: MotionBot = interaction.client  # type: ignore[assignment]
-        try:
-            job, price = await confirm_animate(bot.core.engine, self.job_id, interaction.user.id)
-        except Refusal as refusal:
-            await interaction.response.edit_message(content=f"❌ {_say(refusal.message, interaction.locale)}", view=None, attachments=[])
-            return
+        # A refusal (plan expired, quota) is answered privately by report_error (bot/discord_tree.py).
+        job, price = await confirm_animate(bot.core.engine, self.job_id, interaction.user.id)
         text = Text(
             "Queued. This video costs {credits} credits ({price}). The result will be posted in this channel.",
             credits=price.credits, price=price.explain(),
         )
         await interaction.response.edit_message(
-            content=f"{text.render(interaction.locale)}\n-# job `{job.id}`", view=cancel_view(job.id), attachments=[]
+            content=f"{text.render(interaction.locale)}\n-# job `{job.id}`", view=cancel_view(job.id, interaction.locale), attachments=[]
         )
         bot.notifier.track(job.id, interaction)
 
 
-class DropPlanButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"anim:drop:{JOB_ID}"):
+class DropPlanButton(ReportedItem, discord.ui.DynamicItem[discord.ui.Button], template=rf"anim:drop:{JOB_ID}"):
     """Cancel on the preview: nothing was reserved, the plan is forgotten."""
 
     def __init__(self, job_id: str, label: str | None = None) -> None:
         super().__init__(
-            discord.ui.Button(label=label or "Cancel", style=discord.ButtonStyle.secondary, custom_id=f"anim:drop:{job_id}")
+            discord.ui.Button(
+                label=label or str(Text("Cancel", msgctxt="button")), style=discord.ButtonStyle.secondary,
+                custom_id=f"anim:drop:{job_id}",
+            )
         )
         self.job_id = job_id
 
@@ -97,11 +112,69 @@ def preview_view(job_id: str, credits: int, locale: object) -> discord.ui.View:
     return view
 
 
+def _file(data: dict[str, Any] | None) -> IncomingFile | None:
+    return IncomingFile(**data) if data else None
+
+
+async def show_plan(bot: MotionBot, interaction: discord.Interaction, payload: dict[str, Any]) -> tuple[str, float]:
+    """After the deferral: fetch and check the pictures, plan and price, show the preview with Make it.
+    Runs for the live interaction and, after a crash, for its TokenAnswer (bot/discord_intake.py).
+    Returns the planned job's id and the moment its plan expires (shortly before the token dies)."""
+    requester = Requester(
+        user_id=interaction.user.id, guild_id=interaction.guild_id, channel_id=interaction.channel_id,
+        upload_limit=payload["upload_limit"], role_ids=tuple(payload.get("role_ids", ())),
+    )
+    image, end_image, brush = _file(payload["image"]), _file(payload["end_image"]), _file(payload["brush"])
+    assert image is not None
+    options = AnimateOptions.model_validate(payload["options"])
+    provider = await bot.core.provider_for(interaction.guild_id)
+    precheck_animate(image, end_image, brush, options, provider)  # private refusal before any download
+    deadline = token_deadline(interaction.created_at.timestamp())
+    prepared = await bot.core.prepare_animate(
+        requester, image, options, provider, end_image=end_image, brush=brush, expires_at=deadline
+    )
+    price = prepared.pending.price
+    lines = [
+        Text(
+            "Here is the plan. Making it costs {credits} credits ({price}); nothing is spent until you press Make it.",
+            credits=price.credits, price=price.explain(),
+        ).render(interaction.locale),
+        *(f"-# {note.render(interaction.locale)}" for note in prepared.notes),
+    ]
+    await interaction.edit_original_response(
+        content="\n".join(lines),
+        attachments=[discord.File(prepared.preview, filename="preview.png")],
+        view=preview_view(prepared.pending.job_id, price.credits, interaction.locale),
+    )
+    return prepared.pending.job_id, deadline
+
+
 class AnimateCog(commands.Cog):
     def __init__(self, bot: MotionBot) -> None:
         self.bot = bot
+        self._expiry_timers: set[asyncio.Task[None]] = set()
 
-    @app_commands.command(name="animate", description="Bring one picture to life: a short video, previewed before you pay")
+    async def cog_unload(self) -> None:
+        for timer in self._expiry_timers:
+            timer.cancel()
+
+    def _expire_later(self, interaction: discord.Interaction, job_id: str, deadline: float) -> None:
+        timer = asyncio.create_task(self._expire(interaction, job_id, deadline))
+        self._expiry_timers.add(timer)
+        timer.add_done_callback(self._expiry_timers.discard)
+
+    async def _expire(self, interaction: discord.Interaction, job_id: str, deadline: float) -> None:
+        await asyncio.sleep(max(0.0, deadline - time.time()) + EXPIRY_GRACE_SECONDS)
+        if await expire_animate(self.bot.core.engine, job_id):
+            text = Text("This preview expired and nothing was spent; run /animate again for a new one.")
+            with contextlib.suppress(discord.HTTPException):  # the member may have dismissed it
+                await interaction.edit_original_response(content=text.render(interaction.locale), view=None, attachments=[])
+
+    @app_commands.command(
+        name="animate",
+        description="Bring one picture to life: a short video, previewed before you pay",
+        extras={"generation": True},  # passes core.gate first (bot/discord_tree.py)
+    )
     @app_commands.describe(
         image="The picture to animate (JPG or PNG)",
         prompt="Optional: what should happen",
@@ -142,35 +215,23 @@ class AnimateCog(commands.Cog):
         paths: str | None = None,
         sound: bool = False,
     ) -> None:
-        core = self.bot.core
         options = AnimateOptions(
             prompt=prompt or "", negative_prompt=negative_prompt or "", duration=duration, mode=mode,  # type: ignore[arg-type]
             model=model, creativity=creativity, camera=camera, camera_strength=camera_strength, paths=paths, sound=sound,
         )
-        image_in = incoming(image)
-        end_in = incoming(end_image) if end_image else None
-        brush_in = incoming(brush) if brush else None
-        provider = await core.provider_for(interaction.guild_id)
-        precheck_animate(image_in, end_in, brush_in, options, provider)  # private refusal before any download
+        files = {"image": image, "end_image": end_image, "brush": brush}
+        payload = {
+            "options": options.model_dump(mode="json"),
+            "upload_limit": interaction.filesize_limit,
+            "role_ids": list(role_ids_of(interaction.user)),  # as they were when asked: allowances depend on them
+            **{name: dataclasses.asdict(incoming(file)) if file else None for name, file in files.items()},
+        }
+        # The first answer first: nothing that waits on the database or grows with load runs before it.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        requester = Requester(
-            user_id=interaction.user.id, guild_id=interaction.guild_id, channel_id=interaction.channel_id,
-            upload_limit=interaction.filesize_limit,
-        )
-        prepared = await core.prepare_animate(requester, image_in, options, provider, end_image=end_in, brush=brush_in)
-        price = prepared.pending.price
-        lines = [
-            Text(
-                "Here is the plan. Making it costs {credits} credits ({price}); nothing is spent until you press Make it.",
-                credits=price.credits, price=price.explain(),
-            ).render(interaction.locale),
-            *(f"-# {note}" for note in prepared.notes),
-        ]
-        await interaction.edit_original_response(
-            content="\n".join(lines),
-            attachments=[discord.File(prepared.preview, filename="preview.png")],
-            view=preview_view(prepared.pending.job_id, price.credits, interaction.locale),
-        )
+        # A crash from here on is finished by the next start (bot/discord_intake.py).
+        async with self.bot.intake.acknowledged(interaction, "animate", payload):
+            job_id, deadline = await show_plan(self.bot, interaction, payload)
+        self._expire_later(interaction, job_id, deadline)
 
     @animate.autocomplete("model")
     async def model_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -195,5 +256,6 @@ class AnimateCog(commands.Cog):
 
 
 async def setup(bot: MotionBot) -> None:
+    bot.intake.register("animate", show_plan)
     bot.add_dynamic_items(MakeItButton, DropPlanButton)
     await bot.add_cog(AnimateCog(bot))

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.errors import ProviderError, Refusal
+from bot.discord_tree import ReportedItem
+from bot.errors import ProviderError
+from bot.i18n import Text
 from bot.intake import IncomingFile, precheck
+from bot.intake_fix import FixOffered
+from bot.line import Place, place_of
 from bot.models import MotionOptions, Requester
+from bot.pricing import Price
+from cogs.quota import role_ids_of
 
 if TYPE_CHECKING:
     from bot.discord_bot import MotionBot
@@ -28,12 +36,16 @@ def incoming(attachment: discord.Attachment) -> IncomingFile:
     )
 
 
-class CancelJobButton(discord.ui.DynamicItem[discord.ui.Button], template=r"job:cancel:(?P<job_id>[0-9a-f]{12})"):
+class CancelJobButton(
+    ReportedItem, discord.ui.DynamicItem[discord.ui.Button], template=r"job:cancel:(?P<job_id>[0-9a-f]{12})"
+):
     """Cancel on the status message; the job id lives in the custom_id, so it works after a restart."""
 
-    def __init__(self, job_id: str) -> None:
+    def __init__(self, job_id: str, label: str | None = None) -> None:
         super().__init__(
-            discord.ui.Button(label="Cancel", style=discord.ButtonStyle.secondary, custom_id=f"job:cancel:{job_id}")
+            discord.ui.Button(
+                label=label or "Cancel", style=discord.ButtonStyle.secondary, custom_id=f"job:cancel:{job_id}"
+            )
         )
         self.job_id = job_id
 
@@ -41,22 +53,90 @@ class CancelJobButton(discord.ui.DynamicItem[discord.ui.Button], template=r"job:
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
     ) -> CancelJobButton:
-        return cls(match["job_id"])
+        return cls(match["job_id"], label=getattr(item, "label", None))  # the base Button (label in its language)
 
     async def callback(self, interaction: discord.Interaction) -> None:
         text = await interaction.client.core.engine.cancel(self.job_id, interaction.user.id)  # type: ignore[attr-defined]
         await interaction.response.send_message(text, ephemeral=True)
 
 
-def cancel_view(job_id: str) -> discord.ui.View:
-    return discord.ui.View(timeout=None).add_item(CancelJobButton(job_id))
+def cancel_view(job_id: str, locale: object | None = None) -> discord.ui.View:
+    label = Text("Cancel", msgctxt="button").render(locale)
+    return discord.ui.View(timeout=None).add_item(CancelJobButton(job_id, label=label))
+
+
+def queued_text(job_id: str, line: Place | None, price: Price, left: int, locale: object | None, now: float) -> str:
+    """The first status: place in line (with its estimate) or starting now, the price, what is left."""
+    place = Text("Queued (#{position} in line)", position=line.place) if line else Text("Starting now")
+    lines = (
+        Text(
+            "{place}. This video costs {credits} credits ({price}); you have {left} left today.",
+            place=place, credits=price.credits, price=price.explain(), left=left,
+        ).render(locale),
+        *([line.text(now).render(locale)] if line else []),
+        Text("The result will be posted in this channel.").render(locale),
+        "-# " + Text("job `{job_id}`", job_id=job_id).render(locale),
+    )
+    return "\n".join(lines)
+
+
+def motion_payload(
+    options: MotionOptions, image: IncomingFile, video: IncomingFile | None, upload_limit: int,
+    role_ids: tuple[int, ...] = (),
+) -> dict[str, Any]:
+    """What a restart needs to finish /motion (bot/discord_intake.py): plain JSON. The member's
+    roles are kept as they were when asked: their allowance depends on them."""
+    files = {"image": dataclasses.asdict(image), "video": dataclasses.asdict(video) if video else None}
+    return {
+        "options": options.model_dump(mode="json"), "upload_limit": upload_limit, "role_ids": list(role_ids), **files,
+    }
+
+
+async def take_motion(bot: MotionBot, interaction: discord.Interaction, payload: dict[str, Any]) -> None:
+    """After the deferral: check the metadata, fetch and check the inputs, queue the job, show its
+    price and Cancel. Runs for the live interaction and, after a crash, for its TokenAnswer."""
+    core = bot.core
+    options = MotionOptions.model_validate(payload["options"])
+    image = IncomingFile(**payload["image"])
+    video = IncomingFile(**payload["video"]) if payload["video"] else None
+    provider = await core.provider_for(interaction.guild_id)
+    # What the metadata already rules out is refused before any download.
+    precheck(image, video, options, core.providers[provider].capabilities, provider)
+    requester = Requester(
+        user_id=interaction.user.id,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        upload_limit=payload["upload_limit"],
+        intake_id=str(interaction.id),  # the job's transaction settles the acknowledged request
+        role_ids=tuple(payload.get("role_ids", ())),
+    )
+    try:
+        job, price = await core.submit_motion(requester, image, video, options, provider)
+    except FixOffered as offered:  # almost right: the refusal carries one button that fixes it
+        from cogs.fixes import show_fix_offer  # cogs/fixes.py builds on this module
+
+        await show_fix_offer(interaction, offered)  # type: ignore[arg-type]  (also a TokenAnswer after a restart)
+        return
+    now = time.time()
+    line = await place_of(core.store, job.id, core.origin, core.engine.config.provider_max_concurrency, now)
+    status = await core.quotas.status(core.store, interaction.user.id, interaction.guild_id, requester.role_ids)
+    await interaction.edit_original_response(
+        content=queued_text(job.id, line, price, status.left, interaction.locale, now),
+        view=cancel_view(job.id, interaction.locale),
+    )
+    # Only now: the engine's later status edits must land after this first one.
+    bot.notifier.track(job.id, interaction)
 
 
 class MotionCog(commands.Cog):
     def __init__(self, bot: MotionBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="motion", description="Animate the character in an image with the motion from a video")
+    @app_commands.command(
+        name="motion",
+        description="Animate the character in an image with the motion from a video",
+        extras={"generation": True},  # passes core.gate first (bot/discord_tree.py)
+    )
     @app_commands.describe(
         image="The character: a clear photo or drawing showing the head and body (JPG or PNG)",
         video="The motion to copy: one continuous shot, 3–30 s (MP4 or MOV)",
@@ -88,7 +168,6 @@ class MotionCog(commands.Cog):
         mode: str = "std",
         keep_sound: bool = False,
     ) -> None:
-        core = self.bot.core
         options = MotionOptions(
             orientation=orientation,  # type: ignore[arg-type]
             mode=mode,  # type: ignore[arg-type]
@@ -96,42 +175,16 @@ class MotionCog(commands.Cog):
             keep_sound=keep_sound,
             motion_template=template,
         )
-        image_in = incoming(image)
-        video_in = incoming(video) if video else None
-        provider = await core.provider_for(interaction.guild_id)
-        # Refuse at once what the metadata already rules out: private, and before any download.
-        try:
-            precheck(image_in, video_in, options, core.providers[provider].capabilities, provider)
-        except Refusal as refusal:
-            await interaction.response.send_message(f"❌ {refusal}", ephemeral=True)
-            return
+        payload = motion_payload(
+            options, incoming(image), incoming(video) if video else None, interaction.filesize_limit,
+            role_ids_of(interaction.user),
+        )
+        # The first answer first: nothing that waits on the database or grows with load runs before it.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        requester = Requester(
-            user_id=interaction.user.id,
-            guild_id=interaction.guild_id,
-            channel_id=interaction.channel_id,
-            upload_limit=interaction.filesize_limit,
-        )
-        try:
-            job, price = await core.submit_motion(requester, image_in, video_in, options, provider)
-        except Refusal as refusal:
-            await interaction.edit_original_response(content=f"❌ {refusal}")
-            return
-        except ProviderError as exc:
-            await interaction.edit_original_response(content=f"❌ {exc.user_message}")
-            return
-        position = await core.store.queue_position(job.id)
-        status = await core.quotas.status(core.store, interaction.user.id, interaction.guild_id)
-        place = f"Queued (#{position} in line)" if position else "Starting now"
-        await interaction.edit_original_response(
-            content=(
-                f"{place}. This video costs {price.credits} credits ({price.explain()}); "
-                f"you have {status.left} left today.\nThe result will be posted in this channel.\n-# job `{job.id}`"
-            ),
-            view=cancel_view(job.id),
-        )
-        # Only now: the engine's later status edits must land after this first one.
-        self.bot.notifier.track(job.id, interaction)
+        # A crash from here on is finished by the next start (bot/discord_intake.py). Refusals and
+        # provider errors go to the tree's error handler (bot/discord_tree.py), privately.
+        async with self.bot.intake.acknowledged(interaction, "motion", payload):
+            await take_motion(self.bot, interaction, payload)
 
     @motion.autocomplete("template")
     async def template_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -152,5 +205,6 @@ class MotionCog(commands.Cog):
 
 
 async def setup(bot: MotionBot) -> None:
+    bot.intake.register("motion", take_motion)
     bot.add_dynamic_items(CancelJobButton)
     await bot.add_cog(MotionCog(bot))

@@ -56,7 +56,7 @@ class RecordingNotifier:
         self.progress_texts: list[tuple[str, str]] = []
 
     async def progress(self, job: JobRow, text: str) -> None:
-        self.progress_texts.append((job.id, text))
+        self.progress_texts.append((job.id, str(text)))  # a Text (place in line) as English
 
     async def deliver(self, job: JobRow, video: Path | None, link: str | None) -> int | None:
         size = video.stat().st_size if video else None

@@ -20,11 +20,13 @@ from bot.animate.brush import (
     STATIC,
     UNPAINTED,
     BrushForm,
+    read_brush,
+)
+from bot.animate.masks import (
     colour_indexed,
     load_colour_indexed,
     merge_masks,
     png_bytes,
-    read_brush,
     split_masks,
 )
 from bot.animate.refusals import BrushRefused
@@ -145,13 +147,14 @@ def test_a_damaged_brush_is_refused(tmp_path: Path, picture: Path) -> None:
         read_brush(tmp_path / "b.png", picture)
 
 
-def test_a_picture_with_an_exif_rotation_is_refused_with_a_brush(tmp_path: Path) -> None:
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])  # a PNG's eXIf chunk is read from its header, without decoding
+def test_a_picture_with_an_exif_rotation_is_refused_with_a_brush(tmp_path: Path, suffix: str) -> None:
     exif = Image.Exif()
     exif[0x0112] = 6
-    Image.new("RGB", SIZE, (128, 128, 128)).save(tmp_path / "p.jpg", exif=exif)
+    Image.new("RGB", SIZE, (128, 128, 128)).save(tmp_path / f"p{suffix}", exif=exif)
     path = save_brush(tmp_path / "b.png", SIZE, {"green": [(1, 1, 3, 3)]})
     with pytest.raises(BrushRefused, match="EXIF rotation tag \\(orientation 6\\)"):
-        read_brush(path, tmp_path / "p.jpg")
+        read_brush(path, tmp_path / f"p{suffix}")
 
 
 # --- the painted-over form -------------------------------------------------------------------------
@@ -175,7 +178,7 @@ def test_paint_over_the_picture_counts_only_exact_colours_that_changed(tmp_path:
     assert read.form is BrushForm.PAINTED_OVER and not read.forwardable
     assert read.counts == {1: 100, 0: 80}
     assert read.colour_at(51, 1) is None  # the picture's own black is not paint...
-    assert read.notes and read.notes[0].startswith("8 pixels of the picture already had exactly a brush colour")
+    assert read.notes and str(read.notes[0]).startswith("8 pixels of the picture already had exactly a brush colour")
 
 
 def test_an_opaque_rgba_brush_is_the_painted_over_form(tmp_path: Path) -> None:

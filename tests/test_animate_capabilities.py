@@ -149,3 +149,17 @@ def test_autocomplete_lists_only_models_that_take_the_other_choices() -> None:
     assert names(model_choices(kling, features(sound=True))) == ["kling-v2-6", "kling-v3"]
     assert len(model_choices(kling, ())) == len(kling.models)
     assert model_choices(for_provider("useapi"), features(camera=True)) == []
+
+
+def test_admin_price_lines_per_model_with_unconfirmed_offers_marked() -> None:
+    from bot.pricing import animate_price_lines
+
+    kling = [str(line) for line in animate_price_lines("kling")]
+    assert "kling-v1: std 1, pro 2 credits per second of video; 5/10 s" in kling
+    assert "kling-v3: std 1, pro 2 credits per second of video; 3–15 s" in kling
+    assert "kling-v2-1-master (?): pro 4 credits per second of video; 5/10 s" in kling  # pro only, unconfirmed
+    assert len(kling) == len(for_provider("kling").models)
+    [modelslab] = animate_price_lines("modelslab")
+    assert str(modelslab).startswith("/animate: not offered. ModelsLab is set up for Motion Control only")
+    assert "不提供" in modelslab.render("zh-CN") and "ModelsLab 只接入了动作控制" in modelslab.render("zh-CN")
+    assert animate_price_lines("nobody") == []

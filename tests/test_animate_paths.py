@@ -113,7 +113,7 @@ def test_at_the_point_limit_nothing_changes_and_one_more_is_resampled(files: tup
     paths, notes = _check(files, f"green: {over}; purple: 150,50 10,50")
     assert len(paths["green"]) == KLING_MAX_POINTS
     assert paths["green"][0] == (10, 20) and paths["green"][-1] == (10 + KLING_MAX_POINTS, 20)
-    assert notes == [
+    assert [str(note) for note in notes] == [
         f"The green path had {KLING_MAX_POINTS + 1} points; at most {KLING_MAX_POINTS} are allowed, so it was evenly "
         f"resampled to {KLING_MAX_POINTS} points, keeping its start and end."
     ]
@@ -121,7 +121,7 @@ def test_at_the_point_limit_nothing_changes_and_one_more_is_resampled(files: tup
 
 def test_a_providers_lower_point_cap_is_applied(files: tuple[Path, Path]) -> None:
     paths, notes = _check(files, "green: 10,10 20,20 30,30 40,40; purple: 150,50 10,50", max_points=3)
-    assert paths["green"] == [(10, 10), (25, 25), (40, 40)] and "resampled to 3 points" in notes[0]
+    assert paths["green"] == [(10, 10), (25, 25), (40, 40)] and "resampled to 3 points" in str(notes[0])
 
 
 # --- resampling (property-based) ---------------------------------------------------------------------
@@ -200,3 +200,12 @@ def test_kling_trajectories_round_trip(height: int, raw: list[tuple[int, int]]) 
 
 def test_goapi_points_keep_the_top_left_origin() -> None:
     assert goapi_points([(120, 400), (180.25, 380.5)]) == [{"x": 120, "y": 400}, {"x": 180.25, "y": 380.5}]
+
+
+def test_refusals_are_said_in_the_members_language() -> None:
+    with pytest.raises(PathRefused) as caught:
+        parse_paths("gren: 1,2 3,4")
+    message = caught.value.message
+    assert str(message).startswith('"gren" is not a brush colour (did you mean green?)')
+    chinese = message.render("zh-CN")  # type: ignore[attr-defined]
+    assert "不是笔刷颜色" in chinese and "green" in chinese

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from bot.animate.brush import merge_masks, read_brush
+from bot.animate.brush import read_brush
+from bot.animate.masks import kling_masks, merge_masks
 from bot.animate.models import AnimateOptions, AnimateRequest, CameraSpec
 from bot.animate.plan import PROMPT_MAX_CHARS, AnimateInputs, plan_animate
 from bot.animate.refusals import BrushRefused, CameraRefused, OptionRefused, PathRefused
@@ -41,7 +43,7 @@ def plan(example: dict[str, MediaFile], tmp_path: Path, provider: str = "kling",
     return plan_animate(inputs, provider, tmp_path / "job", public_url=public_url)
 
 
-def test_a_brush_plan_writes_kling_masks_and_forwards_the_goapi_png(example: dict[str, MediaFile], tmp_path: Path) -> None:
+def test_a_brush_plan_forwards_the_goapi_png_and_kling_masks_come_from_it(example: dict[str, MediaFile], tmp_path: Path) -> None:
     result = plan(example, tmp_path, brush=example["brush"], paths=EXAMPLE_PATHS)
     request = result.request
     assert (request.model, request.model_wire, request.mode, request.seconds) == ("kling-v1", "kling-v1", "std", 5)
@@ -51,9 +53,9 @@ def test_a_brush_plan_writes_kling_masks_and_forwards_the_goapi_png(example: dic
     assert files is not None and files.form == "transparent"
     # the member's file already is GoAPI's form: forwarded byte for byte
     assert files.colour_indexed.read_bytes() == example["brush"].path.read_bytes()
-    assert list(files.moving_masks) == ["green", "purple", "yellow"] and files.static_mask is not None
-    masks = [(colour, Image.open(files.static_mask if colour.index == 0 else files.moving_masks[colour.name]))  # type: ignore[index]
-             for colour in result.brush.colours]  # type: ignore[union-attr]
+    assert files.moving == ["green", "purple", "yellow"] and files.static
+    made = kling_masks(files.colour_indexed)  # Kling's, cut when a job is sent there
+    masks = [(colour, Image.open(io.BytesIO(made[colour.name]))) for colour in result.brush.colours]  # type: ignore[union-attr]
     assert all(mask.size == (768, 512) for _, mask in masks)
     assert merge_masks((768, 512), masks).tobytes() == result.brush.index.tobytes()  # type: ignore[union-attr]
 
@@ -120,3 +122,15 @@ def test_the_request_model_keeps_the_exclusivity_rule(example: dict[str, MediaFi
             options=AnimateOptions(), provider="kling", model="kling-v1", model_wire="kling-v1", mode="std",
             seconds=5, image_width=768, image_height=512,
         )
+
+
+def test_a_request_stored_with_mask_file_names_still_loads(example: dict[str, MediaFile], tmp_path: Path) -> None:
+    """Jobs queued before Kling's masks were cut at send time listed the mask files; they still load."""
+    request = plan(example, tmp_path, brush=example["brush"], paths=EXAMPLE_PATHS).request
+    stored = request.model_dump(mode="json")
+    files = stored["brush_files"]
+    del files["static"], files["moving"]
+    files["static_mask"] = str(tmp_path / "brush-mask-black.png")
+    files["moving_masks"] = {name: str(tmp_path / f"brush-mask-{name}.png") for name in ("green", "purple", "yellow")}
+    loaded = AnimateRequest.model_validate(stored)
+    assert loaded.brush_files is not None and loaded.brush_files.static and loaded.brush_files.moving == ["green", "purple", "yellow"]

@@ -572,3 +572,26 @@ async def test_no_secret_in_output_at_debug(tmp_path: Path, inputs: Inputs) -> N
     assert "providers goapi, kling, modelslab, simulator, useapi" in result.out  # every key was taken
     for name, value in secrets.items():
         assert value not in result.out, f"{name} appeared in the output"
+
+
+# --- --fix (h9r) ------------------------------------------------------------------------------
+
+
+async def test_a_clip_too_long_is_refused_with_the_fix_and_trimmed_with_fix(tmp_path: Path, inputs: Inputs) -> None:
+    long_clip = make_video(tmp_path / "media" / "long.mp4", 360, 640, seconds=12.0, fps=2)
+    refused = await run_bot(tmp_path, clean_env(tmp_path), *inputs.args("--orientation", "image", video=long_clip))
+    assert refused.code == 2, refused.out
+    refused.line("refused: ")
+    assert "Trim to the first 10 s: your video (12.0 s)" in refused.out
+    refused.line("Run again with --fix to do this.")
+    assert ledger_rows(tmp_path / "data") == []
+
+    fixed = await run_bot(tmp_path, clean_env(tmp_path), *inputs.args("--orientation", "image", "--fix", video=long_clip))
+    assert fixed.code == 0, fixed.out
+    fixed.line("fixing: Trim to the first 10 s")
+    assert_decodable_mp4(inputs.out)
+    assert [kind for kind, _ in ledger_rows(tmp_path / "data")] == ["reserve", "commit"]
+    db = tmp_path / "data" / "bot.sqlite3"
+    with sqlite3.connect(db) as conn:
+        [(request,)] = conn.execute("SELECT request_json FROM jobs").fetchall()
+    assert '"filename": "long-first-10s.mp4"' in request  # what the provider got, and what Details shows

@@ -75,3 +75,27 @@ async def test_a_provider_failure_exits_1_and_refunds(tmp_path: Path, picture: P
     )
     assert result.code == 1, result.out
     assert sorted(kind for kind, _ in spent(tmp_path)) == ["refund", "reserve"]
+
+
+async def test_kling_animates_local_files_without_public_url_and_goapi_is_refused(tmp_path: Path, picture: Path) -> None:
+    """Kling takes the pictures as base64, so a terminal run needs no PUBLIC_URL; GoAPI fetches by URL only."""
+    from tests.contract.case_kling import ACCESS_KEY, SECRET_KEY, make_emulator
+
+    emulator = make_emulator(tmp_path / "emu")
+    base = await emulator.start()
+    try:
+        env = clean_env(tmp_path, KLING_ACCESS_KEY=ACCESS_KEY, KLING_SECRET_KEY=SECRET_KEY, KLING_BASE_URL=base)
+        result = await run_bot(
+            tmp_path, env, "animate", "--provider", "kling", "--image", str(picture), "--out", str(tmp_path / "k.mp4"),
+            "--camera", "zoom in", "--mode", "pro", "--model", "kling-v1-5",
+        )
+        assert result.code == 0, result.out
+        [task] = emulator.tasks.values()
+        assert task.endpoint == "image2video" and not task.body["image"].startswith("http")  # raw base64
+        goapi = await run_bot(
+            tmp_path, clean_env(tmp_path, GOAPI_API_KEY="k"), "animate", "--provider", "goapi", "--image", str(picture),
+            "--out", str(tmp_path / "g.mp4"),
+        )
+        assert goapi.code == 2 and "fetches its inputs by URL" in goapi.out, goapi.out
+    finally:
+        await emulator.stop()

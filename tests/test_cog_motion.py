@@ -7,6 +7,7 @@ runs on the simulator underneath.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -19,7 +20,10 @@ from aiohttp import web
 
 from bot.app import CoreApp
 from bot.discord_bot import DiscordNotifier
+from bot.discord_intake import DiscordIntake
+from bot.discord_tree import report_error
 from bot.models import JobState
+from bot.pending import PendingRequests, TokenSealer
 from cogs.motion import MotionCog
 from cogs.quota import QuotaCog
 from tests.core_harness import core_settings
@@ -51,7 +55,8 @@ class FakeChannel:
     messages: list[FakeMessage] = field(default_factory=list)
 
     async def send(self, content: str, *, file: discord.File | None = None, nonce: str | None = None,
-                   allowed_mentions: discord.AllowedMentions | None = None) -> FakeMessage:
+                   allowed_mentions: discord.AllowedMentions | None = None, view: discord.ui.View | None = None,
+                   reference: discord.MessageReference | None = None) -> FakeMessage:
         for message in self.messages:
             if nonce is not None and message.nonce == nonce:
                 return message  # Discord's enforce_nonce
@@ -79,6 +84,9 @@ class FakeResponse:
         self.calls.append(Call("send_message", time.monotonic(), {"content": content, "ephemeral": ephemeral}))
 
 
+INTERACTION_IDS = itertools.count(1000)
+
+
 class FakeInteraction:
     def __init__(self, user_id: int = 42, filesize_limit: int = 10 * 1024 * 1024) -> None:
         self.calls: list[Call] = []
@@ -88,6 +96,12 @@ class FakeInteraction:
         self.channel_id = 99
         self.filesize_limit = filesize_limit
         self.created_at = discord.utils.utcnow()
+        self.type = discord.InteractionType.application_command
+        self.id = next(INTERACTION_IDS)
+        self.application_id = 555
+        self.token = f"token-{self.id}"
+        self.locale = discord.Locale.american_english
+        self.command = None
 
     async def edit_original_response(self, *, content: str, **extra: Any) -> None:
         assert self.response.is_done(), "edit before the first answer"
@@ -112,9 +126,13 @@ class FakeBot:
         self.channel = FakeChannel()
         self.notifier = DiscordNotifier(self)  # type: ignore[arg-type]
         self.core: CoreApp
+        self.intake: DiscordIntake
 
     def get_partial_messageable(self, channel_id: int, guild_id: int | None = None) -> FakeChannel:
         return self.channel
+
+    def get_guild(self, guild_id: int) -> None:
+        return None  # the result buttons' labels then use English
 
 
 class Cdn:
@@ -161,12 +179,20 @@ async def bot(tmp_path: Path, cdn: Cdn) -> AsyncIterator[FakeBot]:
     settings = core_settings(tmp_path / "data", user_daily_credits=5, discord_api_base_url=cdn.base_url)
     async with CoreApp.open(settings, fake.notifier) as core:  # type: ignore[arg-type]
         fake.core = core
+        fake.intake = DiscordIntake(fake, PendingRequests(core.store, TokenSealer(b"test secret")))  # type: ignore[arg-type]
         yield fake
 
 
+async def answered(callback: Any, cog: Any, interaction: FakeInteraction, **kwargs: Any) -> None:
+    """Run a command callback as the tree does: its errors go to the tree's one handler."""
+    try:
+        await callback(cog, interaction, **kwargs)
+    except Exception as exc:
+        await report_error(interaction, exc)  # type: ignore[arg-type]
+
+
 async def run_motion(bot: FakeBot, interaction: FakeInteraction, **kwargs: Any) -> None:
-    cog = MotionCog(bot)  # type: ignore[arg-type]
-    await MotionCog.motion.callback(cog, interaction, **kwargs)  # type: ignore[arg-type]
+    await answered(MotionCog.motion.callback, MotionCog(bot), interaction, **kwargs)
 
 
 async def job_count(bot: FakeBot) -> int:
@@ -199,18 +225,22 @@ async def test_success_defers_first_then_posts_once(bot: FakeBot, cdn: Cdn) -> N
     assert message.nonce == f"job-{job.id}"
     assert message.allowed_mentions is not None and message.allowed_mentions.everyone is False
     assert "Done!" in interaction.named("edit")[-1].kwargs["content"]
+    # The acknowledged request was settled by the job's own transaction: a restart will not redo it.
+    intake = await bot.core.store.intake(str(interaction.id))
+    assert intake is not None and (intake["state"], intake["outcome"], intake["job_id"]) == ("done", "queued", job.id)
 
 
-async def test_metadata_refusal_is_ephemeral_and_immediate(bot: FakeBot, cdn: Cdn) -> None:
+async def test_metadata_refusal_is_private_and_before_any_download(bot: FakeBot, cdn: Cdn) -> None:
     interaction = FakeInteraction()
     await run_motion(
         bot, interaction,
         image=cdn.attachment("hero.png", "image/png", 200, 900),  # Discord says: too small and too narrow
         video=cdn.attachment("dance.mp4", "video/mp4", 360, 640),
     )
-    [answer] = interaction.calls
-    assert answer.what == "send_message" and answer.kwargs["ephemeral"] is True
-    assert "300 px" in answer.kwargs["content"]
+    # The deferral comes first, whatever the inputs (the first answer never waits); the refusal edits it.
+    defer, refusal = interaction.calls
+    assert defer.what == "defer" and defer.kwargs["ephemeral"] is True
+    assert refusal.what == "edit" and refusal.kwargs["content"].startswith("❌") and "300 px" in refusal.kwargs["content"]
     assert cdn.fetches == [] and await job_count(bot) == 0
 
 
@@ -227,9 +257,11 @@ async def test_byte_refusal_goes_to_the_private_deferral(bot: FakeBot, cdn: Cdn)
     assert edit.kwargs["content"].startswith("❌") and "MP4" in edit.kwargs["content"]
     assert await job_count(bot) == 0
     assert bot.channel.messages == []
+    intake = await bot.core.store.intake(str(interaction.id))
+    assert intake is not None and intake["state"] == "done" and intake["outcome"].startswith("refused: "), intake
 
 
-async def test_prompt_too_long_refused_before_deferral(bot: FakeBot, cdn: Cdn) -> None:
+async def test_prompt_too_long_refused_before_any_download(bot: FakeBot, cdn: Cdn) -> None:
     interaction = FakeInteraction()
     await run_motion(
         bot, interaction,
@@ -237,8 +269,9 @@ async def test_prompt_too_long_refused_before_deferral(bot: FakeBot, cdn: Cdn) -
         video=cdn.attachment("dance.mp4", "video/mp4", 360, 640),
         prompt="x" * 2501,
     )
-    [answer] = interaction.calls
-    assert answer.what == "send_message" and answer.kwargs["ephemeral"] and "2,500" in answer.kwargs["content"]
+    defer, refusal = interaction.calls
+    assert defer.what == "defer" and refusal.what == "edit" and "2,500" in refusal.kwargs["content"]
+    assert cdn.fetches == []
 
 
 async def test_exhausted_quota_is_refused_privately(bot: FakeBot, cdn: Cdn) -> None:
@@ -257,7 +290,7 @@ async def test_quota_command_shows_what_is_left(bot: FakeBot) -> None:
     interaction = FakeInteraction()
     await QuotaCog.quota.callback(QuotaCog(bot), interaction)  # type: ignore[arg-type]
     [answer] = interaction.calls
-    assert answer.kwargs["ephemeral"] and "**5** of 5" in answer.kwargs["content"] and "resets" in answer.kwargs["content"]
+    assert answer.kwargs["ephemeral"] and "**5** credits left today: 5 of 5 daily" in answer.kwargs["content"] and "reset" in answer.kwargs["content"]
 
 
 async def test_result_over_the_upload_limit_is_linked(bot: FakeBot, cdn: Cdn) -> None:
@@ -278,7 +311,7 @@ async def test_admin_chooses_the_guild_provider_and_motion_follows_it(bot: FakeB
 
     admin = AdminCog(bot)  # type: ignore[arg-type]
     refused = FakeInteraction()
-    await AdminCog.provider.callback(admin, refused, name="goapi")  # type: ignore[arg-type]
+    await answered(AdminCog.provider.callback, admin, refused, name="goapi")
     assert "not configured" in refused.calls[0].kwargs["content"]
     assert await bot.core.provider_for(7) == "simulator"
 
@@ -316,7 +349,7 @@ async def test_admin_job_details_show_the_providers_error_to_admins_of_that_serv
     stranger.guild_id = 8  # another server's admin
     stranger.client = bot  # type: ignore[attr-defined]
     bot.is_owner = lambda user: _false()  # type: ignore[attr-defined]
-    await AdminCog.job.callback(admin, stranger, job_id=job.id)  # type: ignore[arg-type]
+    await answered(AdminCog.job.callback, admin, stranger, job_id=job.id)
     assert "No job" in stranger.calls[0].kwargs["content"]
 
 
@@ -358,7 +391,8 @@ async def test_template_autocomplete_lists_the_providers_motions(bot: FakeBot) -
     from tests.core_harness import with_templates
 
     cog = MotionCog(bot)  # type: ignore[arg-type]
-    assert await MotionCog.template_autocomplete(cog, FakeInteraction(), "") == []  # the plain simulator has none
+    own = await MotionCog.template_autocomplete(cog, FakeInteraction(), "")  # type: ignore[arg-type]
+    assert [(c.name, c.value) for c in own] == [("Wave", "sim-wave"), ("Spin", "sim-spin"), ("Jump", "sim-jump")]
     with_templates(bot.core, [MotionTemplate(id="t1", name="Heart Gesture Dance"), MotionTemplate(id="t2", name="Moonwalk")])
     choices = await MotionCog.template_autocomplete(cog, FakeInteraction(), "moon")  # type: ignore[arg-type]
     assert [(c.name, c.value) for c in choices] == [("Moonwalk", "t2")]

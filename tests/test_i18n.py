@@ -33,7 +33,9 @@ from bot.i18n import (
 )
 from cogs.admin import AdminCog
 from cogs.animate import AnimateCog
+from cogs.challenge import ChallengeCog
 from cogs.i18n_translator import CatalogueTranslator
+from cogs.jobs import JobsCog
 from cogs.motion import MotionCog
 from cogs.quota import QuotaCog
 
@@ -270,7 +272,7 @@ def test_every_chinese_command_and_option_name_is_a_valid_discord_name() -> None
 async def synced_tree() -> tuple[app_commands.CommandTree, list[dict]]:
     """The real cogs' commands, as discord.py would send them to Discord with the translator set."""
     bot = commands.Bot(command_prefix="!", intents=discord.Intents.none())
-    for cog in (MotionCog, AnimateCog, QuotaCog, AdminCog):
+    for cog in (MotionCog, AnimateCog, QuotaCog, AdminCog, ChallengeCog, JobsCog):
         await bot.add_cog(cog(bot))  # type: ignore[arg-type]  # the cogs only keep the bot
     await bot.tree.set_translator(CatalogueTranslator())
     translator = bot.tree.translator

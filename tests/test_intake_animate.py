@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -99,5 +100,80 @@ def test_failover_skips_adapters_that_do_not_send_animate_jobs_yet(tmp_path: Pat
     from bot.providers.kling import KlingProvider
 
     end = planned(tmp_path, "kling", end=True, model="kling-v1-6", mode="pro")
-    assert adapt_to(end, "useapi", Capabilities(), public_url=True) is None  # useapi's adapter: not wired yet
+    assert adapt_to(end, "useapi", Capabilities(), public_url=True) is None  # an adapter without animate=True
     assert adapt_to(end, "kling", KlingProvider.capabilities, public_url=False) is end
+
+
+async def test_expiry_forgets_a_waiting_plan_once_and_leaves_a_made_one_alone(app: CoreApp, tmp_path: Path) -> None:
+    from bot.intake_animate import EXPIRY_MARGIN_SECONDS, expire_animate, token_deadline
+
+    waiting = await prepare(app, tmp_path / "a")
+    deadline = waiting.pending.deadline
+    assert not await expire_animate(app.engine, waiting.pending.job_id, now=deadline - 1)  # not yet
+    assert await expire_animate(app.engine, waiting.pending.job_id, now=deadline + 1)
+    assert not app.engine.job_dir(waiting.pending.job_id).exists()
+    assert not await expire_animate(app.engine, waiting.pending.job_id, now=deadline + 2)  # says so only once
+    made = await prepare(app, tmp_path / "b")
+    await confirm_animate(app.engine, made.pending.job_id, 42)
+    assert not await expire_animate(app.engine, made.pending.job_id, now=made.pending.deadline + 1)
+    # from Discord the plan ends a minute before the interaction token, so the preview can still be edited
+    assert token_deadline(1000.0) == 1000.0 + PENDING_TTL_SECONDS - EXPIRY_MARGIN_SECONDS
+
+
+async def test_a_plan_made_from_an_interaction_expires_before_its_token(app: CoreApp, tmp_path: Path) -> None:
+    picture = make_picture(tmp_path / "in" / "still.png", 640, 480)
+    prepared = await app.prepare_animate(requester(), local(picture), AnimateOptions(), expires_at=2000.0)
+    assert prepared.pending.deadline == 2000.0
+    with pytest.raises(PlanExpired, match="expired"):
+        await confirm_animate(app.engine, prepared.pending.job_id, 42, now=2000.5)
+
+
+def test_failover_skips_a_provider_that_cannot_fetch_the_pictures(tmp_path: Path) -> None:
+    local = planned(tmp_path / "a", "kling", end=True, model="kling-v1-6", mode="pro")  # no URLs: Kling takes base64
+    assert replan_for(local, "goapi", public_url=False) is None  # GoAPI takes pictures by URL only
+    assert replan_for(local, "goapi", public_url=True) is not None  # the bot serves them
+    hosted = planned(tmp_path / "b", "kling", end=True, model="kling-v1-6", mode="pro", base_url="https://cdn.test")
+    assert replan_for(hosted, "goapi", public_url=False) is not None  # Discord's CDN links will do
+
+
+async def test_failover_moves_an_animate_job_only_where_every_option_is_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine, end to end: the simulator busy, a second provider named useapi (no brush there)."""
+    from bot.errors import provider_error
+    from bot.intake_animate import confirm_animate
+    from bot.models import ErrorKind
+    from bot.providers.simulator import SimulatorProvider
+    from tests.core_harness import reads_only
+
+    reads_only(monkeypatch)
+    async with CoreApp.open(core_settings(tmp_path / "data", provider_failover=True), RecordingNotifier(FakeChannel())) as core:
+        second = SimulatorProvider(
+            core.http, data_dir=tmp_path / "second", delay_seconds=0.1, public_base_url=lambda: core.base_url,
+            signer=core.engine.links.signer,
+        )
+        core.providers["useapi"] = second  # stands in for useapi.net: end frames yes, brush no
+        simulator = core.providers["simulator"]
+        real_submit = simulator.submit
+        busy: list[str] = []
+
+        async def busy_twice(request: object) -> object:
+            busy.append("x")
+            if len(busy) % 3:  # two refusals, then it takes the job
+                raise provider_error(ErrorKind.RATE_LIMIT, "HTTP 429 past retries", http_status=429)
+            return await real_submit(request)  # type: ignore[arg-type]
+
+        simulator.submit = busy_twice  # type: ignore[method-assign]
+        core.engine.config = replace(core.engine.config, retry_base=0.01)
+        brushed = await prepare(core, tmp_path / "brush")
+        job, _ = await confirm_animate(core.engine, brushed.pending.job_id, 42)
+        done = await core.engine.wait_for_end(job.id, timeout=30)
+        assert done.provider == "simulator"  # useapi takes no brush: the job waited for its own provider
+        picture = make_picture(tmp_path / "end" / "still.png", 640, 480)
+        end = make_picture(tmp_path / "end" / "end.png", 640, 480, colour=(200, 90, 40))
+        ended = await core.prepare_animate(
+            requester(), local(picture), AnimateOptions(model="kling-v1-6", mode="pro"), end_image=local(end)
+        )
+        job, _ = await confirm_animate(core.engine, ended.pending.job_id, 42)
+        done = await core.engine.wait_for_end(job.id, timeout=30)
+        assert done.provider == "useapi" and done.state.value == "delivered"  # an end frame is taken there

@@ -1,7 +1,9 @@
 """Image-to-video (`/animate`): the pieces that do not depend on a provider or on Discord.
 
-- `brush`: the seven-colour palette, reading a member's brush PNG (transparent, or painted
-  over the picture), splitting it into per-area masks and merging them back.
+- `brush`: the seven-colour palette, reading and checking a member's brush PNG (transparent,
+  or painted over the picture) into one index image.
+- `masks`: that index in each provider's form (Kling's per-area masks, the colour-indexed PNG)
+  and back.
 - `paths`: parsing "green: 120,400 180,380; purple: ...", checking and resampling paths,
   and the top-left / bottom-left coordinate flip Kling needs.
 - `camera`: the camera moves as people name them, mapped to Kling's `{type, config}`.

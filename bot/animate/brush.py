@@ -14,24 +14,22 @@ Semi-transparent pixels are refused in both forms (they are neither paint nor no
 
 Inside the bot a brush is one 8-bit index image ("L"): per pixel the palette index
 (0 static, 1-6 moving) or UNPAINTED. Kling wants one mask per area and GoAPI the
-colour-indexed RGBA PNG; both are made from the index and back without loss.
+colour-indexed RGBA PNG; `bot.animate.masks` makes both from the index and back without loss.
 
 Pillow only (no numpy in production): every step is a whole-image C operation.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import BinaryIO
 
 from PIL import Image, ImageChops
 
-from bot.animate.picture import load_picture
+from bot.animate.picture import load_picture, orientation_of
 from bot.animate.refusals import BrushRefused
+from bot.i18n import Text
 
 
 @dataclass(frozen=True)
@@ -66,7 +64,9 @@ UNPAINTED = 255
 # A brush is decoded whole (RGBA: 4 bytes a pixel); this caps one brush at 64 MiB decoded.
 MAX_BRUSH_PIXELS = 4096 * 4096
 DOCS = "docs/animate.md"
-_TOO_MANY_PIXELS = f"The picture has far more pixels than a brush can cover ({MAX_BRUSH_PIXELS / 1e6:.1f} megapixels at most)."
+_TOO_MANY_PIXELS = Text(
+    "The picture has far more pixels than a brush can cover ({limit} megapixels at most).", limit=f"{MAX_BRUSH_PIXELS / 1e6:.1f}"
+)
 
 # Every palette colour has a different green value, so the green band alone names the one
 # colour a pixel can be; red and blue then confirm it. Checked at import, not assumed.
@@ -81,6 +81,9 @@ _IS_PAINT = [255 if i in BY_INDEX else 0 for i in range(256)]
 _IS_UNPAINTED = [255 if i == UNPAINTED else 0 for i in range(256)]
 _PARTIAL_ALPHA = [0] + [255] * 254 + [0]
 _MAX_LISTED_COLOURS = 4096  # getcolors() gives up (returns None) past this many distinct colours
+# Whole-image steps over a 4096² brush make 16-64 MiB temporaries each; done in strips of this many
+# rows they make a few MiB, so the peak is the decoded images themselves (bench/bench_animate.py).
+_STRIP_ROWS = 256
 
 
 class BrushForm(StrEnum):
@@ -93,7 +96,7 @@ class Brush:
     index: Image.Image  # mode "L", the picture's size: a palette index or UNPAINTED per pixel
     form: BrushForm
     counts: dict[int, int]  # painted pixels per palette index, only indices present
-    notes: tuple[str, ...] = ()
+    notes: tuple[Text, ...] = ()
     forwardable: bool = False  # the upload is already a plain colour-indexed RGBA PNG
 
     @property
@@ -132,7 +135,7 @@ def _only(value: int) -> list[int]:
 def picture_header(picture_path: Path) -> tuple[tuple[int, int], int]:
     """The picture's stored size and EXIF orientation (1 = upright), without decoding it."""
     with Image.open(picture_path) as img:
-        return img.size, int(img.getexif().get(0x0112, 1) or 1)
+        return img.size, orientation_of(img)
 
 
 def read_brush(brush_path: Path, picture_path: Path) -> Brush:
@@ -143,15 +146,21 @@ def read_brush(brush_path: Path, picture_path: Path) -> Brush:
         raise BrushRefused(_TOO_MANY_PIXELS) from None
     if orientation != 1:
         raise BrushRefused(
-            f"The picture carries an EXIF rotation tag (orientation {orientation}), so a brush could land on "
-            "different pixels depending on who applies it; save the picture upright without the tag and paint over that copy."
+            Text(
+                "The picture carries an EXIF rotation tag (orientation {orientation}), so a brush could land on "
+                "different pixels depending on who applies it; save the picture upright without the tag and paint over that copy.",
+                orientation=orientation,
+            )
         )
     try:
         with Image.open(brush_path) as img:
             if img.format != "PNG":
                 raise BrushRefused(
-                    f"The brush is a {img.format or 'unknown'} file; it must be a PNG, because other formats "
-                    "change colours slightly and the brush colours must be exact."
+                    Text(
+                        "The brush is a {format} file; it must be a PNG, because other formats "
+                        "change colours slightly and the brush colours must be exact.",
+                        format=img.format or "unknown",
+                    )
                 )
             _check_size(img.size, picture_size)
             img.load()
@@ -162,37 +171,47 @@ def read_brush(brush_path: Path, picture_path: Path) -> Brush:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise BrushRefused(_TOO_MANY_PIXELS) from None
     except Exception:  # truncated, bad checksums, not an image at all: the same answer for the member
-        raise BrushRefused("The brush file is damaged or not an image.") from None
+        raise BrushRefused(Text("The brush file is damaged or not an image.")) from None
     if image.mode == "RGBA":
         alpha = image.getchannel("A")
         histogram = alpha.histogram()
         if any(histogram[1:255]):
             x, y = _first_marked(alpha.point(_PARTIAL_ALPHA))
             raise BrushRefused(
-                f"The brush has {sum(histogram[1:255]):,} semi-transparent pixels (e.g. at x {x}, y {y}, "
-                f"alpha {alpha.getpixel((x, y))}); paint with a hard-edged brush without anti-aliasing, "
-                "so every pixel is either a brush colour or fully transparent."
+                Text(
+                    "The brush has {number} semi-transparent pixels (e.g. at x {x}, y {y}, "
+                    "alpha {alpha}); paint with a hard-edged brush without anti-aliasing, "
+                    "so every pixel is either a brush colour or fully transparent.",
+                    number=f"{sum(histogram[1:255]):,}", x=x, y=y, alpha=alpha.getpixel((x, y)),
+                )
             )
         if histogram[0]:
             transparent = alpha.point(_IS_ZERO)
             del alpha  # peak memory: a 4096² brush holds 64 MiB of RGBA already
             return _read_transparent(image, transparent, forwardable=plain_rgba)
         del alpha
-        image = image.convert("RGB")
-    return _read_painted_over(image, picture_path)
+    index = _exact_index(image if image.mode == "RGB" else image.convert("RGB"))
+    del image, img  # the brush's pixels are no longer needed: `index` says which palette colour each is
+    return _read_painted_over(index, picture_path)
 
 
 def _check_size(brush_size: tuple[int, int], picture_size: tuple[int, int]) -> None:
     if brush_size != picture_size:
         raise BrushRefused(
-            f"The brush is {brush_size[0]}×{brush_size[1]} px but the picture is "
-            f"{picture_size[0]}×{picture_size[1]} px; they must be the same size (paint over a copy of the picture)."
+            Text(
+                "The brush is {brush_width}×{brush_height} px but the picture is "
+                "{width}×{height} px; they must be the same size (paint over a copy of the picture).",
+                brush_width=brush_size[0], brush_height=brush_size[1], width=picture_size[0], height=picture_size[1],
+            )
         )
     pixels = brush_size[0] * brush_size[1]
     if pixels > MAX_BRUSH_PIXELS:
         raise BrushRefused(
-            f"The picture has {pixels / 1e6:.1f} megapixels; a brush works on pictures of at most "
-            f"{MAX_BRUSH_PIXELS / 1e6:.1f} megapixels (e.g. 4096×4096), so scale the picture down first."
+            Text(
+                "The picture has {megapixels} megapixels; a brush works on pictures of at most "
+                "{limit} megapixels (e.g. 4096×4096), so scale the picture down first.",
+                megapixels=f"{pixels / 1e6:.1f}", limit=f"{MAX_BRUSH_PIXELS / 1e6:.1f}",
+            )
         )
 
 
@@ -206,7 +225,7 @@ def _normalise(img: Image.Image) -> Image.Image:
         return img.convert(target)
     except ValueError:
         raise BrushRefused(
-            f"The brush is a PNG of type {img.mode}, which cannot carry the brush colours; save it as an 8-bit RGBA PNG."
+            Text("The brush is a PNG of type {mode}, which cannot carry the brush colours; save it as an 8-bit RGBA PNG.", mode=img.mode)
         ) from None
 
 
@@ -226,13 +245,24 @@ def _read_transparent(rgba: Image.Image, transparent: Image.Image, *, forwardabl
             index = BY_RGB[(r, g, b)].index
             counts[index] = counts.get(index, 0) + count
     if not counts:
-        raise BrushRefused("The brush is fully transparent: nothing is painted.")
+        raise BrushRefused(Text("The brush is fully transparent: nothing is painted."))
     index = ImageChops.lighter(rgba.getchannel("G").point(_G_TO_INDEX), transparent)
     return Brush(index=index, form=BrushForm.TRANSPARENT, counts=counts, forwardable=forwardable)
 
 
+def _strips(size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    return [(0, top, size[0], min(size[1], top + _STRIP_ROWS)) for top in range(0, size[1], _STRIP_ROWS)]
+
+
 def _exact_index(rgb: Image.Image) -> Image.Image:
-    """Per pixel: the index of the palette colour it is exactly, or UNPAINTED."""
+    """Per pixel: the index of the palette colour it is exactly, or UNPAINTED (strip by strip)."""
+    index = Image.new("L", rgb.size, UNPAINTED)
+    for box in _strips(rgb.size):
+        index.paste(_exact_index_whole(rgb.crop(box)), box[:2])
+    return index
+
+
+def _exact_index_whole(rgb: Image.Image) -> Image.Image:
     index = rgb.getchannel("G").point(_G_TO_INDEX)
     for band in (0, 2):
         mismatch = ImageChops.difference(index.point(_INDEX_TO_BAND[band]), rgb.getchannel(band)).point(_NONZERO)
@@ -247,9 +277,12 @@ def _off_palette(rgba: Image.Image, opaque: Image.Image) -> BrushRefused:
     rgb = rgba.getpixel((x, y))[:3]  # type: ignore[index]
     near = nearest(rgb)
     return BrushRefused(
-        f"The brush has {count:,} opaque pixels that are not a brush colour (e.g. {rgb[0]},{rgb[1]},{rgb[2]} "
-        f"at x {x}, y {y}; the nearest is {near.describe()}); a transparent brush may hold only the exact "
-        f"colours in {DOCS} and fully transparent pixels."
+        Text(
+            "The brush has {number} opaque pixels that are not a brush colour (e.g. {rgb} "
+            "at x {x}, y {y}; the nearest is {nearest}); a transparent brush may hold only the exact "
+            "colours in {docs} and fully transparent pixels.",
+            number=f"{count:,}", rgb=f"{rgb[0]},{rgb[1]},{rgb[2]}", x=x, y=y, nearest=near.describe(), docs=DOCS,
+        )
     )
 
 
@@ -257,35 +290,47 @@ def nearest(rgb: tuple[int, int, int]) -> BrushColour:
     return min(PALETTE, key=lambda colour: sum((a - b) ** 2 for a, b in zip(colour.rgb, rgb)))
 
 
-def _read_painted_over(rgb: Image.Image, picture_path: Path) -> Brush:
-    index = _exact_index(rgb)
+def _read_painted_over(index: Image.Image, picture_path: Path) -> Brush:
+    """`index`: the brush's exact palette index per pixel (UNPAINTED elsewhere). A painted pixel is
+    exactly its palette colour, so it equals the picture there when the picture has that colour:
+    the comparison needs the index and the picture, not the brush's own pixels (48 MiB less)."""
     if not any(index.point(_IS_PAINT).histogram()[255:]):
         raise BrushRefused(
-            f"The brush has no transparent pixels and no pixel in exactly a brush colour, so nothing is painted; "
-            f"colours must match exactly (e.g. green is 114,229,40, see {DOCS}) and the file must be a PNG."
+            Text(
+                "The brush has no transparent pixels and no pixel in exactly a brush colour, so nothing is painted; "
+                "colours must match exactly (e.g. green is 114,229,40, see {docs}) and the file must be a PNG.",
+                docs=DOCS,
+            )
         )
     picture = load_picture(picture_path)  # full size; read_brush refused EXIF-rotated pictures already
-    same: Image.Image | None = None
-    for band in range(3):  # one band at a time keeps the peak memory down
-        diff = ImageChops.difference(rgb.getchannel(band), picture.getchannel(band))
-        same = diff if same is None else ImageChops.lighter(same, diff)
+    unchanged = Image.new("L", index.size)  # 255 where the brush shows the picture as it was
+    for box in _strips(index.size):
+        strip, shown = index.crop(box), picture.crop(box)
+        same: Image.Image | None = None
+        for band in range(3):
+            diff = ImageChops.difference(strip.point(_INDEX_TO_BAND[band]), shown.getchannel(band))
+            same = diff if same is None else ImageChops.lighter(same, diff)
+        assert same is not None
+        unchanged.paste(same.point(_IS_ZERO), box[:2])
     del picture
-    assert same is not None
-    unchanged = same.point(_IS_ZERO)  # 255 where the brush shows the picture as it was
     already = ImageChops.darker(index.point(_IS_PAINT), unchanged).histogram()[255]
     index = ImageChops.lighter(index, unchanged)
     histogram = index.histogram()
     counts = {i: histogram[i] for i in BY_INDEX if histogram[i]}
     if not counts:
         raise BrushRefused(
-            "Every pixel of a brush colour in the brush is that same colour in the picture itself, so nothing was painted; "
-            f"paint on a transparent layer and upload that layer alone (see {DOCS})."
+            Text(
+                "Every pixel of a brush colour in the brush is that same colour in the picture itself, so nothing was painted; "
+                "paint on a transparent layer and upload that layer alone (see {docs}).",
+                docs=DOCS,
+            )
         )
-    notes: tuple[str, ...] = ()
+    notes: tuple[Text, ...] = ()
     if already:
-        note = (
-            f"{already:,} pixels of the picture already had exactly a brush colour and were not counted as paint "
-            "(a transparent brush avoids this)."
+        note = Text(
+            "{number} pixels of the picture already had exactly a brush colour and were not counted as paint "
+            "(a transparent brush avoids this).",
+            number=f"{already:,}",
         )
         notes = (note,)
     return Brush(index=index, form=BrushForm.PAINTED_OVER, counts=counts, notes=notes)
@@ -297,55 +342,3 @@ def _first_marked(mask: Image.Image) -> tuple[int, int]:
     assert box is not None
     row = mask.crop((0, box[1], mask.width, box[1] + 1)).tobytes()
     return next(x for x, value in enumerate(row) if value), box[1]
-
-
-# --- conversion ---------------------------------------------------------------------------------
-
-
-def split_masks(index: Image.Image) -> list[tuple[BrushColour, Image.Image]]:
-    """One bilevel mask (mode "1", white = the area) per colour present, static first.
-
-    Kling's `static_mask` and `dynamic_masks[].mask`: each the index's (the picture's) size.
-    """
-    histogram = index.histogram()
-    return [(colour, index.point(_only(colour.index), "1")) for colour in PALETTE if histogram[colour.index]]
-
-
-def merge_masks(size: tuple[int, int], masks: Sequence[tuple[BrushColour, Image.Image]]) -> Image.Image:
-    """The index image back from per-area masks. Raises ValueError on a size mismatch or overlap."""
-    index = Image.new("L", size, UNPAINTED)
-    painted = Image.new("1", size, 0)
-    for colour, mask in masks:
-        if mask.size != size:
-            raise ValueError(f"the {colour.name} mask is {mask.size[0]}×{mask.size[1]}, not {size[0]}×{size[1]}")
-        bilevel = mask if mask.mode == "1" else mask.convert("L").point(lambda v: 255 if v >= 128 else 0, "1")
-        if ImageChops.logical_and(painted, bilevel).getbbox() is not None:
-            raise ValueError(f"the {colour.name} mask overlaps another area")
-        index.paste(colour.index, mask=bilevel)
-        painted = ImageChops.logical_or(painted, bilevel)
-    return index
-
-
-def colour_indexed(index: Image.Image) -> Image.Image:
-    """GoAPI's `mask_url` image: RGBA, brush colours fully opaque, everything else (0,0,0,0)."""
-    paletted = index.convert("P")  # keeps the values; only the palette is replaced below
-    palette = [0] * 768
-    for colour in PALETTE:
-        palette[3 * colour.index : 3 * colour.index + 3] = colour.rgb
-    paletted.putpalette(palette)
-    paletted.info["transparency"] = UNPAINTED
-    return paletted.convert("RGBA")
-
-
-def load_colour_indexed(path: Path | BinaryIO) -> Image.Image:
-    """The index image back from a colour-indexed PNG this module wrote (or forwarded after checking)."""
-    with Image.open(path) as img:
-        rgba = img.convert("RGBA")
-    return ImageChops.lighter(rgba.getchannel("G").point(_G_TO_INDEX), rgba.getchannel("A").point(_IS_ZERO))
-
-
-def png_bytes(image: Image.Image) -> bytes:
-    """PNG-encode a mask. Level 1: masks are flat areas, so they stay small and encode fast."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()

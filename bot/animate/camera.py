@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.animate.refusals import CameraRefused
+from bot.i18n import Text
 
 SIMPLE_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
 KlingType = Literal["simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward"]
@@ -87,8 +88,12 @@ def find_move(name: str) -> CameraMove:
     if move is not None:
         return move
     close = difflib.get_close_matches(key, list(BY_NAME), n=1)
-    hint = f"did you mean {close[0]}? " if close else ""
-    raise CameraRefused(f'"{name[:40]}" is not a camera move; {hint}the moves are: {", ".join(BY_NAME)}.')
+    moves = ", ".join(BY_NAME)
+    if close:
+        raise CameraRefused(
+            Text('"{name}" is not a camera move; did you mean {close}? the moves are: {moves}.', name=name[:40], close=close[0], moves=moves)
+        )
+    raise CameraRefused(Text('"{name}" is not a camera move; the moves are: {moves}.', name=name[:40], moves=moves))
 
 
 @dataclass(frozen=True)
@@ -118,14 +123,19 @@ def choose_camera(name: str, strength: int | None) -> CameraChoice:
     if not move.simple:
         if strength is not None:
             raise CameraRefused(
-                f"{move.name} is one of Kling's preset moves, which have no strength; drop camera_strength "
-                "or pick a simple move such as zoom in."
+                Text(
+                    "{move} is one of Kling's preset moves, which have no strength; drop camera_strength "
+                    "or pick a simple move such as zoom in.",
+                    move=move.name,
+                )
             )
         return CameraChoice(move, None)
     if strength is None:
         strength = DEFAULT_STRENGTH
     if not MIN_STRENGTH <= strength <= MAX_STRENGTH:
-        raise CameraRefused(f"camera_strength is {strength}; it must be {MIN_STRENGTH}–{MAX_STRENGTH}.")
+        raise CameraRefused(
+            Text("camera_strength is {strength}; it must be {low}–{high}.", strength=strength, low=MIN_STRENGTH, high=MAX_STRENGTH)
+        )
     return CameraChoice(move, strength)
 
 

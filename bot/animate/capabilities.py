@@ -18,16 +18,17 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from bot.i18n import Text
 from bot.models import Mode
 
 Feature = Literal["end_frame", "brush", "camera_simple", "camera_preset", "creativity", "sound"]
-FEATURE_NAMES: dict[str, str] = {
-    "end_frame": "an end frame",
-    "brush": "a motion brush",
-    "camera_simple": "a simple camera move",
-    "camera_preset": "a preset camera move",
-    "creativity": "creativity (cfg_scale)",
-    "sound": "sound",
+FEATURE_NAMES: dict[str, Text] = {  # said inside refusals, so in the reader's language
+    "end_frame": Text("an end frame", msgctxt="feature"),
+    "brush": Text("a motion brush", msgctxt="feature"),
+    "camera_simple": Text("a simple camera move", msgctxt="feature"),
+    "camera_preset": Text("a preset camera move", msgctxt="feature"),
+    "creativity": Text("creativity (cfg_scale)", msgctxt="feature"),
+    "sound": Text("sound", msgctxt="feature"),
 }
 BOTH: tuple[Mode, ...] = ("std", "pro")
 PRO: tuple[Mode, ...] = ("pro",)
@@ -79,10 +80,11 @@ class ProviderAnimate(BaseModel, frozen=True):
     provider: str
     offered: bool
     source: Source
-    why_not: str = ""  # when not offered: one sentence for members
+    why_not: str = ""  # when not offered: one sentence for members, a msgid of the catalogue (see WHY_NOT)
     models: tuple[ModelOffer, ...] = ()
     features: tuple[FeatureFact, ...] = ()
     mask_transport: tuple[Literal["url", "base64"], ...] = ()  # how brush images reach the provider
+    inputs_by_url: bool = False  # image and end image only by URL (the bot's or Discord's), never as bytes
     max_path_points: int = 77
     max_moving_areas: int = 6
     notes: tuple[str, ...] = ()
@@ -186,6 +188,7 @@ GOAPI_ANIMATE = ProviderAnimate(
         FeatureFact(feature="sound", models=("kling-v2-6",), modes=PRO, source=_G),
     ),
     mask_transport=("url",),  # motion_brush.mask_url
+    inputs_by_url=True,  # image_url, image_tail_url: "Image input: URL" (providers.md §5)
     max_path_points=77,
     max_moving_areas=6,
     notes=(
@@ -225,9 +228,15 @@ USEAPI_ANIMATE = ProviderAnimate(
 
 # --- ModelsLab, simulator -------------------------------------------------------------------------
 
+# Why a provider offers no /animate, as catalogue messages (ProviderAnimate.why_not holds the msgid).
+WHY_NOT: dict[str, Text] = {
+    "modelslab": Text(
+        "ModelsLab is set up for Motion Control only (its documented Kling endpoint); pick another provider for /animate."
+    ),
+}
 MODELSLAB_ANIMATE = ProviderAnimate(
     provider="modelslab", offered=False, source=Source(url=MODELSLAB, section="providers.md §4"),
-    why_not="ModelsLab is set up for Motion Control only (its documented Kling endpoint); pick another provider for /animate.",
+    why_not=WHY_NOT["modelslab"].msgid,
 )
 # The simulator obeys Kling's rules, so a free trial teaches what a paid run will accept.
 SIMULATOR_ANIMATE = KLING.model_copy(
@@ -248,6 +257,11 @@ def for_provider(provider: str) -> ProviderAnimate:
     if caps is None:
         raise KeyError(f"no image-to-video capabilities for provider {provider!r}")
     return caps
+
+
+def not_offered(caps: ProviderAnimate) -> Text:
+    """Why `caps.provider` offers no /animate, for members."""
+    return WHY_NOT.get(caps.provider) or Text("{provider} does not make /animate videos; pick another provider.", provider=caps.provider)
 
 
 def all_sources() -> list[Source]:

@@ -15,12 +15,15 @@ from bot.animate.capabilities import (
     Feature,
     ModelOffer,
     ProviderAnimate,
+    not_offered,
     seconds_text,
 )
 from bot.animate.refusals import OptionRefused
+from bot.i18n import AndList, Text
 from bot.models import Mode
 
-_GROUP_NAMES = {"end_frame": "an end frame", "brush": "a motion brush", "camera_simple": "a camera move", "camera_preset": "a camera move"}
+_CAMERA = Text("a camera move", msgctxt="feature")
+_GROUP_NAMES = {"end_frame": FEATURE_NAMES["end_frame"], "brush": FEATURE_NAMES["brush"], "camera_simple": _CAMERA, "camera_preset": _CAMERA}
 
 
 def wanted_features(
@@ -45,7 +48,10 @@ def check_exclusive(features: Sequence[Feature]) -> None:
     chosen = [_GROUP_NAMES[group[0]] for group in EXCLUSIVE if any(f in group for f in features)]
     if len(chosen) > 1:
         raise OptionRefused(
-            f"Kling takes only one of an end frame, a motion brush or a camera move per video; you chose {' and '.join(chosen)}."
+            Text(
+                "Kling takes only one of an end frame, a motion brush or a camera move per video; you chose {chosen}.",
+                chosen=AndList(chosen),
+            )
         )
 
 
@@ -77,18 +83,28 @@ def choose_model(
 ) -> ModelOffer:
     """The named model, checked, or the first of the provider's models that takes everything."""
     if not caps.offered:
-        raise OptionRefused(caps.why_not)
+        raise OptionRefused(not_offered(caps))
     check_exclusive(features)
     if model is not None:
         offer = caps.model(model)
         if offer is None:
             names = ", ".join(o.name for o in caps.models)
-            raise OptionRefused(f'{caps.provider} has no model "{model[:40]}" for /animate; it offers {names}.')
+            raise OptionRefused(
+                Text('{provider} has no model "{model}" for /animate; it offers {names}.', provider=caps.provider, model=model[:40], names=names)
+            )
         if mode not in offer.modes:
-            raise OptionRefused(f"{offer.name} on {caps.provider} runs in {'/'.join(offer.modes)} mode only, not {mode}.")
+            raise OptionRefused(
+                Text(
+                    "{model} on {provider} runs in {modes} mode only, not {mode}.",
+                    model=offer.name, provider=caps.provider, modes="/".join(offer.modes), mode=mode,
+                )
+            )
         if duration not in offer.durations:
             raise OptionRefused(
-                f"{offer.name} on {caps.provider} makes {seconds_text(offer.durations)} videos; {duration} s is not one of them."
+                Text(
+                    "{model} on {provider} makes {durations} videos; {duration} s is not one of them.",
+                    model=offer.name, provider=caps.provider, durations=seconds_text(offer.durations), duration=duration,
+                )
             )
         for feature in features:
             if caps.fact(feature, offer.name, mode, duration) is None:
@@ -99,17 +115,29 @@ def choose_model(
             return offer
     if not any(duration in offer.durations for offer in caps.models):
         every = sorted({d for offer in caps.models for d in offer.durations})
-        raise OptionRefused(f"No {caps.provider} model makes {duration} s videos; durations offered: {seconds_text(tuple(every))}.")
+        raise OptionRefused(
+            Text(
+                "No {provider} model makes {duration} s videos; durations offered: {durations}.",
+                provider=caps.provider, duration=duration, durations=seconds_text(tuple(every)),
+            )
+        )
     for feature in features:  # the first choice that no model can take in this mode and duration
         if not any(caps.fact(feature, o.name, mode, duration) for o in caps.models):
-            raise OptionRefused(_feature_refusal(caps, feature, f"a {mode} {duration} s video"))
-    together = " and ".join(FEATURE_NAMES[f] for f in features)
-    raise OptionRefused(f"No {caps.provider} model takes {together} together in {mode} mode for {duration} s.")
+            raise OptionRefused(_feature_refusal(caps, feature, Text("a {mode} {duration} s video", mode=mode, duration=duration)))
+    raise OptionRefused(
+        Text(
+            "No {provider} model takes {features} together in {mode} mode for {duration} s.",
+            provider=caps.provider, features=AndList(FEATURE_NAMES[f] for f in features), mode=mode, duration=duration,
+        )
+    )
 
 
-def _feature_refusal(caps: ProviderAnimate, feature: Feature, what: str) -> str:
+def _feature_refusal(caps: ProviderAnimate, feature: Feature, what: Text | str) -> Text:
     facts = caps.facts(feature)
     if not facts:
-        return f"{caps.provider} does not take {FEATURE_NAMES[feature]} with any model."
+        return Text("{provider} does not take {feature} with any model.", provider=caps.provider, feature=FEATURE_NAMES[feature])
     where = "; ".join(fact.describe() for fact in facts)
-    return f"{what} on {caps.provider} does not take {FEATURE_NAMES[feature]}; it works with {where}."
+    return Text(
+        "{what} on {provider} does not take {feature}; it works with {where}.",
+        what=what, provider=caps.provider, feature=FEATURE_NAMES[feature], where=where,
+    )

@@ -11,7 +11,7 @@ Adapters convert with `bot.animate.paths.kling_trajectory` / `goapi_points`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -41,17 +41,26 @@ class CameraSpec(BaseModel, frozen=True):
 
 
 class BrushFiles(BaseModel):
-    """The brush as each provider wants it, written next to the job's other inputs.
+    """The brush, written next to the job's other inputs.
 
-    `colour_indexed`: GoAPI's `mask_url` image (RGBA, palette colours, the rest transparent).
-    `static_mask`, `moving_masks`: Kling's `static_mask` and `dynamic_masks[].mask`,
-    bilevel PNGs of the picture's size, moving masks in palette order (green first).
+    `colour_indexed`: GoAPI's `mask_url` image (RGBA, palette colours, the rest transparent), and
+    the source of Kling's per-area masks (`bot.animate.brush.kling_masks`, made when sent).
+    `static`, `moving`: which areas are painted (moving ones in palette order, green first).
     """
 
     form: Literal["transparent", "painted over"]
     colour_indexed: Path
-    static_mask: Path | None
-    moving_masks: dict[ColourName, Path]
+    static: bool
+    moving: list[ColourName]
+    goapi: Path | None = None  # colour_indexed with moving areas renumbered 1..k, when colours were skipped
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_mask_files(cls, data: Any) -> Any:
+        """Requests stored before Kling's masks were cut at send time listed the mask files instead."""
+        if isinstance(data, dict) and "moving" not in data and "moving_masks" in data:
+            data = {**data, "static": data.get("static_mask") is not None, "moving": list(data["moving_masks"])}
+        return data
 
 
 class AnimateRequest(BaseModel):
@@ -61,7 +70,7 @@ class AnimateRequest(BaseModel):
     end_image: MediaFile | None = None
     brush: MediaFile | None = None  # the member's upload, as given
     brush_files: BrushFiles | None = None
-    mask: MediaFile | None = None  # brush_files.colour_indexed, as a file a provider fetches (GoAPI's mask_url)
+    mask: MediaFile | None = None  # brush_files.goapi or .colour_indexed, as a file a provider fetches (GoAPI's mask_url)
     options: AnimateOptions
     provider: str  # the provider the checks were made for (failover re-plans)
     model: str  # neutral name, resolved
@@ -83,6 +92,6 @@ class AnimateRequest(BaseModel):
         chosen = [name for name, value in (("end frame", self.end_image), ("brush", self.brush), ("camera", self.camera)) if value]
         if len(chosen) > 1:
             raise ValueError(f"{' and '.join(chosen)} are mutually exclusive")
-        if bool(self.paths) != bool(self.brush_files and self.brush_files.moving_masks):
+        if bool(self.paths) != bool(self.brush_files and self.brush_files.moving):
             raise ValueError("paths and moving brush areas go together")
         return self

@@ -33,6 +33,7 @@ from itertools import pairwise
 
 from bot.animate.brush import BY_NAME, MOVING, Brush, BrushColour
 from bot.animate.refusals import PathRefused
+from bot.i18n import Text
 
 Point = tuple[float, float]
 
@@ -55,15 +56,18 @@ def parse_paths(text: str) -> dict[str, list[Point]]:
         name = name.strip().lower()
         if not colon:
             raise PathRefused(
-                f'"{_clip(part)}" has no colour name; write each path as "colour: x,y x,y ...", '
-                'paths separated by ";" (e.g. "green: 120,400 260,300").'
+                Text(
+                    '"{text}" has no colour name; write each path as "colour: x,y x,y ...", '
+                    'paths separated by ";" (e.g. "green: 120,400 260,300").',
+                    text=_clip(part),
+                )
             )
         colour = _moving_colour(name)
         if colour.name in paths:
-            raise PathRefused(f"There are two {colour.name} paths; each moving area takes exactly one path.")
+            raise PathRefused(Text("There are two {colour} paths; each moving area takes exactly one path.", colour=colour.name))
         paths[colour.name] = _parse_points(colour.name, rest)
     if not paths:
-        raise PathRefused('The paths are empty; write e.g. "green: 120,400 260,300".')
+        raise PathRefused(Text('The paths are empty; write e.g. "green: 120,400 260,300".'))
     return paths
 
 
@@ -72,12 +76,14 @@ def _moving_colour(name: str) -> BrushColour:
     if colour is not None and colour.moving:
         return colour
     if colour is not None:
-        raise PathRefused("Black marks the static area, which stays still, so it cannot have a path.")
+        raise PathRefused(Text("Black marks the static area, which stays still, so it cannot have a path."))
     close = difflib.get_close_matches(name, _MOVING_NAMES, n=1)
-    hint = f" (did you mean {close[0]}?)" if close else ""
-    raise PathRefused(
-        f'"{_clip(name)}" is not a brush colour{hint}; paths use {", ".join(_MOVING_NAMES)}.'
-    )
+    colours = ", ".join(_MOVING_NAMES)
+    if close:
+        raise PathRefused(
+            Text('"{name}" is not a brush colour (did you mean {close}?); paths use {colours}.', name=_clip(name), close=close[0], colours=colours)
+        )
+    raise PathRefused(Text('"{name}" is not a brush colour; paths use {colours}.', name=_clip(name), colours=colours))
 
 
 def _parse_points(name: str, text: str) -> list[Point]:
@@ -89,8 +95,11 @@ def _parse_points(name: str, text: str) -> list[Point]:
         if match is None:
             bad = text[position:].split()[0] if text[position:].split() else text[position:]
             raise PathRefused(
-                f'In the {name} path, "{_clip(bad)}" is not a point; write points as x,y pixel numbers '
-                'separated by spaces (e.g. "120,400 180,380").'
+                Text(
+                    'In the {colour} path, "{text}" is not a point; write points as x,y pixel numbers '
+                    'separated by spaces (e.g. "120,400 180,380").',
+                    colour=name, text=_clip(bad),
+                )
             )
         points.append((float(match.group(1)), float(match.group(2))))
         position = match.end()
@@ -110,7 +119,7 @@ def fmt_point(point: Point) -> str:
 
 def check_paths(
     paths: Mapping[str, Sequence[Point]], size: tuple[int, int], brush: Brush, max_points: int = KLING_MAX_POINTS
-) -> tuple[dict[str, list[Point]], list[str]]:
+) -> tuple[dict[str, list[Point]], list[Text]]:
     """Every rule of issue 11 for paths against their brush; longer paths resampled.
 
     Returns the paths to send (palette order) and the notes to show the member.
@@ -118,28 +127,40 @@ def check_paths(
     moving = {colour.name for colour in brush.moving}
     for name in paths:
         if name not in moving:
-            raise PathRefused(f"There is a {name} path but nothing is painted {name} in the brush; paint the area or drop the path.")
+            raise PathRefused(
+                Text("There is a {colour} path but nothing is painted {colour} in the brush; paint the area or drop the path.", colour=name)
+            )
     for colour in brush.moving:
         if colour.name not in paths:
             raise PathRefused(
-                f"The {colour.name} area in the brush has no path; every moving area needs one "
-                f'(e.g. "{colour.name}: x,y x,y" from where it starts to where it goes).'
+                Text(
+                    "The {colour} area in the brush has no path; every moving area needs one "
+                    '(e.g. "{colour}: x,y x,y" from where it starts to where it goes).',
+                    colour=colour.name,
+                )
             )
     checked: dict[str, list[Point]] = {}
-    notes: list[str] = []
+    notes: list[Text] = []
     for colour in brush.moving:
         points = list(paths[colour.name])
         if len(points) < MIN_POINTS:
             raise PathRefused(
-                f"The {colour.name} path has {len(points)} point{'s' if len(points) != 1 else ''}; a path needs at least {MIN_POINTS} (where it starts and where it ends)."
+                Text(
+                    "The {colour} path has {count} point; a path needs at least {minimum} (where it starts and where it ends).",
+                    plural="The {colour} path has {count} points; a path needs at least {minimum} (where it starts and where it ends).",
+                    count=len(points), colour=colour.name, minimum=MIN_POINTS,
+                )
             )
         for point in points:
             _check_inside(colour.name, point, size)
         _check_starts_in_area(colour, points[0], brush)
         if len(points) > max_points:
             notes.append(
-                f"The {colour.name} path had {len(points)} points; at most {max_points} are allowed, so it was evenly "
-                f"resampled to {max_points} points, keeping its start and end."
+                Text(
+                    "The {colour} path had {number} points; at most {limit} are allowed, so it was evenly "
+                    "resampled to {limit} points, keeping its start and end.",
+                    colour=colour.name, number=len(points), limit=max_points,
+                )
             )
             points = resample(points, max_points)
         checked[colour.name] = points
@@ -150,8 +171,11 @@ def _check_inside(name: str, point: Point, size: tuple[int, int]) -> None:
     width, height = size
     if not (0 <= point[0] <= width - 1 and 0 <= point[1] <= height - 1):
         raise PathRefused(
-            f"The {name} point {fmt_point(point)} is outside the picture; x must be 0–{width - 1} and y 0–{height - 1} "
-            "(pixels from the top-left corner)."
+            Text(
+                "The {colour} point {point} is outside the picture; x must be 0–{max_x} and y 0–{max_y} "
+                "(pixels from the top-left corner).",
+                colour=name, point=fmt_point(point), max_x=width - 1, max_y=height - 1,
+            )
         )
 
 
@@ -160,10 +184,19 @@ def _check_starts_in_area(colour: BrushColour, start: Point, brush: Brush) -> No
     if brush.colour_at(x, y) == colour:
         return
     box = brush.area_box(colour)
-    where = f" (the {colour.name} area spans x {box[0]}–{box[2]}, y {box[1]}–{box[3]})" if box else ""
+    if box is None:
+        raise PathRefused(
+            Text(
+                "The {colour} path starts at {point}, which is not painted {colour} in the brush; a path must start inside its own area.",
+                colour=colour.name, point=fmt_point(start),
+            )
+        )
     raise PathRefused(
-        f"The {colour.name} path starts at {fmt_point(start)}, which is not painted {colour.name} in the brush{where}; "
-        "a path must start inside its own area."
+        Text(
+            "The {colour} path starts at {point}, which is not painted {colour} in the brush "
+            "(the {colour} area spans x {left}–{right}, y {top}–{bottom}); a path must start inside its own area.",
+            colour=colour.name, point=fmt_point(start), left=box[0], right=box[2], top=box[1], bottom=box[3],
+        )
     )
 
 

@@ -12,18 +12,11 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.animate.brush import (
-    STATIC,
-    Brush,
-    colour_indexed,
-    picture_header,
-    png_bytes,
-    read_brush,
-    split_masks,
-)
+from bot.animate.brush import Brush, picture_header, read_brush
 from bot.animate.camera import CameraChoice, choose_camera, find_move
 from bot.animate.capabilities import BY_PROVIDER, ProviderAnimate, for_provider
 from bot.animate.choose import choose_model, wanted_features
+from bot.animate.masks import colour_indexed, compact_moving, png_bytes
 from bot.animate.models import AnimateOptions, AnimateRequest, BrushFiles, CameraSpec
 from bot.animate.paths import check_paths, parse_paths
 from bot.animate.refusals import (
@@ -33,6 +26,7 @@ from bot.animate.refusals import (
     OptionRefused,
     PathRefused,
 )
+from bot.i18n import Text
 from bot.models import MediaFile
 
 # Kling's image2video limits for prompt and negative_prompt (providers.md §1.4).
@@ -52,17 +46,21 @@ class AnimatePlan:
     request: AnimateRequest
     brush: Brush | None = None  # kept for the preview (the full-size index image)
     camera: CameraChoice | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[Text] = field(default_factory=list)  # for the member; request.notes keeps them in English
 
 
 def check_text_options(options: AnimateOptions) -> None:
     for name, text in (("prompt", options.prompt), ("negative_prompt", options.negative_prompt)):
         if len(text) > PROMPT_MAX_CHARS:
-            raise OptionRefused(f"{name} is {len(text):,} characters; the limit is {PROMPT_MAX_CHARS:,}.")
+            raise OptionRefused(
+                Text("{name} is {number} characters; the limit is {limit}.", name=name, number=f"{len(text):,}", limit=f"{PROMPT_MAX_CHARS:,}")
+            )
     if options.creativity is not None and not 0.0 <= options.creativity <= 1.0:
-        raise OptionRefused(f"creativity is {options.creativity:g}; it must be between 0 and 1.")
+        raise OptionRefused(Text("creativity is {value}; it must be between 0 and 1.", value=f"{options.creativity:g}"))
     if options.duration < 1:
-        raise OptionRefused(f"duration is {options.duration} s; it must be a whole number of seconds, at least 1.")
+        raise OptionRefused(
+            Text("duration is {duration} s; it must be a whole number of seconds, at least 1.", duration=options.duration)
+        )
 
 
 def plan_animate(inputs: AnimateInputs, provider: str, work_dir: Path, *, public_url: bool) -> AnimatePlan:
@@ -72,9 +70,9 @@ def plan_animate(inputs: AnimateInputs, provider: str, work_dir: Path, *, public
     check_text_options(options)
     camera = choose_camera(options.camera, options.camera_strength) if options.camera else None
     if camera is None and options.camera_strength is not None:
-        raise CameraRefused("camera_strength is set but no camera move is chosen; pick a camera move such as zoom in.")
+        raise CameraRefused(Text("camera_strength is set but no camera move is chosen; pick a camera move such as zoom in."))
     if inputs.brush is None and options.paths:
-        raise PathRefused("Paths move brushed areas, so they need a brush; add a brush PNG or drop the paths.")
+        raise PathRefused(Text("Paths move brushed areas, so they need a brush; add a brush PNG or drop the paths."))
     features = wanted_features(
         end_frame=inputs.end_image is not None,
         brush=inputs.brush is not None,
@@ -88,13 +86,16 @@ def plan_animate(inputs: AnimateInputs, provider: str, work_dir: Path, *, public
     brush: Brush | None = None
     brush_files: BrushFiles | None = None
     paths: dict[str, list[tuple[float, float]]] = {}
-    notes: list[str] = []
+    notes: list[Text] = []
     if inputs.brush is not None:
         _check_mask_transport(caps, public_url)
         brush = read_brush(inputs.brush.path, inputs.image.path)
         if len(brush.moving) > caps.max_moving_areas:
             raise BrushRefused(
-                f"The brush has {len(brush.moving)} moving areas; {caps.provider} takes at most {caps.max_moving_areas}."
+                Text(
+                    "The brush has {number} moving areas; {provider} takes at most {limit}.",
+                    number=len(brush.moving), provider=caps.provider, limit=caps.max_moving_areas,
+                )
             )
         notes.extend(brush.notes)
         typed = parse_paths(options.paths) if options.paths else {}
@@ -108,7 +109,7 @@ def plan_animate(inputs: AnimateInputs, provider: str, work_dir: Path, *, public
         end_image=inputs.end_image,
         brush=inputs.brush,
         brush_files=brush_files,
-        mask=None if brush_files is None else mask_file(brush_files.colour_indexed),
+        mask=None if brush_files is None else mask_file(brush_files.goapi or brush_files.colour_indexed),
         options=options,
         provider=provider,
         model=offer.name,
@@ -119,7 +120,7 @@ def plan_animate(inputs: AnimateInputs, provider: str, work_dir: Path, *, public
         paths=paths,  # type: ignore[arg-type]  # keys are moving colour names, checked above
         image_width=width,
         image_height=height,
-        notes=notes,
+        notes=[str(note) for note in notes],
     )
     return AnimatePlan(request=request, brush=brush, camera=camera, notes=notes)
 
@@ -132,34 +133,37 @@ def _check_mask_transport(caps: ProviderAnimate, public_url: bool) -> None:
     if "base64" in caps.mask_transport or public_url:
         return
     raise BrushRefused(
-        f"{caps.provider} fetches the brush from a web address, and this bot has no public address (PUBLIC_URL) "
-        "to serve it from; pick another provider or ask an admin to set PUBLIC_URL."
+        Text(
+            "{provider} fetches the brush from a web address, and this bot has no public address (PUBLIC_URL) "
+            "to serve it from; pick another provider or ask an admin to set PUBLIC_URL.",
+            provider=caps.provider,
+        )
     )
 
 
 def write_brush_files(brush: Brush, upload: Path, work_dir: Path) -> BrushFiles:
-    """GoAPI's colour-indexed PNG and Kling's per-area masks, written into `work_dir`."""
+    """The colour-indexed PNG (GoAPI's form; a compacted copy when colours are skipped), written into
+    `work_dir`. Kling's per-area masks are made from it when a job is sent to Kling
+    (`brush.kling_masks`): seven full-size PNG encodes are not worth making the member wait for."""
     work_dir.mkdir(parents=True, exist_ok=True)
     indexed = work_dir / "brush-colour-indexed.png"
     if brush.forwardable:
         shutil.copyfile(upload, indexed)  # already exactly GoAPI's form: no decode-encode round
     else:
         indexed.write_bytes(png_bytes(colour_indexed(brush.index)))
-    static: Path | None = None
-    moving: dict[str, Path] = {}
-    for colour, mask in split_masks(brush.index):
-        path = work_dir / f"brush-mask-{colour.name}.png"
-        path.write_bytes(png_bytes(mask))
-        if colour == STATIC:
-            static = path
-        else:
-            moving[colour.name] = path
-    return BrushFiles(form=brush.form.value, colour_indexed=indexed, static_mask=static, moving_masks=moving)  # type: ignore[arg-type]
+    goapi: Path | None = None
+    if (compacted := compact_moving(brush.index)) is not None:
+        goapi = work_dir / "brush-goapi.png"
+        goapi.write_bytes(png_bytes(colour_indexed(compacted)))
+    return BrushFiles(
+        form=brush.form.value, colour_indexed=indexed, goapi=goapi, static=brush.has_static,  # type: ignore[arg-type]
+        moving=[colour.name for colour in brush.moving],  # type: ignore[misc]
+    )
 
 
 def replan_for(request: AnimateRequest, provider: str, *, public_url: bool) -> AnimateRequest | None:
     """The same request for another provider (failover), or None when that provider cannot take
-    every option chosen: the model, mode, duration, each feature, the brush's transport and size."""
+    every option chosen: the model, mode, duration, each feature, how the files travel, the brush's size."""
     if provider == request.provider:
         return request
     caps = BY_PROVIDER.get(provider)
@@ -178,6 +182,8 @@ def replan_for(request: AnimateRequest, provider: str, *, public_url: bool) -> A
             _check_mask_transport(caps, public_url)
     except AnimateRefused:
         return None
+    if caps.inputs_by_url and not public_url and any(m.url is None for m in (request.image, request.end_image) if m):
+        return None  # nowhere to fetch the pictures from (the plan's own provider was checked at intake)
     if len(request.paths) > caps.max_moving_areas or any(len(p) > caps.max_path_points for p in request.paths.values()):
         return None
     return request.model_copy(update={"provider": provider, "model_wire": offer.wire})

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 from bot.errors import Refusal
+from bot.i18n import Text
 
 Field = Literal["image", "end_image", "brush", "paths", "camera", "options"]
 
@@ -18,8 +19,8 @@ class AnimateRefused(Refusal):
 
     field: Field = "options"
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: Text | str) -> None:
+        super().__init__(message)  # type: ignore[arg-type]  # a Text renders per reader; str() is English
 
 
 class BrushRefused(AnimateRefused):

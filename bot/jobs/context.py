@@ -75,11 +75,16 @@ class EngineConfig:
     callback_fallback_poll: float = 90.0  # first backup read when the provider reports by itself
     job_timeout: float = 3600.0
     provider_max_concurrency: int = 4
+    guild_max_concurrency: int = 0  # videos one server may have in progress at once; 0 = no limit
     retry_base: float = 2.0  # delivery and submit retries back off from here
     failover: bool = False
     # How often the dispatcher also looks for jobs that need work but have no running task
     # (a task that died on a database error, a job that ran out of time).
     sweep_interval: float = 5.0
+    # Keep a finished job's inputs and result in its folder (RESULT_RETENTION_DAYS > 0): remixes,
+    # Try again and result links need them; bot/retention.py deletes them when they are old.
+    keep_files: bool = False
+    result_link_ttl: float | None = None  # seconds a posted result link works; None: MEDIA_LINK_TTL_SECONDS
     # Several processes on one database (PostgreSQL): a process works on a job while it holds the
     # job's lease, renewed every third of this; when it dies, another takes the job over after this.
     lease_seconds: float = 30.0

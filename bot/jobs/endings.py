@@ -48,15 +48,16 @@ async def deliver(ctx: JobContext, job: JobRow) -> None:
             ctx.provider_failed(job.provider, error, job.id, "result download (posting the provider's link)")
     if path.exists():
         video = path if path.stat().st_size <= job.upload_limit else None
+    ttl = ctx.config.result_link_ttl
     if video is None:
-        link = (ctx.links.media_url(job.id, "result.mp4") if path.exists() else None) or job.result_url
+        link = (ctx.links.media_url(job.id, "result.mp4", ttl=ttl) if path.exists() else None) or job.result_url
     await ctx.progress(job, "Done! Posting your video…")
 
     async def post() -> int | None:
         try:
             return await ctx.notifier.deliver(job, video, link)
         except DeliveryTooLarge:
-            fallback = ctx.links.media_url(job.id, "result.mp4") or job.result_url
+            fallback = ctx.links.media_url(job.id, "result.mp4", ttl=ttl) or job.result_url
             return await ctx.notifier.deliver(job, None, fallback)
 
     undeliverable = None
@@ -171,8 +172,8 @@ async def _retry_forever(
 
 def cleanup_inputs(ctx: JobContext, job_id: str, keep_result: bool) -> None:
     folder = ctx.job_dir(job_id)
-    if not folder.exists():
-        return
+    if ctx.config.keep_files or not folder.exists():
+        return  # kept for remixes and links until the retention sweep (bot/retention.py)
     for item in folder.iterdir():
         if keep_result and item.name == "result.mp4":
             continue

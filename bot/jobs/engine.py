@@ -38,7 +38,9 @@ from bot.errors import StoreBusy
 from bot.jobs import endings, follow, submit
 from bot.jobs.context import EngineConfig, JobContext, Notifier
 from bot.kinds import JobRequest, kind_of
-from bot.models import ENDS, IN_FLIGHT, JobState, Requester
+from bot.line import LineWatch, start_order_now
+from bot.metrics import counted_refusals
+from bot.models import ENDS, IN_FLIGHT, JobState, Lineage, Requester
 from bot.pricing import Price
 from bot.providers.base import Provider, ProviderTask
 from bot.quotas import QuotaPolicy
@@ -93,7 +95,10 @@ class JobEngine:
             sleep=sleep,
             clock=clock,
         )
+        # Per-server slot limits set by admins (/admin budget jobs); kept current by bot/guild_admin.py.
+        self.guild_job_limits: dict[int, int] = {}
         self.last_dispatch_at = 0.0  # time.time() of the dispatcher's last pass, for /healthz
+        self.line = LineWatch()  # waiting members hear their new place when the line moves
         self._wake = asyncio.Event()
         self._owners: dict[str, asyncio.Task[None]] = {}
         self._nudges: dict[str, asyncio.Event] = {}  # set: "the job moved, look again"
@@ -245,6 +250,7 @@ class JobEngine:
             next_due: float | None = None
             try:
                 next_due = await self._dispatch_once()
+                await self._show_places()
             except StoreBusy:
                 log.warning("dispatcher: the database is busy; trying again")
             except Exception:
@@ -265,13 +271,18 @@ class JobEngine:
             self._last_sweep = now
             await self._sweep()
         active = await self.store.active_by_provider()  # one count per pass, kept up to date below
+        by_guild = await self.store.active_by_guild()
         next_due: float | None = None
-        for job in await self.store.jobs_in([JobState.QUEUED], self.origin):
+        # Fairness: round-robin between servers and between members (bot/fairness.py); the slot
+        # limits below still decide whether each job may start now.
+        for job in await start_order_now(self.store, self.origin, now):
             if job.not_before is not None and job.not_before > now:
                 next_due = job.not_before if next_due is None else min(next_due, job.not_before)
                 continue
             if active.get(job.provider, 0) >= self.config.provider_max_concurrency:
                 continue  # this provider is full; a later job for another provider may still go
+            if self._guild_full(job.guild_id, by_guild):
+                continue  # this server has as many videos in progress as its admins allow
             lease = job_lease(job.id)
             if self._shared and not await self.store.take_lease(lease, self.config.lease_seconds):
                 continue  # another process's dispatcher has it
@@ -282,7 +293,26 @@ class JobEngine:
                     await self.store.release_lease(lease)
                 continue
             active[job.provider] = active.get(job.provider, 0) + 1
+            if job.guild_id is not None:
+                by_guild[job.guild_id] = by_guild.get(job.guild_id, 0) + 1
         return next_due
+
+    def wake(self) -> None:
+        """Look at the queue again now (a limit was raised)."""
+        self._wake.set()
+
+    def _guild_full(self, guild_id: int | None, by_guild: dict[int, int]) -> bool:
+        """The per-server slot limit (/admin budget jobs N, else GUILD_MAX_ACTIVE_JOBS; 0 = none)."""
+        if guild_id is None:
+            return False
+        limit = self.guild_job_limits.get(guild_id, self.config.guild_max_concurrency)
+        return bool(limit) and by_guild.get(guild_id, 0) >= limit
+
+    async def _show_places(self) -> None:
+        """Tell the waiting jobs whose place in line changed (bounded: only changes are sent)."""
+        now = self.ctx.clock()
+        ordered = await start_order_now(self.store, self.origin, now)
+        await self.line.refresh(self.store, ordered, self.config.provider_max_concurrency, now, self.ctx.progress_soon)
 
     async def _sweep(self) -> None:
         """Every job that needs work gets an owner; an owner of a job out of time is woken."""
@@ -319,44 +349,58 @@ class JobEngine:
     # --- intake -----------------------------------------------------------------------------
     async def create_job(
         self, requester: Requester, kind: str, request: BaseModel, provider_name: str, price: Price,
-        job_id: str | None = None,
+        job_id: str | None = None, lineage: Lineage | None = None,
     ) -> JobRow:
-        """Reserve the credits and write the queued job in one transaction.
+        """Reserve the credits and write the queued job (and its lineage, if any) in one transaction.
 
         Raises QuotaRefused (nothing written) when a limit does not allow it."""
         job_id = job_id or new_job_id()
-        async with self.store.transaction() as db:
-            await self.quotas.reserve(
-                self.store,
-                user_id=requester.user_id,
-                guild_id=requester.guild_id,
-                job_id=job_id,
-                amount=price.credits,
-                price_text=price.explain(),
-                db=db,
-            )
-            await self.store.insert_job(
-                job_id=job_id,
-                kind=kind,
-                origin=requester.origin,
-                user_id=requester.user_id,
-                guild_id=requester.guild_id,
-                channel_id=requester.channel_id,
-                provider=provider_name,
-                request=request.model_dump(mode="json"),
-                price=price.credits,
-                upload_limit=requester.upload_limit,
-                db=db,
-            )
+        with counted_refusals():
+            async with self.store.transaction() as db:
+                await self.quotas.reserve(
+                    self.store,
+                    user_id=requester.payer_id,  # the member, or the server for a challenge it pays for
+                    guild_id=requester.guild_id,
+                    job_id=job_id,
+                    amount=price.credits,
+                    price_text=price.explain(),
+                    role_ids=requester.role_ids,
+                    db=db,
+                )
+                await self.store.insert_job(
+                    job_id=job_id,
+                    kind=kind,
+                    origin=requester.origin,
+                    user_id=requester.user_id,
+                    guild_id=requester.guild_id,
+                    channel_id=requester.channel_id,
+                    provider=provider_name,
+                    request=request.model_dump(mode="json"),
+                    price=price.credits,
+                    upload_limit=requester.upload_limit,
+                    db=db,
+                )
+                if requester.intake_id is not None:  # a restart must not make this request a second job
+                    await self.store.settle_intake(requester.intake_id, "queued", job_id=job_id, db=db)
+                if lineage is not None:
+                    await self.store.insert_link(
+                        job_id=job_id,
+                        parent_job_id=lineage.parent_job_id,
+                        relation=lineage.relation,
+                        reply_channel_id=lineage.reply_channel_id,
+                        reply_to_message_id=lineage.reply_to_message_id,
+                        db=db,
+                    )
         log.info("job %s: %s queued for %s, %d credits", job_id, kind, provider_name, price.credits)
         self._wake.set()
         return await self.ctx.get(job_id)
 
     async def create_motion_job(
-        self, requester: Requester, request: JobRequest, provider_name: str, price: Price, job_id: str | None = None
+        self, requester: Requester, request: JobRequest, provider_name: str, price: Price, job_id: str | None = None,
+        lineage: Lineage | None = None,
     ) -> JobRow:
         """A job of the request's own kind (motion, animate): everything after this is kind-agnostic."""
-        return await self.create_job(requester, kind_of(request), request, provider_name, price, job_id)
+        return await self.create_job(requester, kind_of(request), request, provider_name, price, job_id, lineage)
 
     async def wait_for_end(self, job_id: str, timeout: float | None = None) -> JobRow:
         """Until the job is delivered, failed, cancelled or expired (and the user told)."""

@@ -1,4 +1,7 @@
-"""GoAPI (goapi.ai): Kling Motion Control through GoAPI's unified task API.
+"""GoAPI (goapi.ai): Kling Motion Control and image-to-video through GoAPI's unified task API.
+
+Image-to-video (`task_type` video_generation) builds its `input` in goapi_animate.py;
+everything else (envelope, auth, task object, webhook, errors) is shared and lives here.
 
 Wire reference: docs/providers.md, "GoAPI". One JSON envelope for every
 model: create `POST /api/v1/task`, read `GET /api/v1/task/{task_id}`, auth by
@@ -57,6 +60,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bot.animate.models import AnimateRequest
 from bot.errors import InputRejected, Outage, ProviderError, provider_error
 from bot.http import HttpClient, Response
 from bot.models import ErrorKind
@@ -68,6 +72,8 @@ from bot.providers.base import (
     SubmitRequest,
     TaskStatus,
 )
+from bot.providers.goapi_animate import TASK_TYPE as I2V_TASK_TYPE
+from bot.providers.goapi_animate import video_generation_input
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +173,7 @@ class GoApiProvider(Provider):
         needs_input_urls=True,  # GoAPI fetches inputs by URL; it takes no uploads in the create call
         can_find_by_job_id=False,  # no external id field: a crash mid-submit cannot be resolved
         can_cancel=True,  # A1
+        animate=True,  # task_type video_generation (bot/providers/goapi_animate.py)
     )
 
     def __init__(self, http: HttpClient, *, api_key: str, base_url: str, webhook_secret: str) -> None:
@@ -217,7 +224,13 @@ class GoApiProvider(Provider):
 
     def build_create_body(self, submit: SubmitRequest) -> dict[str, Any]:
         """The create body for this job (bot/options.py already refused what GoAPI cannot take)."""
+        config: dict[str, Any] = {"service_mode": "public"}
+        if submit.callback_url:
+            config["webhook_config"] = {"endpoint": submit.callback_url, "secret": self._webhook_secret}
         request = submit.request
+        if isinstance(request, AnimateRequest):
+            task_input = video_generation_input(request, self.input_url)
+            return {"model": "kling", "task_type": I2V_TASK_TYPE, "input": task_input, "config": config}
         options = request.options
         task_input: dict[str, Any] = {
             "image_url": self.input_url(request.image),
@@ -233,10 +246,6 @@ class GoApiProvider(Provider):
             task_input["video_url"] = self.input_url(self.reference_video(request))
         if options.prompt:
             task_input["prompt"] = options.prompt
-
-        config: dict[str, Any] = {"service_mode": "public"}
-        if submit.callback_url:
-            config["webhook_config"] = {"endpoint": submit.callback_url, "secret": self._webhook_secret}
         return {"model": "kling", "task_type": "motion_control", "input": task_input, "config": config}
 
     async def _call(self, method: str, task_id: str, *, idempotent: bool, **kwargs: Any) -> Response:

@@ -9,19 +9,22 @@ task object. Only the body and the ids differ:
   while the engine stays unaware of kinds.
 
 Brush masks are sent as raw base64 PNGs (the page allows "URL/base64"), so the brush works
-without PUBLIC_URL. Trajectories: origin bottom-left, integers (`paths.kling_trajectory`).
+without PUBLIC_URL; they are cut from the colour-indexed brush here, when the body is built
+(in a worker thread), not while the member waits for the preview.
+Trajectories: origin bottom-left, integers (`paths.kling_trajectory`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from bot.animate.brush import STATIC
 from bot.animate.camera import choose_camera
+from bot.animate.masks import kling_masks
 from bot.animate.models import AnimateRequest
 from bot.animate.paths import kling_trajectory
 
@@ -54,8 +57,8 @@ class ImageToVideoBody(BaseModel):
     external_task_id: str
 
 
-def _b64(path: Path) -> str:
-    return base64.b64encode(path.read_bytes()).decode("ascii")
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def _build(request: AnimateRequest, image: str, image_tail: str | None, callback_url: str | None, job_id: str) -> ImageToVideoBody:
@@ -67,9 +70,10 @@ def _build(request: AnimateRequest, image: str, image_tail: str | None, callback
     dynamic = None
     files = request.brush_files
     if files is not None:
-        static_mask = _b64(files.static_mask) if files.static_mask else None
+        masks = kling_masks(files.colour_indexed)
+        static_mask = _b64(masks[STATIC.name]) if STATIC.name in masks else None
         dynamic = [
-            DynamicMask(mask=_b64(files.moving_masks[colour]), trajectories=kling_trajectory(points, request.image_height))
+            DynamicMask(mask=_b64(masks[colour]), trajectories=kling_trajectory(points, request.image_height))
             for colour, points in request.paths.items()
         ] or None
     return ImageToVideoBody(

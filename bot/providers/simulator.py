@@ -53,11 +53,13 @@ from bot.models import ErrorKind, Mode, Orientation
 from bot.providers import simulator_animate, simulator_render
 from bot.providers.base import (
     Capabilities,
+    MotionTemplate,
     Provider,
     ProviderTask,
     SubmitRequest,
     TaskStatus,
 )
+from bot.providers.simulator_templates import list_templates, template_clip
 from bot.signing import DEFAULT_MEDIA_TTL_SECONDS, Signer
 
 log = logging.getLogger(__name__)
@@ -131,7 +133,7 @@ class SimulatorProvider(Provider):
         orientations=("image", "video"),
         keep_sound=True,
         prompt=True,
-        motion_templates=False,
+        motion_templates=True,  # its own stick-figure clips (simulator_templates.py)
         uploaded_video=True,
         needs_input_urls=False,  # reads the inputs from MediaFile.path
         can_find_by_job_id=True,
@@ -161,6 +163,7 @@ class SimulatorProvider(Provider):
         self.link_ttl = link_ttl  # result links expire like every other signed media link
         self._clock = clock
         self._listeners: list[TaskListener] = []
+        self.data_dir = data_dir
         self.tasks_dir = data_dir / "simulator" / "tasks"
         self.results_dir = data_dir / "simulator" / "results"
         self.tasks_dir.mkdir(parents=True, exist_ok=True)
@@ -223,10 +226,14 @@ class SimulatorProvider(Provider):
                 retryable=False,
                 user_detail="(This was a simulated failure; no provider was called.)",
             )
-        if request.video is None:
-            raise provider_error(ErrorKind.BAD_INPUT, "the simulator needs an uploaded reference video", retryable=False)
+        if request.video is not None:
+            video_path = request.video.path
+        elif request.options.motion_template:
+            video_path = await asyncio.to_thread(template_clip, self.data_dir, request.options.motion_template)
+        else:
+            raise provider_error(ErrorKind.BAD_INPUT, "the simulator needs a reference video or a template", retryable=False)
         for media in (request.image, request.video):
-            if not media.path.is_file():
+            if media is not None and not media.path.is_file():
                 raise provider_error(ErrorKind.BAD_INPUT, f"input file is missing: {media.filename}", retryable=False)
 
         now = time.time()
@@ -236,7 +243,7 @@ class SimulatorProvider(Provider):
             created_at=now,
             ready_at=now + self.delay_seconds,
             image_path=request.image.path,
-            video_path=request.video.path,
+            video_path=video_path,
             orientation=request.options.orientation,
             mode=request.options.mode,
             keep_sound=request.options.keep_sound,
@@ -268,6 +275,9 @@ class SimulatorProvider(Provider):
         return ProviderTask(
             task_id=task_id, status=TaskStatus.SUBMITTED, raw_status="submitted", cost=COST, eta_seconds=self.delay_seconds
         )
+
+    async def list_motion_templates(self) -> list[MotionTemplate]:
+        return list_templates()
 
     async def get_task(self, task_id: str) -> ProviderTask:
         record = self._load(task_id) if TASK_ID.fullmatch(task_id) else None

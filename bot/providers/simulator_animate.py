@@ -28,13 +28,14 @@ from pathlib import Path
 import av
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
-from bot.animate.brush import BY_NAME, load_colour_indexed
+from bot.animate.brush import BY_NAME
 from bot.animate.camera import (
     CameraChoice,
     ContentMotion,
     choose_camera,
     content_motion,
 )
+from bot.animate.masks import load_colour_indexed
 from bot.animate.models import AnimateRequest
 from bot.animate.paths import Point, point_along
 from bot.animate.picture import load_picture

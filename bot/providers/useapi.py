@@ -1,4 +1,4 @@
-"""useapi.net Kling API v1: Motion Control through your own Kling web account.
+"""useapi.net Kling API v1: Motion Control (and image-to-video, useapi_animate.py) through your own Kling web account.
 
 Reference: docs/providers.md, "useapi.net". The flow is: upload the inputs as Kling
 assets (`POST /assets/`, raw bytes), then `POST /videos/motion-create` with the
@@ -58,6 +58,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bot.animate.models import AnimateRequest
 from bot.errors import (
     AuthRejected,
     BalanceRejected,
@@ -69,7 +70,7 @@ from bot.errors import (
     provider_error,
 )
 from bot.http import HttpClient, Response
-from bot.models import ErrorKind, MediaFile
+from bot.models import ErrorKind, MediaFile, MotionRequest
 from bot.providers.base import (
     Capabilities,
     MotionTemplate,
@@ -78,6 +79,7 @@ from bot.providers.base import (
     SubmitRequest,
     TaskStatus,
 )
+from bot.providers.useapi_animate import I2V_PATH, image2video_body
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +188,7 @@ class UseApiProvider(Provider):
         needs_input_urls=False,  # inputs are uploaded as bytes to /assets
         can_find_by_job_id=False,  # no lookup by replyRef is documented
         can_cancel=False,  # see Assumptions
+        animate=True,  # POST /videos/image2video-frames (bot/providers/useapi_animate.py)
     )
 
     def __init__(
@@ -205,26 +208,12 @@ class UseApiProvider(Provider):
 
     async def submit(self, submit: SubmitRequest) -> ProviderTask:
         request = submit.request
-        options = request.options
-        # Exactly one motion source (intake refuses a template together with a video). A template
-        # is resolved before anything is uploaded, so a stale choice costs nothing.
-        motion_url = await self._template_url(options.motion_template) if options.motion_template else None
-        video = None if motion_url else self.reference_video(request)
-        image_url = await self._upload(request.image, IMAGE_TYPES, "url")
-        if video is not None:
-            motion_url = await self._upload(video, VIDEO_TYPES, "resourceUrl")
-
-        body: dict[str, Any] = {
-            "model_name": self.model_name,
-            "imageUrl": image_url,
-            "motionUrl": motion_url,
-            "keepAudio": options.keep_sound,
-            "motionDirection": _DIRECTION[options.orientation],
-            "mode": options.mode,
-            "replyRef": submit.job_id,
-        }
-        if options.prompt:
-            body["prompt"] = options.prompt
+        if isinstance(request, AnimateRequest):
+            path = I2V_PATH
+            body = await image2video_body(request, lambda media: self._upload(media, IMAGE_TYPES, "url"))
+        else:
+            path, body = "/videos/motion-create", await self._motion_body(request)
+        body["replyRef"] = submit.job_id
         if submit.callback_url:
             body["replyUrl"] = submit.callback_url
         if self.email:
@@ -232,9 +221,7 @@ class UseApiProvider(Provider):
 
         # Not idempotent: useapi has no idempotency key, so a create that may have
         # reached Kling is never sent twice (the HTTP client only re-sends on 429/502/503).
-        response = await self._call(
-            "POST", "/videos/motion-create", "create", idempotent=False, email_in_query=False, json=body
-        )
+        response = await self._call("POST", path, "create", idempotent=False, email_in_query=False, json=body)
         try:
             model = _TaskModel.model_validate(response.json())
         except (ProviderError, ValidationError) as exc:
@@ -247,6 +234,27 @@ class UseApiProvider(Provider):
         task = self._to_task(model)
         log.info("useapi: job %s created task %s (%s)", submit.job_id, task.task_id, task.raw_status)
         return task
+
+    async def _motion_body(self, request: MotionRequest) -> dict[str, Any]:
+        options = request.options
+        # Exactly one motion source (intake refuses a template together with a video). A template
+        # is resolved before anything is uploaded, so a stale choice costs nothing.
+        motion_url = await self._template_url(options.motion_template) if options.motion_template else None
+        video = None if motion_url else self.reference_video(request)
+        image_url = await self._upload(request.image, IMAGE_TYPES, "url")
+        if video is not None:
+            motion_url = await self._upload(video, VIDEO_TYPES, "resourceUrl")
+        body: dict[str, Any] = {
+            "model_name": self.model_name,
+            "imageUrl": image_url,
+            "motionUrl": motion_url,
+            "keepAudio": options.keep_sound,
+            "motionDirection": _DIRECTION[options.orientation],
+            "mode": options.mode,
+        }
+        if options.prompt:
+            body["prompt"] = options.prompt
+        return body
 
     async def get_task(self, task_id: str) -> ProviderTask:
         number = _task_number(task_id)

@@ -10,16 +10,27 @@
 
 from __future__ import annotations
 
+from bot.store.admin import AdminQueries, AuditRow, Ban, GuildSettings
 from bot.store.base import StoreBase, is_busy
+from bot.store.challenges import ChallengeQueries, ChallengeRow, EntryRow
+from bot.store.intake import IntakeQueries
 from bot.store.jobs import JobQueries
 from bot.store.leases import LeaseQueries, job_lease
 from bot.store.ledger import LedgerQueries
+from bot.store.member_jobs import MemberJobQueries
+from bot.store.results import JobLink, ResultQueries
 from bot.store.rows import JOB_COLUMNS, JobRow, Usage
 from bot.store.schema import HISTORY_TRIGGER, MIGRATIONS
 
 
-class Store(JobQueries, LedgerQueries, LeaseQueries, StoreBase):
+class Store(
+    JobQueries, LedgerQueries, IntakeQueries, AdminQueries, ResultQueries, ChallengeQueries, MemberJobQueries,
+    LeaseQueries, StoreBase,
+):
     """Every query the bot makes; see the modules for each area."""
 
 
-__all__ = ["HISTORY_TRIGGER", "JOB_COLUMNS", "MIGRATIONS", "JobRow", "Store", "StoreBase", "Usage", "is_busy", "job_lease"]
+__all__ = [
+    "AuditRow", "Ban", "ChallengeRow", "EntryRow", "GuildSettings", "HISTORY_TRIGGER", "JOB_COLUMNS", "MIGRATIONS",
+    "JobLink", "JobRow", "Store", "StoreBase", "Usage", "is_busy", "job_lease",
+]

@@ -117,6 +117,16 @@ class JobQueries(StoreBase):
         )
         return {row[0]: int(row[1]) for row in rows}
 
+    async def active_by_guild(self, db: aiosqlite.Connection | None = None) -> dict[int, int]:
+        """Jobs holding a provider slot, per server (for the per-server slot limit)."""
+        rows = await self._rows(
+            """SELECT guild_id, COUNT(*) FROM jobs WHERE state IN ('submitting','submitted','processing')
+               AND guild_id IS NOT NULL GROUP BY guild_id""",
+            (),
+            db,
+        )
+        return {int(row[0]): int(row[1]) for row in rows}
+
     async def transition(
         self,
         job_id: str,

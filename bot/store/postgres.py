@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import decimal
 import re
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from typing import Any
 
 import asyncpg
@@ -84,6 +84,16 @@ class PgConnection:
     async def execute_fetchall(self, sql: str, args: Sequence[Any] = ()) -> list[asyncpg.Record]:
         text, _ = to_postgres_query(sql, self._identity)
         return list(await self.raw.fetch(text, *args))
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> PgCursor:
+        text, _ = to_postgres_query(sql, self._identity)
+        await self.raw.executemany(text, [tuple(row) for row in rows])
+        return PgCursor([], -1)  # as sqlite3 for a batch: the count is not told
+
+    async def execute_insert(self, sql: str, args: Sequence[Any] = ()) -> tuple[int | None]:
+        """aiosqlite's INSERT returning (last row id,)."""
+        cursor = await self._execute(sql, args)
+        return (cursor.lastrowid,)
 
     async def executescript(self, script: str) -> None:
         await self.raw.execute(script)  # no arguments: the simple protocol runs several statements

@@ -18,4 +18,5 @@ CASE = ProviderCase(
     content_policy_at="task",
     # No external id: GoAPI cannot dedupe a re-sent create, so a 500 on create is not retried.
     submit_idempotent=False,
+    animate=True,  # task_type video_generation (providers.md §2.2)
 )

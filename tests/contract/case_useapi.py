@@ -15,4 +15,5 @@ CASE = ProviderCase(
     content_policy_at="create",
     # no idempotency key: a create answered 500 may have started a task, so it is never re-sent
     submit_idempotent=False,
+    animate=True,  # POST /videos/image2video-frames (providers.md §3.3): end frames, no brush or camera
 )

@@ -4,8 +4,9 @@ client is pointed at it."""
 
 from tests.discord_standin.connect import connect_client, run_client
 from tests.discord_standin.interactions import InteractionHandle, Sent, Upload
-from tests.discord_standin.server import Recorded, StandIn
+from tests.discord_standin.server import CommandNotPermitted, Recorded, StandIn
 from tests.discord_standin.state import (
+    MANAGE_GUILD,
     MIB,
     Channel,
     Guild,
@@ -17,8 +18,10 @@ from tests.discord_standin.state import (
 )
 
 __all__ = [
+    "MANAGE_GUILD",
     "MIB",
     "Channel",
+    "CommandNotPermitted",
     "Guild",
     "InteractionHandle",
     "Member",

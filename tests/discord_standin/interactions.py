@@ -346,7 +346,7 @@ def interaction_payload(
         "version": 1,
         "channel_id": str(channel.id),
         "channel": channel.payload(),
-        "locale": "en-US",
+        "locale": user.locale,
         "entitlements": [],
         "entitlement_sku_ids": [],
         "attachment_size_limit": guild.upload_limit if guild else DEFAULT_UPLOAD_LIMIT,

@@ -30,9 +30,11 @@ from tests.discord_standin.interactions import (
     SentFile,
 )
 from tests.discord_standin.state import (
+    CREATE_PUBLIC_THREADS,
     DEFAULT_UPLOAD_LIMIT,
     EPHEMERAL,
     LOADING,
+    SEND_MESSAGES_IN_THREADS,
     Channel,
     Message,
     UploadedPart,
@@ -41,6 +43,8 @@ from tests.discord_standin.state import (
 
 if TYPE_CHECKING:
     from tests.discord_standin.server import StandIn
+
+MANAGE_MESSAGES = 1 << 13
 
 API_PREFIX = "/api/v10"
 NONCE_WINDOW = 5 * 60.0  # "the past few minutes" in Discord's docs on enforce_nonce
@@ -205,6 +209,8 @@ class RestApi:
             web.get(f"{p}/guilds/{{guild_id}}/roles", self.get_guild_roles),
             web.get(f"{p}/guilds/{{guild_id}}/members/{{user_id}}", self.get_member),
             web.get(f"{p}/channels/{{channel_id}}", self.get_channel),
+            web.patch(f"{p}/channels/{{channel_id}}", self.edit_channel),
+            web.post(f"{p}/channels/{{channel_id}}/messages/{{message_id}}/threads", self.start_thread),
             web.post(f"{p}/channels/{{channel_id}}/typing", self.typing),
             web.get(f"{p}/channels/{{channel_id}}/messages", self.list_messages),
             web.post(f"{p}/channels/{{channel_id}}/messages", self.create_message),
@@ -384,6 +390,39 @@ class RestApi:
     async def get_channel(self, request: web.Request) -> web.Response:
         return json_response(self.channel(request).payload())
 
+    async def edit_channel(self, request: web.Request) -> web.Response:
+        """Only what a bot does to its own threads: rename, archive, lock."""
+        channel = self.channel(request)
+        body = self.body(request).json or {}
+        if not channel.is_thread:
+            raise ApiError(403, 50013, "Missing Permissions")
+        if "name" in body:
+            channel.name = str(body["name"])[:100]
+        if "archived" in body:
+            channel.archived = bool(body["archived"])
+        if "locked" in body:
+            channel.locked = bool(body["locked"])
+        await self.s.channel_updated(channel)
+        return json_response(channel.payload())
+
+    async def start_thread(self, request: web.Request) -> web.Response:
+        """A public thread on a message: the thread's id is the message's, as on Discord."""
+        channel = self.channel(request)
+        starter = self.message(request, channel)
+        body = self.body(request).json or {}
+        name = str(body.get("name") or "")
+        if not 1 <= len(name) <= 100:
+            raise invalid_form(field_error("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."))
+        if channel.is_thread or channel.type not in (0, 5):
+            raise ApiError(400, 50024, "Cannot execute action on this channel type")
+        guild = self.s.guilds[channel.guild_id] if channel.guild_id else None
+        if guild is None or not guild.permissions_of(self.s.bot_user.id) & CREATE_PUBLIC_THREADS:
+            raise ApiError(403, 50013, "Missing Permissions")
+        if starter.id in self.s.channels:
+            raise ApiError(400, 160004, "A thread has already been created for this message")
+        thread = await self.s.open_thread(channel, starter, name, int(body.get("auto_archive_duration") or 4320))
+        return json_response(thread.payload())
+
     async def typing(self, request: web.Request) -> web.Response:
         self.channel(request)
         return web.Response(status=204)
@@ -428,8 +467,21 @@ class RestApi:
                 return json_response(earlier.payload())
         check_message_body(payload, body.files, creating=True)
         self.check_uploads(channel, body.files)
+        self.check_thread_post(channel)
         message = await self.s.create_message(channel, self.s.bot_user, payload, body.files)
         return json_response(message.payload())
+
+    def check_thread_post(self, channel: Channel) -> None:
+        """Posting in a thread needs Send Messages in Threads, and an open (or unlocked) thread."""
+        if not channel.is_thread:
+            return
+        guild = self.s.guilds[channel.guild_id] if channel.guild_id else None
+        if guild is None or not guild.permissions_of(self.s.bot_user.id) & SEND_MESSAGES_IN_THREADS:
+            raise ApiError(403, 50013, "Missing Permissions")
+        if channel.locked:
+            raise ApiError(400, 50083, "Thread is locked")
+        if channel.archived:
+            channel.archived = False  # a bot's post unarchives an archived (not locked) thread
 
     async def edit_message(self, request: web.Request) -> web.Response:
         channel = self.channel(request)
@@ -443,7 +495,14 @@ class RestApi:
         return json_response(message.payload())
 
     async def delete_message(self, request: web.Request) -> web.Response:
-        await self.s.delete_message(self.message(request, self.channel(request)))
+        channel = self.channel(request)
+        message = self.message(request, channel)
+        if message.author.id != self.s.bot_user.id:
+            # Someone else's message: only with Manage Messages, as on Discord.
+            guild = self.s.guilds.get(channel.guild_id) if channel.guild_id else None
+            if guild is None or not guild.permissions_of(self.s.bot_user.id) & MANAGE_MESSAGES:
+                raise ApiError(403, 50013, "Missing Permissions")
+        await self.s.delete_message(message)
         return web.Response(status=204)
 
     # --- interactions --------------------------------------------------------------
@@ -645,7 +704,12 @@ class RestApi:
         except ValueError:
             file_id = 0
         stored = self.s.cdn.fetch(file_id, request.query.get("ex", ""), request.query.get("hm", ""))
+        if not self.s.cdn.flowing.is_set():
+            self.s.cdn.held += 1
+            self.s.notify()
+            await self.s.cdn.flowing.wait()
         if stored is None or stored.filename != request.match_info["filename"]:
             return web.Response(status=404, text="This content is no longer available.")
+        self.s.cdn.downloads.append(stored.filename)
         return web.Response(body=stored.data, content_type=stored.content_type or "application/octet-stream")
 

@@ -49,10 +49,12 @@ from tests.discord_standin.interactions import (
 from tests.discord_standin.ratelimit import RateLimiter
 from tests.discord_standin.rest import API_PREFIX, BODY, ApiError, RestApi, parse_body
 from tests.discord_standin.state import (
+    ALL_PERMISSIONS,
     EPHEMERAL,
     EVERYONE_PERMISSIONS,
     LOADING,
     MENTION_RE,
+    REPLY,
     ROLE_MENTION_RE,
     Cdn,
     Channel,
@@ -96,6 +98,10 @@ class Recorded:
     status: int = 0
     json: Any = None
     files: list[SentFile] = field(default_factory=list)
+
+
+class CommandNotPermitted(PermissionError):
+    """Discord would not offer this command to this member (default_member_permissions)."""
 
 
 class StandIn:
@@ -315,8 +321,8 @@ class StandIn:
         )
         return guild
 
-    async def create_channel(self, guild: Guild, name: str, *, type: int = 0) -> Channel:
-        channel = Channel(self.snowflakes.next(), name, type=type, guild_id=guild.id, position=len(guild.channels))
+    async def create_channel(self, guild: Guild, name: str, *, type: int = 0, nsfw: bool = False) -> Channel:
+        channel = Channel(self.snowflakes.next(), name, type=type, guild_id=guild.id, position=len(guild.channels), nsfw=nsfw)
         guild.channels[channel.id] = channel
         self.channels[channel.id] = channel
         await self.gateway.dispatch("CHANNEL_CREATE", channel.payload(), guild_id=guild.id, intent=GUILDS)
@@ -345,6 +351,27 @@ class StandIn:
         for key in ("channels", "members", "threads", "voice_states", "presences", "joined_at"):
             data.pop(key, None)
         await self.gateway.dispatch("GUILD_UPDATE", data, guild_id=guild.id, intent=GUILDS)
+
+    async def open_thread(self, parent: Channel, starter: Message, name: str, auto_archive_duration: int = 4320) -> Channel:
+        """A public thread on `starter` (the bot's REST call, or a test acting as a member); THREAD_CREATE follows."""
+        guild = self.guilds[parent.guild_id]  # type: ignore[index]
+        thread = Channel(
+            starter.id, name, type=11, guild_id=guild.id, parent_id=parent.id, owner_id=self.bot_user.id,
+            auto_archive_duration=auto_archive_duration,
+        )
+        guild.threads[thread.id] = thread
+        self.channels[thread.id] = thread
+        await self.gateway.dispatch("THREAD_CREATE", thread.payload() | {"newly_created": True}, guild_id=guild.id, intent=GUILDS)
+        return thread
+
+    async def channel_updated(self, channel: Channel) -> None:
+        event = "THREAD_UPDATE" if channel.is_thread else "CHANNEL_UPDATE"
+        await self.gateway.dispatch(event, channel.payload(), guild_id=channel.guild_id, intent=GUILDS)
+
+    def thread_of(self, message: MessageRef) -> Channel | None:
+        """The thread opened on a message, if any (its id is the message's)."""
+        channel = self.channels.get(self.message(message).id)
+        return channel if channel is not None and channel.is_thread else None
 
     def dm_channel(self, user: User) -> Channel:
         for channel in self.channels.values():
@@ -405,7 +432,22 @@ class StandIn:
         Role, Channel, and for attachment options bytes, a path or an Upload."""
         target = self._channel(channel)
         data = self._command_data(command, target, options or {})
+        self._check_command_permissions(data, user, target)
         return await self._start_interaction(APPLICATION_COMMAND, user, target, data)
+
+    def _check_command_permissions(self, data: dict[str, Any], user: User, channel: Channel) -> None:
+        """As Discord: a command with `default_member_permissions` is offered only to members who
+        have all those permissions (administrators and the server's owner always; "0": only them).
+        Per-server overrides from the integration settings are not modelled."""
+        guild = self.guilds.get(channel.guild_id) if channel.guild_id else None
+        synced = self.commands.find(data["name"], channel.guild_id)
+        required = (synced or {}).get("default_member_permissions")
+        if guild is None or required is None:
+            return
+        needed = int(required)
+        has = guild.permissions_of(user.id)
+        if has != ALL_PERMISSIONS and (needed == 0 or has & needed != needed):
+            raise CommandNotPermitted(f"{user.username} lacks the permissions /{data['name']} needs ({needed:#x})")
 
     async def autocomplete(
         self, command: str, *, user: User, channel: ChannelRef, options: dict[str, Any], focused: str
@@ -598,6 +640,7 @@ class StandIn:
         """`flags` are the stand-in's own (LOADING for a deferral); the body's are filtered."""
         flags = (int(body.get("flags") or 0) & SETTABLE_FLAGS) | flags
         ephemeral = bool(flags & EPHEMERAL)
+        referenced = self._replied_to(channel, body.get("message_reference"))
         message = Message(
             id=self.snowflakes.next(),
             channel_id=channel.id,
@@ -608,11 +651,12 @@ class StandIn:
             components=list(body.get("components") or []),
             flags=flags,
             nonce=str(body["nonce"]) if body.get("nonce") is not None else None,
-            message_reference=body.get("message_reference"),
+            message_reference=body.get("message_reference") if referenced is not None else None,
+            referenced=referenced,
         )
         message.attachments = self._attachments(channel, body, uploads, [], ephemeral)
         if message.message_reference:
-            message.type = 19  # REPLY
+            message.type = REPLY
         if interaction is not None:
             message.webhook_id = message.application_id = self.application_id
             # Messages from a slash command's token are CHAT_INPUT_COMMAND messages.
@@ -625,8 +669,24 @@ class StandIn:
             self._nonces[(channel.id, author.id, message.nonce)] = (message.id, self.clock.now())
         if not ephemeral:
             channel.last_message_id = message.id
+            if channel.is_thread:
+                channel.message_count += 1
         await self._dispatch_message("MESSAGE_CREATE", message)
         return message
+
+    def _replied_to(self, channel: Channel, reference: dict[str, Any] | None) -> Message | None:
+        """The message a reply answers. Discord refuses a reply to a message that is not (or no
+        longer) in the channel, unless `fail_if_not_exists` is false: then it posts a plain message."""
+        if not reference:
+            return None
+        found = self.messages_by_id.get(int(reference.get("message_id") or 0))
+        in_channel = int(reference.get("channel_id") or channel.id) == channel.id
+        if found is not None and not found.deleted and found.channel_id == channel.id and in_channel:
+            return found
+        if reference.get("fail_if_not_exists", True):
+            unknown = {"_errors": [{"code": "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "message": "Unknown message"}]}
+            raise ApiError(400, 50035, "Invalid Form Body", {"message_reference": unknown})
+        return None
 
     async def edit_message(self, message: Message, body: dict[str, Any], uploads: list[UploadedPart]) -> None:
         if "content" in body:

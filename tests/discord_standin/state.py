@@ -7,6 +7,7 @@ change this state and turn it into wire payloads with the `payload()` methods.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import hmac
@@ -21,6 +22,7 @@ DISCORD_EPOCH_MS = 1420070400000
 
 # Permission bits we hand out (https://discord.com/developers/docs/topics/permissions).
 ADMINISTRATOR = 1 << 3
+MANAGE_GUILD = 1 << 5
 ALL_PERMISSIONS = (1 << 51) - 1
 EVERYONE_PERMISSIONS = (
     (1 << 6)  # ADD_REACTIONS
@@ -30,10 +32,16 @@ EVERYONE_PERMISSIONS = (
     | (1 << 15)  # ATTACH_FILES
     | (1 << 16)  # READ_MESSAGE_HISTORY
     | (1 << 31)  # USE_APPLICATION_COMMANDS
+    | (1 << 35)  # CREATE_PUBLIC_THREADS
+    | (1 << 38)  # SEND_MESSAGES_IN_THREADS
 )
+CREATE_PUBLIC_THREADS = 1 << 35
+SEND_MESSAGES_IN_THREADS = 1 << 38
+THREAD_TYPES = (10, 11, 12)  # announcement, public and private threads
 
 # Message flags the stand-in sets itself.
 EPHEMERAL = 1 << 6
+REPLY = 19  # message type of a reply
 LOADING = 1 << 7
 
 MIB = 1024 * 1024
@@ -87,6 +95,7 @@ class User:
     username: str
     bot: bool = False
     global_name: str | None = None
+    locale: str = "en-US"  # the client's language, sent in every interaction
 
     def payload(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -139,8 +148,20 @@ class Channel:
     guild_id: int | None = None
     position: int = 0
     parent_id: int | None = None
+    nsfw: bool = False  # age-restricted
     recipients: list[User] = field(default_factory=list)  # DMs only
     last_message_id: int | None = None
+    # Threads only: who opened it, when, and whether it is archived or locked.
+    owner_id: int | None = None
+    archived: bool = False
+    locked: bool = False
+    auto_archive_duration: int = 4320
+    created: str = field(default_factory=lambda: iso())
+    message_count: int = 0
+
+    @property
+    def is_thread(self) -> bool:
+        return self.type in THREAD_TYPES
 
     def payload(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": str(self.id), "type": self.type, "flags": 0}
@@ -148,12 +169,31 @@ class Channel:
         if self.type == 1:
             data["recipients"] = [u.payload() for u in self.recipients]
             return data
+        if self.is_thread:
+            data.update(
+                name=self.name,
+                guild_id=str(self.guild_id),
+                parent_id=str(self.parent_id),
+                owner_id=str(self.owner_id),
+                rate_limit_per_user=0,
+                message_count=self.message_count,
+                total_message_sent=self.message_count,
+                member_count=1,
+                thread_metadata={
+                    "archived": self.archived,
+                    "auto_archive_duration": self.auto_archive_duration,
+                    "archive_timestamp": self.created,
+                    "locked": self.locked,
+                    "create_timestamp": self.created,
+                },
+            )
+            return data
         data.update(
             name=self.name,
             position=self.position,
             permission_overwrites=[],
             parent_id=str(self.parent_id) if self.parent_id else None,
-            nsfw=False,
+            nsfw=self.nsfw,
             topic=None,
             rate_limit_per_user=0,
         )
@@ -199,6 +239,7 @@ class Guild:
     channels: dict[int, Channel] = field(default_factory=dict)
     roles: dict[int, Role] = field(default_factory=dict)
     members: dict[int, Member] = field(default_factory=dict)
+    threads: dict[int, Channel] = field(default_factory=dict)  # sent apart from the channels, as Discord does
     preferred_locale: str = "en-US"
 
     @property
@@ -257,7 +298,7 @@ class Guild:
             "emojis": [],
             "stickers": [],
             "channels": [c.payload() for c in self.channels.values()],
-            "threads": [],
+            "threads": [t.payload() for t in self.threads.values() if not t.archived],  # the active ones
             "members": [m.payload() for m in members],
             "member_count": len(self.members),
             "voice_states": [],
@@ -354,9 +395,20 @@ class Cdn:
     def __init__(self, clock: Clock, snowflakes: Snowflakes) -> None:
         self.base_url = ""
         self.files: dict[int, StoredFile] = {}
+        self.downloads: list[str] = []  # filenames served, in order (did the bot fetch anything?)
         self._clock = clock
         self._snowflakes = snowflakes
         self._secret = hashlib.sha256(str(time.time_ns()).encode()).digest()
+        # Fault: while cleared, downloads wait (a slow CDN; a bot killed mid-download). `held` counts them.
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+        self.held = 0
+
+    def hold_downloads(self) -> None:
+        self.flowing.clear()
+
+    def release_downloads(self) -> None:
+        self.flowing.set()
 
     def _sign(self, file_id: int, expires: int) -> str:
         return hmac.new(self._secret, f"{file_id}:{expires:x}".encode(), hashlib.sha256).hexdigest()
@@ -433,6 +485,7 @@ class Message:
     mention_everyone: bool = False
     allowed_mentions: dict[str, Any] | None = None
     message_reference: dict[str, Any] | None = None
+    referenced: Message | None = None  # the message a reply answers (shown as `referenced_message`)
     webhook_id: int | None = None
     application_id: int | None = None
     interaction_metadata: dict[str, Any] | None = None
@@ -482,6 +535,10 @@ class Message:
             data["interaction_metadata"] = self.interaction_metadata
         if self.message_reference is not None:
             data["message_reference"] = self.message_reference
+        if self.type == REPLY:
+            # One level deep, as Discord sends it; null once the replied-to message was deleted.
+            shown = self.referenced if self.referenced is not None and not self.referenced.deleted else None
+            data["referenced_message"] = shown.payload() if shown is not None else None
         return data
 
 
@@ -598,6 +655,8 @@ class CommandRegistry:
             "description_localizations": None,
         }
         command.update(body)
+        if command["default_member_permissions"] is not None:  # Discord answers a string, whatever was sent
+            command["default_member_permissions"] = str(command["default_member_permissions"])
         command["id"] = old["id"] if old else str(self._snowflakes.next())
         command["application_id"] = str(self.application_id)
         command["version"] = str(self._snowflakes.next())

@@ -1,4 +1,4 @@
-"""A local stand-in for GoAPI's unified task API (Kling motion_control), per docs/providers.md §2.
+"""A local stand-in for GoAPI's unified task API (Kling motion_control and video_generation), per docs/providers.md §2.
 
 - Auth: `X-API-Key` must equal the key exactly (a `Bearer ` prefix is a wrong key).
 - Create validates the body like the service (model, task_type, input field types and
@@ -25,6 +25,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from tests.emulators.common import Emulator, Fault
+from tests.emulators.goapi_animate import check_brush_images, validate_video_generation
 
 API_KEY = "test-goapi-key"
 UNSET_TIME = "0001-01-01T00:00:00Z"  # how GoAPI shows a time that has not happened yet
@@ -48,6 +49,7 @@ class EmuTask:
     ended_at: str = UNSET_TIME
     processing_snapshot: dict[str, Any] | None = None
     callback_chain: asyncio.Task[None] | None = None
+    task_type: str = "motion_control"
 
 
 class GoApiEmulator(Emulator):
@@ -85,9 +87,14 @@ class GoApiEmulator(Emulator):
         except (ValueError, UnicodeDecodeError):
             return self._error(400, "invalid request body: not JSON")
         problem = validate_create(body)
+        if problem is None and body["task_type"] == "video_generation":
+            assert self._session is not None
+            problem = await check_brush_images(self._session, body["input"])
         if problem:
             return self._error(400, problem)
-        task = EmuTask(task_id=str(uuid.uuid4()), input=body["input"], config=body.get("config") or {})
+        task = EmuTask(
+            task_id=str(uuid.uuid4()), input=body["input"], config=body.get("config") or {}, task_type=body["task_type"]
+        )
         if fault in (Fault.CONTENT_POLICY, Fault.TASK_FAILED):
             task.fail_with = fault
         elif fault in (Fault.CALLBACK_TWICE, Fault.CALLBACK_OUT_OF_ORDER):
@@ -157,7 +164,7 @@ class GoApiEmulator(Emulator):
         return {
             "task_id": task.task_id,
             "model": "kling",
-            "task_type": "motion_control",
+            "task_type": task.task_type,
             "status": self._wire_status(task),
             "config": task.config,  # echoed as-is, webhook secret included, like the service
             "input": task.input,
@@ -271,16 +278,23 @@ class GoApiEmulator(Emulator):
 
 
 def validate_create(body: Any) -> str | None:
-    """What GoAPI would refuse in a motion_control create body, or None if it is acceptable."""
+    """What GoAPI would refuse in a motion_control or video_generation create body, or None."""
     if not isinstance(body, dict):
         return "request body must be a JSON object"
     if body.get("model") != "kling":
         return f"unsupported model: {body.get('model')!r}"
-    if body.get("task_type") != "motion_control":
+    if body.get("task_type") not in ("motion_control", "video_generation"):
         return f"unsupported task_type for this emulator: {body.get('task_type')!r}"
     task_input = body.get("input")
     if not isinstance(task_input, dict):
         return "input is required and must be an object"
+    problem = (
+        validate_video_generation(task_input) if body["task_type"] == "video_generation" else _motion_problem(task_input)
+    )
+    return problem or _config_problem(body.get("config"))
+
+
+def _motion_problem(task_input: dict[str, Any]) -> str | None:
     image_url = task_input.get("image_url")
     if not isinstance(image_url, str) or not image_url:
         return "input.image_url is required and must be a string"
@@ -301,7 +315,10 @@ def validate_create(body: Any) -> str | None:
         return "input.version must be one of: 2.6, 3.0"
     if len(task_input.get("prompt", "")) > 2500:
         return "input.prompt must be at most 2500 characters"
-    config = body.get("config")
+    return None
+
+
+def _config_problem(config: Any) -> str | None:
     if config is not None:
         if not isinstance(config, dict):
             return "config must be an object"

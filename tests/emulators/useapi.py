@@ -24,6 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.emulators.common import Emulator, Fault
+from tests.emulators.useapi_animate import validate_image2video
 
 PREFIX = "/v1/kling"
 TOKEN = "test-useapi-token"
@@ -88,6 +89,7 @@ class UseApiEmulator(Emulator):
             web.post(f"{PREFIX}/assets", self.upload_asset),
             web.post(f"{PREFIX}/assets/", self.upload_asset),
             web.post(f"{PREFIX}/videos/motion-create", self.motion_create),
+            web.post(f"{PREFIX}/videos/image2video-frames", self.image2video_create),
             web.get(f"{PREFIX}/videos/motions", self.motions),
             web.get(f"{PREFIX}/tasks/{{task_id}}", self.get_task),
         ]
@@ -149,6 +151,12 @@ class UseApiEmulator(Emulator):
         )
 
     async def motion_create(self, request: web.Request) -> web.Response:
+        return await self._create(request, self._validate_create)
+
+    async def image2video_create(self, request: web.Request) -> web.Response:
+        return await self._create(request, lambda body: validate_image2video(body, self.assets))
+
+    async def _create(self, request: web.Request, validate: Any) -> web.Response:
         if denied := self._check_auth(request):
             return denied
         fault = self.take_fault()
@@ -176,7 +184,7 @@ class UseApiEmulator(Emulator):
             return self._bad("Request body must be JSON or multipart/form-data")
         if not isinstance(body, dict):
             return self._bad("Request body must be a JSON object")
-        if problem := self._validate_create(body):
+        if problem := validate(body):
             return self._bad(problem)
         if denied := self._check_email(body.get("email")):
             return denied
@@ -289,7 +297,7 @@ class UseApiEmulator(Emulator):
                 "taskInfo": {
                     "type": "m2v_motion_control",
                     "inputs": [
-                        {"name": "input", "inputType": "URL", "url": body.get("imageUrl")},
+                        {"name": "input", "inputType": "URL", "url": body.get("imageUrl") or body.get("image")},
                         {"name": "motion", "inputType": "URL", "url": body.get("motionUrl")},
                     ],
                     "arguments": [

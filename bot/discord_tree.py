@@ -1,0 +1,236 @@
+"""The Discord side of the generation gate, and the one place interaction errors are answered.
+
+- `GenerationTree` (MotionBot's `tree_cls`): every slash command marked
+  `extras={"generation": True}` passes `core.gate` (bot/gate.py) before its callback runs, so
+  before anything is deferred, downloaded or spent. Its `on_error` answers every command error.
+- `asker_for(interaction, action, texts)`: the gate's view of an interaction, for any code that
+  has to ask the gate itself.
+- `GenerationItem`: a mixin for buttons, selects (DynamicItem) that start or pay for a
+  generation: `class MakeIt(GenerationItem, discord.ui.DynamicItem[discord.ui.Button], template=...)`
+  with `gate_action = "animate"` passes the same gate. `ReportedItem` (its base) only routes
+  callback errors to `report_error`; `ReportedView` / `ReportedModal` do the same for views and modals.
+- `report_error(interaction, error)`: a refusal or provider error answered privately in the
+  member's language; anything unexpected logged with its traceback under a short error id that
+  the member also sees.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, ClassVar
+
+import discord
+from discord import app_commands
+
+from bot.errors import ProviderError, Refusal, StoreBusy
+from bot.gate import Asker
+from bot.i18n import Text
+
+log = logging.getLogger(__name__)
+
+# Options whose values a member types and that reach a provider or a channel; a command may name
+# others with extras={"generation": True, "gate_texts": ("caption",)}.
+TEXT_OPTIONS = ("prompt", "negative_prompt", "title")
+
+
+def _render(message: object, locale: object) -> str:
+    render = getattr(message, "render", None)
+    return render(locale) if callable(render) else str(message)
+
+
+def _channel_nsfw(interaction: discord.Interaction) -> bool:
+    """Age-restricted channel; a thread is as restricted as its parent (Thread.is_nsfw asks it)."""
+    channel = interaction.channel
+    is_nsfw = getattr(channel, "is_nsfw", None)
+    if callable(is_nsfw):
+        return bool(is_nsfw())
+    return bool(getattr(channel, "nsfw", False))
+
+
+def _role_ids(user: object) -> tuple[int, ...]:
+    roles = getattr(user, "roles", None) or ()  # a Member; a User (DM) has none
+    return tuple(role.id for role in roles if not role.is_default())
+
+
+def asker_for(interaction: discord.Interaction, action: str, texts: Iterable[str | None] = ()) -> Asker:
+    """Who asks (user, roles), where (guild, channel, age restriction), for what, with which typed text."""
+    locale = getattr(interaction, "locale", None)
+    return Asker(
+        user_id=interaction.user.id,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        role_ids=_role_ids(interaction.user),
+        channel_nsfw=_channel_nsfw(interaction),
+        action=action,
+        texts=tuple(text for text in texts if text),
+        locale=str(getattr(locale, "value", locale)) if locale is not None else None,
+    )
+
+
+async def passes_gate(interaction: discord.Interaction, action: str, texts: Iterable[str | None] = ()) -> bool:
+    """Ask `core.gate`; on a refusal (or a failing rule) answer the member privately and return False."""
+    core = interaction.client.core  # type: ignore[attr-defined]
+    try:
+        await core.gate.check(asker_for(interaction, action, texts))
+    except Exception as exc:  # a Refusal, or a rule's own bug: either way the member hears it
+        await report_error(interaction, exc)
+        return False
+    return True
+
+
+def _command_texts(interaction: discord.Interaction, command: app_commands.Command[Any, ..., Any]) -> list[str]:
+    names = command.extras.get("gate_texts", TEXT_OPTIONS)
+    namespace = interaction.namespace
+    return [
+        value
+        for parameter in command.parameters
+        if parameter.name in names and isinstance(value := getattr(namespace, parameter.display_name, None), str)
+    ]
+
+
+def generation_action(command: object) -> str | None:
+    """The gate's action name for a generation command (its qualified name unless extras name one)."""
+    extras = getattr(command, "extras", None) or {}
+    marked = extras.get("generation")
+    if not marked:
+        return None
+    return marked if isinstance(marked, str) else str(command.qualified_name)  # type: ignore[attr-defined]
+
+
+class GenerationTree(app_commands.CommandTree):
+    """The bot's command tree: the generation gate in front, one error handler behind."""
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        # Autocomplete only lists choices; the gate is for running a command.
+        if interaction.type is not discord.InteractionType.application_command:
+            return True
+        command = interaction.command
+        action = generation_action(command)
+        if action is None or not isinstance(command, app_commands.Command):
+            return True
+        return await passes_gate(interaction, action, _command_texts(interaction, command))
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError, /) -> None:
+        await report_error(interaction, error)
+
+
+# --- components: buttons, selects, views, modals --------------------------------------------
+
+
+def _reporting(callback: Callable[[Any, discord.Interaction], Awaitable[Any]]) -> Callable[..., Awaitable[None]]:
+    @functools.wraps(callback)
+    async def reported(self: Any, interaction: discord.Interaction) -> None:
+        try:
+            await callback(self, interaction)
+        except Exception as exc:
+            await report_error(interaction, exc)
+
+    return reported
+
+
+class ReportedItem:
+    """Mixin for DynamicItem subclasses: their `callback` errors reach `report_error`
+    (discord.py would only log them, leaving the member on a failed button). List it before
+    DynamicItem: `class Cancel(ReportedItem, discord.ui.DynamicItem[discord.ui.Button], template=...)`."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        callback = cls.__dict__.get("callback")
+        if callback is not None:
+            cls.callback = _reporting(callback)  # type: ignore[attr-defined]
+
+
+class GenerationItem(ReportedItem):
+    """Mixin for a DynamicItem that starts or pays for a generation: it passes `core.gate` first.
+
+    Set `gate_action` (e.g. "animate", "remix", "challenge"); override `gate_texts` when the item
+    carries member text (a stored prompt) the gate should see.
+    """
+
+    gate_action: ClassVar[str] = "generation"
+
+    def gate_texts(self, interaction: discord.Interaction) -> Iterable[str | None]:
+        return ()
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        return await passes_gate(interaction, self.gate_action, self.gate_texts(interaction))
+
+
+class ReportedView(discord.ui.View):
+    """A View whose item errors are answered like command errors."""
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any], /) -> None:
+        await report_error(interaction, error)
+
+
+class ReportedModal(discord.ui.Modal):
+    """A Modal whose submit errors are answered like command errors."""
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
+        await report_error(interaction, error)
+
+
+# --- the one error handler ------------------------------------------------------------------
+
+
+def unwrap(error: BaseException) -> BaseException:
+    """The exception the code raised, not discord.py's wrapper around it."""
+    while isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    return error
+
+
+def explain(error: BaseException) -> tuple[object, bool]:
+    """The member's sentence for `error`, and whether it is unexpected (logged with an id)."""
+    if isinstance(error, Refusal):
+        return error.message, False
+    if isinstance(error, ProviderError):
+        return error.user_message, False
+    if isinstance(error, StoreBusy):
+        return Text("The database is busy; please try again in a moment."), False
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return Text("Slow down: try again in {seconds} s.", seconds=f"{error.retry_after:.0f}"), False
+    if isinstance(error, app_commands.CheckFailure):
+        return Text("You are not allowed to use this command."), False
+    return None, True
+
+
+def _what(interaction: discord.Interaction) -> str:
+    command = getattr(interaction, "command", None)
+    if command is not None:
+        return f"/{command.qualified_name}"
+    data = getattr(interaction, "data", None) or {}
+    return f"component {data.get('custom_id', '?')}"
+
+
+async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
+    """Answer `error` privately: a new ephemeral answer, or the deferred one edited, or a follow-up."""
+    error = unwrap(error)
+    message, unexpected = explain(error)
+    if unexpected:
+        error_id = secrets.token_hex(4)
+        log.error("%s failed [error %s]", _what(interaction), error_id, exc_info=error)
+        message = Text(
+            "Something went wrong on the bot's side (error {error_id}). Please try again; "
+            "if it keeps happening, give this error id to an admin.",
+            error_id=error_id,
+        )
+    content = f"❌ {_render(message, getattr(interaction, 'locale', None))}"
+    try:
+        await _answer_privately(interaction, content)
+    except discord.HTTPException as exc:
+        log.warning("could not tell the member about %s (%s %s)", type(error).__name__, exc.status, exc.text)
+
+
+async def _answer_privately(interaction: discord.Interaction, content: str) -> None:
+    if not interaction.response.is_done():
+        await interaction.response.send_message(content, ephemeral=True)
+    elif getattr(interaction, "type", None) is discord.InteractionType.application_command:
+        # A command's first answer is its own private "thinking…" deferral (or a private answer).
+        await interaction.edit_original_response(content=content, view=None, attachments=[])
+    else:
+        # A component's answer is the (maybe public) message it sits on: say it beside, privately.
+        await interaction.followup.send(content, ephemeral=True)

@@ -1,0 +1,71 @@
+"""The fix button on a refusal that a trim or a pad would solve (bot/intake_fix.py).
+
+Thin: `show_fix_offer` renders the refusal, what the fix does and costs, and ONE button; the
+button (a DynamicItem with the offer id in its custom id, so it works after a restart) asks the
+core to apply the fix and queue the job, then shows the usual private status.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.errors import ProviderError, Refusal
+from bot.i18n import Text
+from bot.intake_fix import FixOffered
+from cogs.motion import cancel_view
+from cogs.results import _say, asker_for
+
+if TYPE_CHECKING:
+    from bot.discord_bot import MotionBot
+
+
+class FixButton(discord.ui.DynamicItem[discord.ui.Button], template=r"fix:apply:(?P<offer_id>[0-9a-f]{12})"):
+    """"Trim to the first 10 s" / "Pad to 5:2": apply the offered fix and go on."""
+
+    def __init__(self, offer_id: str, label: str = "Fix it") -> None:
+        super().__init__(
+            discord.ui.Button(label=label[:80], style=discord.ButtonStyle.success, custom_id=f"fix:apply:{offer_id}")
+        )
+        self.offer_id = offer_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]) -> FixButton:
+        return cls(match["offer_id"], label=item.label or "Fix it")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot: MotionBot = interaction.client  # type: ignore[assignment]
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            job, price = await bot.core.accept_fix(self.offer_id, asker_for(interaction, "fix"))
+        except Refusal as refusal:
+            await interaction.edit_original_response(content=f"❌ {_say(refusal, interaction.locale)}")
+            return
+        except ProviderError as exc:
+            await interaction.edit_original_response(content=f"❌ {exc.user_message}")
+            return
+        text = Text("Fixed and queued: this video costs {credits} credits.", credits=price.credits)
+        await interaction.edit_original_response(
+            content=f"{text.render(interaction.locale)}\n-# job `{job.id}`", view=cancel_view(job.id)
+        )
+        bot.notifier.track(job.id, interaction)
+
+
+async def show_fix_offer(interaction: discord.Interaction, offered: FixOffered) -> None:
+    """The refusal, what the fix would do and cost, and the one button (private, like any refusal)."""
+    locale = interaction.locale
+    offer = offered.offer
+    lines = [f"❌ {_say(offered.refusal, locale)}", *(text.render(locale) for text in offer.explain())]
+    label = " + ".join(text.render(locale) for text in offer.label())
+    view = discord.ui.View(timeout=None).add_item(FixButton(offer.offer_id, label))
+    content = "\n".join(lines)[:2000]
+    if interaction.response.is_done():
+        await interaction.edit_original_response(content=content, view=view)
+    else:
+        await interaction.response.send_message(content, view=view, ephemeral=True)
+
+
+async def setup(bot: MotionBot) -> None:
+    bot.add_dynamic_items(FixButton)
