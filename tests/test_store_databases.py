@@ -110,6 +110,9 @@ async def test_a_version_1_database_is_migrated_forward(database_url: str) -> No
             """INSERT INTO jobs(id, kind, origin, state, user_id, provider, request_json, price, upload_limit,
                created_at, updated_at) VALUES('abc', 'motion', 'discord', 'queued', 1, 'simulator', '{}', 3, 10, 0, 0)"""
         )
+        await raw.execute(
+            "INSERT INTO ledger(kind, user_id, job_id, amount, period, at) VALUES('reserve', 1, 'abc', 3, 'p', 0)"
+        )
     finally:
         await raw.close()
     store = Store(database_url)
@@ -118,6 +121,10 @@ async def test_a_version_1_database_is_migrated_forward(database_url: str) -> No
         assert await store.schema_version() == len(MIGRATIONS)
         job = await store.get_job("abc")
         assert job is not None and job.price == 3
+        # the ledger was rebuilt with its rows (migration 4): they are kept and new ids follow them
+        assert await store.ledger_for_job("abc") == [("reserve", 3)]
+        assert await store.add_ledger(kind="commit", user_id=1, guild_id=None, job_id="abc", amount=3, period="p")
+        assert await store.ledger_for_job("abc") == [("reserve", 3), ("commit", 3)]
         await store.set_guild_provider(DISCORD_ID, "kling", by_user=1)  # a table from a later migration
         assert await store.guild_provider(DISCORD_ID) == "kling"
     finally:

@@ -163,6 +163,15 @@ class StoreBase:
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 await raw.execute(to_postgres_ddl(script))
                 await raw.execute("UPDATE schema_version SET version = $1", number)
+            if version < len(MIGRATIONS):
+                # A migration that copies rows with their ids (a table rebuilt) leaves the identity's
+                # counter behind them: move every counter past its table's largest id.
+                for table in sorted(self._identity):
+                    if await raw.fetchval("SELECT to_regclass($1)", table) is not None:
+                        await raw.execute(
+                            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                            f" COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+                        )
             await raw.execute(PG_HISTORY_TRIGGER)
 
     async def _connect(self) -> aiosqlite.Connection:

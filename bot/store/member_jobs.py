@@ -51,7 +51,7 @@ class MemberJobQueries(StoreBase):
                    SELECT user_id, guild_id, submitted_at AS at FROM jobs WHERE submitted_at >= ?
                    UNION ALL
                    SELECT user_id, guild_id, updated_at AS at FROM jobs WHERE state = 'submitting' AND updated_at >= ?
-               ) GROUP BY user_id, guild_id""",
+               ) AS starts GROUP BY user_id, guild_id""",  # the alias: PostgreSQL requires one
             (since, since),
             db,
         )
