@@ -301,7 +301,7 @@ class MotionBot(commands.Bot):
         scope = f"guild:{guild.id}" if guild else "global"
         fingerprint = await self.commands_fingerprint(guild)
         key = f"commands_fingerprint:{scope}"
-        if not force and not await self.core.store.leader("command-sync", seconds=300):
+        if not force and not await self.core.store.leader("command-sync", seconds=60):
             log.info("another bot process syncs the slash commands; not syncing here")
             return False
         if not force and await self.core.store.get_meta(key) == fingerprint:

@@ -57,7 +57,10 @@ class LeaseQueries(StoreBase):
 
     async def leader(self, name: str, seconds: float = 60.0, db: aiosqlite.Connection | None = None) -> bool:
         """Whether this process leads `name` for the next `seconds` (asking again renews it).
-        Call it before each run of once-per-bot work; a dead leader is replaced after `seconds`."""
+        Call it before each run of once-per-bot work; a dead leader is replaced after `seconds`.
+        On SQLite, one process by design: always this one (a restart never waits for a lease)."""
+        if not self.shared:
+            return True
         return await self.take_lease(f"leader:{name}", seconds, db)
 
     async def release_leases(self, db: aiosqlite.Connection | None = None) -> None:
