@@ -345,7 +345,9 @@ class Challenges:
             self._wake.clear()
             timeout = self.check_interval
             try:
-                await self.end_due()
+                # once per bot: with several processes on one database, the one leading this ends challenges
+                if await self.store.leader("challenge-endings", seconds=max(60.0, 3 * self.check_interval)):
+                    await self.end_due()
                 upcoming = await self.store.next_challenge_end()
                 if upcoming is not None:
                     timeout = min(timeout, max(0.0, upcoming - self.clock()))

@@ -62,7 +62,9 @@ async def run_sweeps(
     """Sweep now and then every `interval` seconds until cancelled; a failed pass is logged and retried."""
     while True:
         try:
-            await sweep_files(store, data_dir, retention_days)
+            # once per bot: with several processes on one database, the one leading "retention" sweeps
+            if await store.leader("retention", seconds=2 * interval):
+                await sweep_files(store, data_dir, retention_days)
         except Exception:
             log.exception("retention sweep failed; trying again at the next pass")
         await sleep(interval)  # type: ignore[misc]
