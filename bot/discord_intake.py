@@ -88,7 +88,7 @@ class DiscordIntake:
         secret = settings.callback_secret.get_secret_value() if settings.callback_secret else None
         # The signing secret (CALLBACK_SECRET, else the generated key in DATA_DIR) also seals tokens.
         sealer = TokenSealer(load_key(secret, settings.data_dir))
-        return cls(bot, PendingRequests(bot.core.store, sealer))
+        return cls(bot, PendingRequests(bot.core.store, sealer, lease_seconds=settings.job_lease_seconds))
 
     def register(self, kind: str, finisher: Finisher) -> None:
         self._finishers[kind] = finisher
@@ -124,7 +124,19 @@ class DiscordIntake:
 
     def start_recovery(self) -> None:
         # In the background: the gateway need not wait for it (a restarted request uses only REST).
-        self._recovery = asyncio.create_task(self.recover(), name="intake-recovery")
+        self._recovery = asyncio.create_task(self._recover_all(), name="intake-recovery")
+
+    async def _recover_all(self) -> None:
+        """Once at start; with other processes on the database, again every lease period: a
+        process that died leaves its acknowledged requests to the others."""
+        while True:
+            try:
+                await self.recover()
+            except Exception:
+                log.exception("finishing acknowledged requests failed; trying again later")
+            if not self.bot.core.store.shared:
+                return
+            await asyncio.sleep(self.pending.lease_seconds)
 
     async def recover(self) -> int:
         """Finish every pending request whose token still lives; returns how many were taken up."""

@@ -80,12 +80,22 @@ class PendingRequest:
 class PendingRequests:
     """Write down, settle and recover acknowledged requests."""
 
-    def __init__(self, store: Store, sealer: TokenSealer, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, store: Store, sealer: TokenSealer, clock: Callable[[], float] = time.time, *, lease_seconds: float = 30.0
+    ) -> None:
         self.store = store
         self.sealer = sealer
         self.clock = clock
+        # Several processes on one database: the process working on a request holds its lease
+        # (renewed with its job leases, bot/jobs/engine.py); a dead one's requests are finished by
+        # another process once the lease has run out. On SQLite (one process) no lease is written.
+        self.lease_seconds = lease_seconds
+        self._working: set[str] = set()  # recorded here and not settled yet: never "recovered" here
 
     async def record(self, request: PendingRequest) -> None:
+        if self.store.shared:
+            self._working.add(request.interaction_id)
+            await self.store.take_lease(intake_lease(request.interaction_id), self.lease_seconds)
         await self.store.record_intake(
             interaction_id=request.interaction_id,
             kind=request.kind,
@@ -100,13 +110,23 @@ class PendingRequests:
 
     async def settle(self, interaction_id: str, outcome: str, job_id: str | None = None) -> bool:
         """What became of it ("answered", "refused: ...", "error"); a job's own transaction settles it as "queued"."""
-        return await self.store.settle_intake(interaction_id, outcome, job_id=job_id)
+        settled = await self.store.settle_intake(interaction_id, outcome, job_id=job_id)
+        self._working.discard(interaction_id)
+        if self.store.shared:
+            await self.store.release_lease(intake_lease(interaction_id))
+        return settled
 
     async def due(self) -> list[PendingRequest]:
         """The pending requests a restart can still answer; the others are marked expired (and logged)."""
         now = self.clock()
         live: list[PendingRequest] = []
         for row in await self.store.pending_intakes():
+            if self.store.shared and (
+                row["interaction_id"] in self._working  # this process is working on it right now
+                or row["created_at"] > now - self.lease_seconds  # its process may be writing its lease now
+                or not await self.store.take_lease(intake_lease(row["interaction_id"]), self.lease_seconds)
+            ):
+                continue  # a live process works on it
             token = self.sealer.open(row["token_sealed"])
             request = PendingRequest(
                 interaction_id=row["interaction_id"],
@@ -129,6 +149,10 @@ class PendingRequests:
                 continue
             live.append(request)
         return live
+
+
+def intake_lease(interaction_id: str) -> str:
+    return f"intake:{interaction_id}"
 
 
 def _json(text: str) -> dict[str, Any]:

@@ -36,13 +36,13 @@ class LeaseQueries(StoreBase):
             )
             return cur.rowcount == 1
 
-    async def renew_leases(self, seconds: float, prefix: str = "job:", db: aiosqlite.Connection | None = None) -> int:
-        """Push every lease we hold whose name starts with `prefix` forward; how many.
-        All of them at once, in one statement, however many jobs this process works on."""
+    async def renew_leases(self, seconds: float, db: aiosqlite.Connection | None = None) -> int:
+        """Push forward every lease this process holds on work (jobs, requests; not leaderships,
+        which their leaders renew by asking again); how many. One statement, however many."""
         async with self.atomic(db) as conn:
             cur = await conn.execute(
-                "UPDATE leases SET until = ? WHERE holder = ? AND substr(name, 1, ?) = ?",
-                (time.time() + seconds, self.holder, len(prefix), prefix),
+                "UPDATE leases SET until = ? WHERE holder = ? AND name NOT LIKE 'leader:%'",
+                (time.time() + seconds, self.holder),
             )
             return int(cur.rowcount)
 
