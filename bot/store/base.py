@@ -133,7 +133,8 @@ class StoreBase:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = await self._connect()
-        await self._db.execute("PRAGMA journal_mode=WAL")
+        db = self._db
+        await self._busy_safe(lambda: db.execute("PRAGMA journal_mode=WAL"))  # another process may be opening too
         await self._db.execute("PRAGMA foreign_keys=ON")
         await self._migrate()
         await self._db.execute(HISTORY_TRIGGER)
