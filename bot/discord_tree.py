@@ -28,6 +28,7 @@ from discord import app_commands
 from bot.errors import ProviderError, Refusal, StoreBusy
 from bot.gate import Asker
 from bot.i18n import Text
+from bot.models import Requester
 
 log = logging.getLogger(__name__)
 
@@ -50,23 +51,48 @@ def _channel_nsfw(interaction: discord.Interaction) -> bool:
     return bool(getattr(channel, "nsfw", False))
 
 
-def _role_ids(user: object) -> tuple[int, ...]:
+def role_ids_of(user: object) -> tuple[int, ...]:
+    """A member's roles (their allowance depends on them), without @everyone; none outside a server."""
     roles = getattr(user, "roles", None) or ()  # a Member; a User (DM) has none
     return tuple(role.id for role in roles if not role.is_default())
 
 
+def bot_can_post(interaction: discord.Interaction) -> bool:
+    """The bot may post a video where this interaction happened (Discord sends the bot's own
+    permissions in the channel with every interaction: no extra request)."""
+    if interaction.guild_id is None:
+        return True
+    perms = interaction.app_permissions
+    in_thread = isinstance(interaction.channel, discord.Thread)
+    can_send = perms.send_messages_in_threads if in_thread else perms.send_messages
+    return bool(can_send and perms.attach_files)
+
+
 def asker_for(interaction: discord.Interaction, action: str, texts: Iterable[str | None] = ()) -> Asker:
-    """Who asks (user, roles), where (guild, channel, age restriction), for what, with which typed text."""
+    """Who asks (user, roles), where (guild, channel, age restriction, whether the bot may post
+    there), for what, with which typed text."""
     locale = getattr(interaction, "locale", None)
     return Asker(
         user_id=interaction.user.id,
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,
-        role_ids=_role_ids(interaction.user),
+        role_ids=role_ids_of(interaction.user),
         channel_nsfw=_channel_nsfw(interaction),
         action=action,
         texts=tuple(text for text in texts if text),
         locale=str(getattr(locale, "value", locale)) if locale is not None else None,
+        bot_can_post=bot_can_post(interaction),
+    )
+
+
+def requester_for(interaction: discord.Interaction, *, upload_limit: int | None = None) -> Requester:
+    """Who pays and where the result goes; the member's roles decide their allowance."""
+    return Requester(
+        user_id=interaction.user.id,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        upload_limit=interaction.filesize_limit if upload_limit is None else upload_limit,
+        role_ids=role_ids_of(interaction.user),
     )
 
 

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.errors import Refusal
+from bot.i18n import Text
 from bot.metrics import counted_refusals
 
 
@@ -41,17 +42,36 @@ class Asker:
     texts: tuple[str, ...] = ()
     # The member's Discord language (e.g. "zh-CN"), for rules that want to phrase things themselves.
     locale: str | None = None
+    # Whether the bot may post the result where it will go (send messages and attach files there).
+    bot_can_post: bool = True
     extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
 
 
 Rule = Callable[[Asker], Awaitable[None]]
 
 
+async def results_have_a_place(asker: Asker) -> None:
+    """Results, remixes and entries are public: where the bot cannot post them, say so before
+    anything is spent (a DM fallback exists for a channel that closes later, not for this)."""
+    if not asker.bot_can_post:
+        raise Refusal(
+            Text(
+                "I can't post videos in this channel: I need the Send Messages and Attach Files permissions "
+                "here. Nothing was spent; ask a server admin, or try another channel."
+            )
+        )
+
+
 class Gate:
-    """An ordered list of rules; `check` runs them all and lets the first `Refusal` through."""
+    """An ordered list of rules; `check` runs them all and lets the first `Refusal` through.
+    `Gate.standard()` starts with the rules every bot has (today: the bot can post the result)."""
 
     def __init__(self, rules: list[Rule] | None = None) -> None:
         self._rules: list[Rule] = list(rules or [])
+
+    @classmethod
+    def standard(cls) -> Gate:
+        return cls([results_have_a_place])
 
     def add(self, rule: Rule) -> None:
         self._rules.append(rule)
@@ -68,4 +88,4 @@ class Gate:
                 await rule(asker)
 
 
-__all__ = ["Asker", "Gate", "Refusal", "Rule"]
+__all__ = ["Asker", "Gate", "Refusal", "Rule", "results_have_a_place"]

@@ -25,7 +25,7 @@ from bot.animate.camera import MOVES
 from bot.animate.capabilities import for_provider
 from bot.animate.choose import model_choices, wanted_features
 from bot.animate.models import AnimateOptions
-from bot.discord_tree import GenerationItem, ReportedItem
+from bot.discord_tree import GenerationItem, ReportedItem, role_ids_of
 from bot.i18n import Text
 from bot.intake import IncomingFile
 from bot.intake_animate import (
@@ -37,7 +37,6 @@ from bot.intake_animate import (
 )
 from bot.models import Requester
 from cogs.motion import cancel_view, incoming
-from cogs.quota import role_ids_of
 
 if TYPE_CHECKING:
     from bot.discord_bot import MotionBot

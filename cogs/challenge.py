@@ -17,6 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.challenges import Challenges, may_start
+from bot.discord_tree import asker_for
 from bot.errors import ProviderError, Refusal
 from bot.i18n import Text
 from cogs.challenge_views import (
@@ -25,7 +26,6 @@ from cogs.challenge_views import (
     UnvoteButton,
     VoteButton,
     answer_privately,
-    asker,
     can_post_entries,
     join_with,
     jump_url,
@@ -128,7 +128,7 @@ class ChallengeCog(commands.Cog):
             return
         clip = incoming(video)
         try:
-            await self.bot.core.gate.check(asker(interaction, "challenge", (title,)))
+            await self.bot.core.gate.check(asker_for(interaction, "challenge", (title,)))
             await self.service.precheck_clip(interaction.guild_id, clip)
         except Refusal as refusal:
             await answer_privately(interaction, f"❌ {say(refusal.message, locale)}")

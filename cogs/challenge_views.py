@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.challenges import AlreadyVoted, Challenges
+from bot.discord_tree import asker_for, requester_for
 from bot.errors import DeliveryTooLarge, ProviderError, Refusal
-from bot.gate import Asker
 from bot.i18n import Text
 from bot.intake_fix import FixOffered
-from bot.models import Requester
 from bot.store import ChallengeRow, EntryRow, JobRow
 from cogs.motion import cancel_view, incoming
 
@@ -51,23 +50,6 @@ async def answer_privately(interaction: discord.Interaction, message: object, **
         await interaction.edit_original_response(content=content, **extra)  # type: ignore[arg-type]
     else:
         await interaction.response.send_message(content, ephemeral=True, **extra)  # type: ignore[arg-type]
-
-
-def asker(interaction: discord.Interaction, action: str, texts: tuple[str, ...] = ()) -> Asker:
-    """The generation gate's view of an interaction (bot/gate.py)."""
-    roles = getattr(interaction.user, "roles", None) or ()
-    channel = interaction.channel
-    is_nsfw = getattr(channel, "is_nsfw", None)
-    return Asker(
-        user_id=interaction.user.id,
-        guild_id=interaction.guild_id,
-        channel_id=interaction.channel_id,
-        role_ids=tuple(role.id for role in roles if not role.is_default()),
-        channel_nsfw=bool(is_nsfw()) if callable(is_nsfw) else False,
-        action=action,
-        texts=texts,
-        locale=str(interaction.locale),
-    )
 
 
 def service(interaction: discord.Interaction) -> Challenges:
@@ -140,7 +122,7 @@ class JoinButton(discord.ui.DynamicItem[discord.ui.Button], template=r"chl:join:
         bot: MotionBot = interaction.client  # type: ignore[assignment]
         try:
             challenge = await service(interaction).check_can_join(self.challenge_id, interaction.user.id)
-            await bot.core.gate.check(asker(interaction, "challenge"))
+            await bot.core.gate.check(asker_for(interaction, "challenge"))
         except Refusal as refusal:
             await answer_privately(interaction, f"❌ {say(refusal.message, interaction.locale)}")
             return
@@ -209,12 +191,9 @@ async def join_with(interaction: discord.Interaction, challenge_id: int, photo: 
         await answer_privately(interaction, f"❌ {say(refusal.message, interaction.locale)}")
         return
     await interaction.response.defer(ephemeral=True, thinking=True)
-    requester = Requester(
-        user_id=interaction.user.id, guild_id=interaction.guild_id, channel_id=interaction.channel_id,
-        upload_limit=interaction.filesize_limit,
-    )
+    requester = requester_for(interaction)
     try:
-        entry = await challenges.join(challenge_id, requester, image, asker(interaction, "challenge"))
+        entry = await challenges.join(challenge_id, requester, image, asker_for(interaction, "challenge"))
     except FixOffered as offered:  # almost right: the same fix button as /motion; its job still goes to the thread
         from cogs.fixes import (
             show_fix_offer,  # cogs/fixes.py builds on cogs/results.py, which imports nothing of ours

@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.discord_tree import asker_for
 from bot.errors import ProviderError, Refusal
 from bot.i18n import Text
 from bot.intake_fix import FixOffered
 from cogs.motion import cancel_view
-from cogs.results import _say, asker_for
+from cogs.results import _say
 
 if TYPE_CHECKING:
     from bot.discord_bot import MotionBot

@@ -11,7 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_tree import ReportedItem
+from bot.discord_tree import ReportedItem, role_ids_of
 from bot.errors import ProviderError
 from bot.i18n import Text
 from bot.intake import IncomingFile, precheck
@@ -19,7 +19,6 @@ from bot.intake_fix import FixOffered
 from bot.line import Place, place_of
 from bot.models import MotionOptions, Requester
 from bot.pricing import Price
-from cogs.quota import role_ids_of
 
 if TYPE_CHECKING:
     from bot.discord_bot import MotionBot

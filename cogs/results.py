@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 
+from bot.discord_tree import asker_for, requester_for
 from bot.errors import ProviderError, Refusal
-from bot.gate import Asker
 from bot.i18n import Text
 from bot.intake_fix import FixOffered
-from bot.models import Requester
 from bot.remix import (
     RETRYABLE_STATES,
     RemixRefused,
@@ -51,30 +50,6 @@ def _bot(interaction: discord.Interaction) -> MotionBot:
 
 def message_link(guild_id: int | None, channel_id: int, message_id: int) -> str:
     return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
-
-
-def asker_for(interaction: discord.Interaction, action: str) -> Asker:
-    """Who clicked, as the generation gate sees them."""
-    roles = getattr(interaction.user, "roles", [])
-    channel = interaction.channel
-    return Asker(
-        user_id=interaction.user.id,
-        guild_id=interaction.guild_id,
-        channel_id=interaction.channel_id,
-        role_ids=tuple(role.id for role in roles),
-        channel_nsfw=bool(getattr(channel, "nsfw", False)),
-        action=action,
-        locale=str(interaction.locale),
-    )
-
-
-def requester_for(interaction: discord.Interaction) -> Requester:
-    return Requester(
-        user_id=interaction.user.id,
-        guild_id=interaction.guild_id,
-        channel_id=interaction.channel_id,
-        upload_limit=interaction.filesize_limit,
-    )
 
 
 async def _queued(interaction: discord.Interaction, job: JobRow, credits: int, reply: bool) -> None:

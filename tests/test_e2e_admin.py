@@ -329,3 +329,15 @@ async def test_a_changed_translation_changes_the_fingerprint_and_re_syncs(
         assert len(standin.command_writes) == writes + 1
         [synced] = [c for c in standin.synced_commands() if c["name"] == "admin"]
         assert synced["name_localizations"] == {"zh-CN": "管理员"}
+
+
+async def test_where_the_bot_cannot_attach_videos_the_member_is_told_before_anything_is_fetched(
+    standin: StandIn, server: Server, media: Media
+) -> None:
+    _, _, alice, _, guild, general, data_dir = server
+    for role in guild.roles.values():  # neither @everyone nor the bot's own role may attach files
+        role.permissions &= ~(1 << 15)  # ATTACH_FILES
+    async with running_bot(standin, settings(standin, server)):
+        told = await motion_refused(standin, alice, general, media)
+        assert "Attach Files" in told
+        assert standin.cdn.downloads == [] and jobs(data_dir) == [] and ledger(data_dir) == []
