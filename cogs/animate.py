@@ -176,6 +176,8 @@ class AnimateCog(commands.Cog):
         paths: str | None = None,
         sound: bool = False,
     ) -> None:
+        # The first answer first: nothing that waits on the database or grows with load runs before it.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         options = AnimateOptions(
             prompt=prompt or "", negative_prompt=negative_prompt or "", duration=duration, mode=mode,  # type: ignore[arg-type]
             model=model, creativity=creativity, camera=camera, camera_strength=camera_strength, paths=paths, sound=sound,
@@ -186,8 +188,6 @@ class AnimateCog(commands.Cog):
             "upload_limit": interaction.filesize_limit,
             **{name: dataclasses.asdict(incoming(file)) if file else None for name, file in files.items()},
         }
-        # The first answer first: nothing that waits on the database or grows with load runs before it.
-        await interaction.response.defer(ephemeral=True, thinking=True)
         # A crash from here on is finished by the next start (bot/discord_intake.py).
         async with self.bot.intake.acknowledged(interaction, "animate", payload):
             await show_plan(self.bot, interaction, payload)

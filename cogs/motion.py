@@ -150,6 +150,8 @@ class MotionCog(commands.Cog):
         mode: str = "std",
         keep_sound: bool = False,
     ) -> None:
+        # The first answer first: nothing that waits on the database or grows with load runs before it.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         options = MotionOptions(
             orientation=orientation,  # type: ignore[arg-type]
             mode=mode,  # type: ignore[arg-type]
@@ -158,8 +160,6 @@ class MotionCog(commands.Cog):
             motion_template=template,
         )
         payload = motion_payload(options, incoming(image), incoming(video) if video else None, interaction.filesize_limit)
-        # The first answer first: nothing that waits on the database or grows with load runs before it.
-        await interaction.response.defer(ephemeral=True, thinking=True)
         # A crash from here on is finished by the next start (bot/discord_intake.py). Refusals and
         # provider errors go to the tree's error handler (bot/discord_tree.py), privately.
         async with self.bot.intake.acknowledged(interaction, "motion", payload):
