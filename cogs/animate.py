@@ -8,7 +8,6 @@ message saying so. Refusals from the command propagate to the tree's error handl
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -186,7 +185,7 @@ class AnimateCog(commands.Cog):
         payload = {
             "options": options.model_dump(mode="json"),
             "upload_limit": interaction.filesize_limit,
-            **{name: dataclasses.asdict(incoming(file)) if file else None for name, file in files.items()},
+            **{name: vars(incoming(file)).copy() if file else None for name, file in files.items()},
         }
         # A crash from here on is finished by the next start (bot/discord_intake.py).
         async with self.bot.intake.acknowledged(interaction, "animate", payload):

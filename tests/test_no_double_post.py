@@ -15,7 +15,15 @@ import pytest
 
 from tests.discord_standin import StandIn
 from tests.discord_standin.rest import NONCE_WINDOW
-from tests.e2e_helpers import BotProcess, bot_env, jobs, ledger, make_media, results_for, wait_for_new_session
+from tests.e2e_helpers import (
+    BotProcess,
+    bot_env,
+    jobs,
+    ledger,
+    make_media,
+    results_for,
+    wait_for_new_session,
+)
 from tests.test_e2e_discord import MESSAGES_ROUTE, RESULT_TIMEOUT, HeldPosts, Lab, lab
 
 assert lab  # the fixture, used by name

@@ -8,7 +8,6 @@ change this state and turn it into wire payloads with the `payload()` methods.
 from __future__ import annotations
 
 import asyncio
-
 import datetime as dt
 import hashlib
 import hmac
