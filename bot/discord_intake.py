@@ -41,9 +41,10 @@ log = logging.getLogger(__name__)
 # loop, and a burst costs a bounded amount of memory (bench/bench_interactions.py).
 INTAKE_CONCURRENCY = 8
 # The slow part of a request starts once arrivals pause this long (a crowd gets all its first
-# answers before its downloads compete with them), but never later than MAX_YIELD after it came.
+# answers before its downloads compete with them), but never later than MAX_YIELD after it came:
+# Discord's own deadline for a first answer, after which no one in the crowd is still waiting.
 QUIET_SECONDS = 0.05
-MAX_YIELD_SECONDS = 2.0
+MAX_YIELD_SECONDS = 3.0
 
 # Finishes one request after the deferral: (bot, the interaction or its TokenAnswer, the payload).
 Finisher = Callable[["MotionBot", Any, dict[str, Any]], Awaitable[None]]
