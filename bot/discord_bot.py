@@ -203,6 +203,8 @@ class DiscordNotifier:
         if job.channel_id is None:
             return
         channel = self.bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+        if await self._earlier_post(job, channel) is not None:
+            return  # told before a restart (or an outage) that ended before the notice was recorded
         reason = Text("{mention} your video could not be made: {reason}", mention=f"<@{job.user_id}>", reason=text)
         locale = self.public_locale(job)
         content = f"{reason.render(locale)}\n{job_marker(job.id, locale)}"

@@ -99,6 +99,8 @@ def requester_for(interaction: discord.Interaction, *, upload_limit: int | None 
 async def passes_gate(interaction: discord.Interaction, action: str, texts: Iterable[str | None] = ()) -> bool:
     """Ask `core.gate`; on a refusal (or a failing rule) answer the member privately and return False."""
     core = interaction.client.core  # type: ignore[attr-defined]
+    if not core.gate.rules:
+        return True  # nothing to ask: an empty gate costs the first answer nothing
     try:
         await core.gate.check(asker_for(interaction, action, texts))
     except Exception as exc:  # a Refusal, or a rule's own bug: either way the member hears it
@@ -108,13 +110,17 @@ async def passes_gate(interaction: discord.Interaction, action: str, texts: Iter
 
 
 def _command_texts(interaction: discord.Interaction, command: app_commands.Command[Any, ..., Any]) -> list[str]:
-    names = command.extras.get("gate_texts", TEXT_OPTIONS)
-    namespace = interaction.namespace
-    return [
-        value
-        for parameter in command.parameters
-        if parameter.name in names and isinstance(value := getattr(namespace, parameter.display_name, None), str)
-    ]
+    """The typed values of the command's text options, read from the payload as sent (cheaper
+    than discord.py's Namespace, which also resolves attachments: this runs before the first answer)."""
+    names = set(command.extras.get("gate_texts", TEXT_OPTIONS))
+    options = list((interaction.data or {}).get("options", []))
+    texts: list[str] = []
+    while options:
+        option = options.pop()
+        options.extend(option.get("options", ()))  # a subcommand's own options
+        if option.get("name") in names and isinstance(value := option.get("value"), str):
+            texts.append(value)
+    return texts
 
 
 def generation_action(command: object) -> str | None:

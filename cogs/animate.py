@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import re
 import time
 from typing import TYPE_CHECKING, Any
@@ -214,6 +213,8 @@ class AnimateCog(commands.Cog):
         paths: str | None = None,
         sound: bool = False,
     ) -> None:
+        # The first answer first: nothing that waits on the database or grows with load runs before it.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         options = AnimateOptions(
             prompt=prompt or "", negative_prompt=negative_prompt or "", duration=duration, mode=mode,  # type: ignore[arg-type]
             model=model, creativity=creativity, camera=camera, camera_strength=camera_strength, paths=paths, sound=sound,
@@ -223,10 +224,8 @@ class AnimateCog(commands.Cog):
             "options": options.model_dump(mode="json"),
             "upload_limit": interaction.filesize_limit,
             "role_ids": list(role_ids_of(interaction.user)),  # as they were when asked: allowances depend on them
-            **{name: dataclasses.asdict(incoming(file)) if file else None for name, file in files.items()},
+            **{name: vars(incoming(file)).copy() if file else None for name, file in files.items()},
         }
-        # The first answer first: nothing that waits on the database or grows with load runs before it.
-        await interaction.response.defer(ephemeral=True, thinking=True)
         # A crash from here on is finished by the next start (bot/discord_intake.py).
         async with self.bot.intake.acknowledged(interaction, "animate", payload):
             job_id, deadline = await show_plan(self.bot, interaction, payload)

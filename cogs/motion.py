@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 from typing import TYPE_CHECKING, Any
@@ -85,7 +84,7 @@ def motion_payload(
 ) -> dict[str, Any]:
     """What a restart needs to finish /motion (bot/discord_intake.py): plain JSON. The member's
     roles are kept as they were when asked: their allowance depends on them."""
-    files = {"image": dataclasses.asdict(image), "video": dataclasses.asdict(video) if video else None}
+    files = {"image": vars(image).copy(), "video": vars(video).copy() if video else None}  # flat: cheaper than asdict
     return {
         "options": options.model_dump(mode="json"), "upload_limit": upload_limit, "role_ids": list(role_ids), **files,
     }
@@ -167,6 +166,8 @@ class MotionCog(commands.Cog):
         mode: str = "std",
         keep_sound: bool = False,
     ) -> None:
+        # The first answer first: nothing that waits on the database or grows with load runs before it.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         options = MotionOptions(
             orientation=orientation,  # type: ignore[arg-type]
             mode=mode,  # type: ignore[arg-type]
@@ -178,8 +179,6 @@ class MotionCog(commands.Cog):
             options, incoming(image), incoming(video) if video else None, interaction.filesize_limit,
             role_ids_of(interaction.user),
         )
-        # The first answer first: nothing that waits on the database or grows with load runs before it.
-        await interaction.response.defer(ephemeral=True, thinking=True)
         # A crash from here on is finished by the next start (bot/discord_intake.py). Refusals and
         # provider errors go to the tree's error handler (bot/discord_tree.py), privately.
         async with self.bot.intake.acknowledged(interaction, "motion", payload):
