@@ -1,6 +1,8 @@
 """The fix button on a refusal that a trim or a pad would solve (bot/intake_fix.py).
 
-Thin: `show_fix_offer` renders the refusal, what the fix does and costs, and ONE button; the
+Thin: `show_fix_offer` renders the refusal, what the fix does and costs, and ONE button. It is
+registered with the one error handler (`@answers(FixOffered)`, bot/discord_tree.py), so wherever
+FixOffered is raised (/motion, a remix form, a challenge entry) the member gets the button. The
 button (a DynamicItem with the offer id in its custom id, so it works after a restart) asks the
 core to apply the fix and queue the job, then shows the usual private status.
 """

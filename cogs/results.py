@@ -2,9 +2,11 @@
 on a failed job's status.
 
 Thin: each button carries the job id in its custom id (a DynamicItem, so it works after a
-restart), asks the core (bot/remix.py, bot/results.py) and renders the answer. "Use this motion"
-and "Another motion" open a modal with a file upload (discord.py 2.7); a new job's result is posted
-as a reply to the result it came from (`result_post_parts`, used by the notifier).
+restart), asks the core (bot/remix.py, bot/results.py) and renders the answer; refusals and
+provider errors are raised to the one error handler (bot/discord_tree.py `report_error`).
+"Use this motion" and "Another motion" open a modal with a file upload (discord.py 2.7); a new
+job's result is posted as a reply to the result it came from (`result_post_parts`, used by the
+notifier).
 """
 
 from __future__ import annotations

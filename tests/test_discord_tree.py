@@ -10,7 +10,13 @@ import discord
 import pytest
 from discord import app_commands
 
-from bot.discord_tree import ReportedModal, ReportedView, answers, asker_for, report_error
+from bot.discord_tree import (
+    ReportedModal,
+    ReportedView,
+    answers,
+    asker_for,
+    report_error,
+)
 from bot.errors import Refusal
 from bot.i18n import Text
 
