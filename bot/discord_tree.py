@@ -11,7 +11,9 @@
   callback errors to `report_error`; `ReportedView` / `ReportedModal` do the same for views and modals.
 - `report_error(interaction, error)`: a refusal or provider error answered privately in the
   member's language; anything unexpected logged with its traceback under a short error id that
-  the member also sees.
+  the member also sees. A refusal that carries more than a sentence (a fix offer with its button)
+  is rendered by the cog that owns it, registered with `@answers(ErrorClass)`: bot/ never imports
+  cogs, and no cog catches it again.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import functools
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import discord
 from discord import app_commands
@@ -35,9 +37,12 @@ log = logging.getLogger(__name__)
 # Options whose values a member types and that reach a provider or a channel; a command may name
 # others with extras={"generation": True, "gate_texts": ("caption",)}.
 TEXT_OPTIONS = ("prompt", "negative_prompt", "title")
+# An error answer quotes refusals that may name a member or a role: it never pings them.
+NO_PINGS = discord.AllowedMentions.none()
 
 
-def _render(message: object, locale: object) -> str:
+def say(message: object, locale: object) -> str:
+    """A catalogue Text in the reader's language; anything else as it is."""
     render = getattr(message, "render", None)
     return render(locale) if callable(render) else str(message)
 
@@ -215,10 +220,15 @@ def unwrap(error: BaseException) -> BaseException:
     return error
 
 
+def refusal_text(refusal: Refusal) -> object:
+    """A refusal's sentence (some keep an English `message` and their catalogue Text as `text`)."""
+    return getattr(refusal, "text", None) or refusal.message
+
+
 def explain(error: BaseException) -> tuple[object, bool]:
     """The member's sentence for `error`, and whether it is unexpected (logged with an id)."""
     if isinstance(error, Refusal):
-        return error.message, False
+        return refusal_text(error), False
     if isinstance(error, ProviderError):
         return error.user_message, False
     if isinstance(error, StoreBusy):
@@ -238,9 +248,39 @@ def _what(interaction: discord.Interaction) -> str:
     return f"component {data.get('custom_id', '?')}"
 
 
+E = TypeVar("E", bound=BaseException)
+Answer = Callable[[discord.Interaction, Any], Awaitable[None]]
+_ANSWERS: dict[type[BaseException], Answer] = {}
+
+
+def answers(kind: type[E]) -> Callable[[Callable[[discord.Interaction, E], Awaitable[None]]], Answer]:
+    """Register the private answer for `kind` (and its subclasses) that needs more than a sentence,
+    e.g. `@answers(FixOffered)` on the function that shows the offer with its button."""
+
+    def register(answer: Callable[[discord.Interaction, E], Awaitable[None]]) -> Answer:
+        _ANSWERS[kind] = answer
+        return answer
+
+    return register
+
+
+def _registered_answer(error: BaseException) -> Answer | None:
+    return next((_ANSWERS[kind] for kind in type(error).__mro__ if kind in _ANSWERS), None)
+
+
 async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
     """Answer `error` privately: a new ephemeral answer, or the deferred one edited, or a follow-up."""
     error = unwrap(error)
+    try:
+        await _answer_error(interaction, error)
+    except discord.HTTPException as exc:
+        log.warning("could not tell the member about %s (%s %s)", type(error).__name__, exc.status, exc.text)
+
+
+async def _answer_error(interaction: discord.Interaction, error: BaseException) -> None:
+    if (answer := _registered_answer(error)) is not None:
+        await answer(interaction, error)
+        return
     message, unexpected = explain(error)
     if unexpected:
         error_id = secrets.token_hex(4)
@@ -250,19 +290,26 @@ async def report_error(interaction: discord.Interaction, error: BaseException) -
             "if it keeps happening, give this error id to an admin.",
             error_id=error_id,
         )
-    content = f"❌ {_render(message, getattr(interaction, 'locale', None))}"
-    try:
-        await _answer_privately(interaction, content)
-    except discord.HTTPException as exc:
-        log.warning("could not tell the member about %s (%s %s)", type(error).__name__, exc.status, exc.text)
+    await answer_privately(interaction, f"❌ {say(message, getattr(interaction, 'locale', None))}")
 
 
-async def _answer_privately(interaction: discord.Interaction, content: str) -> None:
+async def answer_privately(interaction: discord.Interaction, message: object, **extra: Any) -> None:
+    """A private answer in the reader's language: the first answer, or an edit of the private
+    "thinking…" one (replacing any buttons or files on it), or a private follow-up beside a
+    component's (maybe public) message. `extra`: a view, for instance."""
+    content = say(message, getattr(interaction, "locale", None))
     if not interaction.response.is_done():
-        await interaction.response.send_message(content, ephemeral=True)
-    elif getattr(interaction, "type", None) is discord.InteractionType.application_command:
-        # A command's first answer is its own private "thinking…" deferral (or a private answer).
-        await interaction.edit_original_response(content=content, view=None, attachments=[])
+        await interaction.response.send_message(content, ephemeral=True, allowed_mentions=NO_PINGS, **extra)
+    elif _answer_is_own_private_reply(interaction):
+        fields = {"content": content, "view": None, "attachments": [], "allowed_mentions": NO_PINGS, **extra}
+        await interaction.edit_original_response(**fields)
     else:
-        # A component's answer is the (maybe public) message it sits on: say it beside, privately.
-        await interaction.followup.send(content, ephemeral=True)
+        await interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_PINGS, **extra)
+
+
+def _answer_is_own_private_reply(interaction: discord.Interaction) -> bool:
+    """A command's first answer is its own private "thinking…" deferral (or a private answer); so
+    is a button's or form's "thinking…" (they defer with `ephemeral=True, thinking=True`)."""
+    if getattr(interaction, "type", None) is discord.InteractionType.application_command:
+        return True
+    return getattr(interaction.response, "type", None) is discord.InteractionResponseType.deferred_channel_message

@@ -11,9 +11,12 @@ Nothing here imports a provider, the engine or discord, so every layer can use i
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from bot.models import USER_MESSAGES, ErrorKind
+
+if TYPE_CHECKING:
+    from bot.i18n import Text
 
 
 class BotError(Exception):
@@ -21,9 +24,10 @@ class BotError(Exception):
 
 
 class Refusal(BotError):
-    """We say no before anything is spent. str(exc) is the one sentence shown to the user."""
+    """We say no before anything is spent. str(exc) is the one sentence shown to the user; a
+    catalogue Text as the message is rendered in the reader's language."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str | Text) -> None:
         super().__init__(message)
         self.message = message
 

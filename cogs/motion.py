@@ -14,7 +14,6 @@ from bot.discord_tree import ReportedItem, role_ids_of
 from bot.errors import ProviderError
 from bot.i18n import Text
 from bot.intake import IncomingFile, precheck
-from bot.intake_fix import FixOffered
 from bot.line import Place, place_of
 from bot.models import MotionOptions, Requester
 from bot.pricing import Price
@@ -108,13 +107,9 @@ async def take_motion(bot: MotionBot, interaction: discord.Interaction, payload:
         intake_id=str(interaction.id),  # the job's transaction settles the acknowledged request
         role_ids=tuple(payload.get("role_ids", ())),
     )
-    try:
-        job, price = await core.submit_motion(requester, image, video, options, provider)
-    except FixOffered as offered:  # almost right: the refusal carries one button that fixes it
-        from cogs.fixes import show_fix_offer  # cogs/fixes.py builds on this module
-
-        await show_fix_offer(interaction, offered)  # type: ignore[arg-type]  (also a TokenAnswer after a restart)
-        return
+    # Almost right raises FixOffered: report_error shows its one button (cogs/fixes.py), also
+    # through a TokenAnswer after a restart.
+    job, price = await core.submit_motion(requester, image, video, options, provider)
     now = time.time()
     line = await place_of(core.store, job.id, core.origin, core.engine.config.provider_max_concurrency, now)
     status = await core.quotas.status(core.store, interaction.user.id, interaction.guild_id, requester.role_ids)
