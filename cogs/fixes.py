@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.discord_text import job_marker
 from bot.errors import ProviderError, Refusal
 from bot.i18n import Text
 from bot.intake_fix import FixOffered
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
 class FixButton(discord.ui.DynamicItem[discord.ui.Button], template=r"fix:apply:(?P<offer_id>[0-9a-f]{12})"):
     """"Trim to the first 10 s" / "Pad to 5:2": apply the offered fix and go on."""
 
-    def __init__(self, offer_id: str, label: str = "Fix it") -> None:
+    def __init__(self, offer_id: str, label: str | None = None) -> None:
+        label = label or str(Text("Fix it", msgctxt="button"))  # a restart rebuilds it from the sent label
         super().__init__(
             discord.ui.Button(label=label[:80], style=discord.ButtonStyle.success, custom_id=f"fix:apply:{offer_id}")
         )
@@ -33,7 +35,7 @@ class FixButton(discord.ui.DynamicItem[discord.ui.Button], template=r"fix:apply:
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]) -> FixButton:
-        return cls(match["offer_id"], label=item.label or "Fix it")
+        return cls(match["offer_id"], label=item.label)
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: MotionBot = interaction.client  # type: ignore[assignment]
@@ -44,11 +46,12 @@ class FixButton(discord.ui.DynamicItem[discord.ui.Button], template=r"fix:apply:
             await interaction.edit_original_response(content=f"❌ {_say(refusal, interaction.locale)}")
             return
         except ProviderError as exc:
-            await interaction.edit_original_response(content=f"❌ {exc.user_message}")
+            await interaction.edit_original_response(content=f"❌ {exc.user_message.render(interaction.locale)}")
             return
         text = Text("Fixed and queued: this video costs {credits} credits.", credits=price.credits)
         await interaction.edit_original_response(
-            content=f"{text.render(interaction.locale)}\n-# job `{job.id}`", view=cancel_view(job.id)
+            content=f"{text.render(interaction.locale)}\n{job_marker(job.id, interaction.locale)}",
+            view=cancel_view(job.id, interaction.locale),
         )
         bot.notifier.track(job.id, interaction)
 
