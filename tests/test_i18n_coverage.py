@@ -24,6 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 CONTENT_CALLS = {"send_message", "edit_original_response", "send", "edit_message", "edit"}
+# The cogs' own answer helpers: every positional argument after the interaction is content.
+CONTENT_HELPERS = {"reply", "answer_privately", "_answer_privately"}
 REFUSAL_ROOT = "Refusal"
 KEY = re.compile(r"[a-z_]+")  # a field name or a scope passed beside a message, not a sentence
 
@@ -61,6 +63,9 @@ def call_name(node: ast.Call) -> str | None:
 
 
 def content_args(node: ast.Call) -> Iterator[ast.expr]:
+    if call_name(node) in CONTENT_HELPERS:
+        yield from node.args[1:]
+        return
     if node.args:
         yield node.args[0]
     yield from (k.value for k in node.keywords if k.arg == "content")
@@ -85,7 +90,7 @@ def refusal_classes(sources: Iterable[str]) -> set[str]:
 def content_problems(source: str, where: str) -> list[str]:
     problems = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call) and call_name(node) in CONTENT_CALLS:
+        if isinstance(node, ast.Call) and call_name(node) in CONTENT_CALLS | CONTENT_HELPERS:
             for arg in content_args(node):
                 text = literal_text(arg)
                 if text is not None and has_letters(text) and (where, text) not in ALLOWED:
@@ -135,6 +140,8 @@ async def answer(interaction, job, text):
     await interaction.followup.send(f"❌ {text}", ephemeral=True)  # no words of its own: fine
     await interaction.response.edit_message(content=Text("Done! {link}", link=job.link).render(interaction.locale))
     await channel.send(f"{text}\\n-# job `{job.id}`")
+    await reply(interaction, Text("Prices:"), "Nothing changed.")
+    await answer_privately(interaction, "❌ " + say(text, interaction.locale))
 '''
 
 BAD_CORE = '''
@@ -153,7 +160,8 @@ def check(size, limit, caps):
 
 def test_the_content_check_flags_english_literals() -> None:
     problems = content_problems(BAD_COG, "cogs/example.py")
-    assert [p.split(": ", 1)[0] for p in problems] == ["cogs/example.py:3", "cogs/example.py:4", "cogs/example.py:7"]
+    flagged = sorted(p.split(": ", 1)[0] for p in problems)
+    assert flagged == ["cogs/example.py:3", "cogs/example.py:4", "cogs/example.py:7", "cogs/example.py:8"]
 
 
 def test_the_refusal_check_flags_plain_strings_in_subclasses_too() -> None:
