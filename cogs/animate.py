@@ -24,6 +24,7 @@ from bot.animate.camera import MOVES
 from bot.animate.capabilities import for_provider
 from bot.animate.choose import model_choices, wanted_features
 from bot.animate.models import AnimateOptions
+from bot.discord_text import job_marker
 from bot.discord_tree import GenerationItem, ReportedItem, role_ids_of
 from bot.i18n import Text
 from bot.intake import IncomingFile
@@ -74,7 +75,9 @@ class MakeItButton(
             credits=price.credits, price=price.explain(),
         )
         await interaction.response.edit_message(
-            content=f"{text.render(interaction.locale)}\n-# job `{job.id}`", view=cancel_view(job.id, interaction.locale), attachments=[]
+            content=f"{text.render(interaction.locale)}\n{job_marker(job.id, interaction.locale)}",
+            view=cancel_view(job.id, interaction.locale),
+            attachments=[],
         )
         bot.notifier.track(job.id, interaction)
 

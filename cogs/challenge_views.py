@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.challenges import AlreadyVoted, Challenges
+from bot.discord_text import job_marker
 from bot.discord_tree import (
     GenerationItem,
     ReportedItem,
@@ -179,7 +180,10 @@ async def join_with(interaction: discord.Interaction, challenge_id: int, photo: 
     )
     place = await challenges.place_text(entry.job.id)
     content = say(text, interaction.locale) + (f"\n{say(place, interaction.locale)}" if place else "")
-    await interaction.edit_original_response(content=f"{content}\n-# job `{entry.job.id}`", view=cancel_view(entry.job.id))
+    await interaction.edit_original_response(
+        content=f"{content}\n{job_marker(entry.job.id, interaction.locale)}",
+        view=cancel_view(entry.job.id, interaction.locale),
+    )
     bot.notifier.track(entry.job.id, interaction)
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.discord_text import job_marker
 from bot.discord_tree import (
     ReportedItem,
     answer_privately,
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 class FixButton(ReportedItem, discord.ui.DynamicItem[discord.ui.Button], template=r"fix:apply:(?P<offer_id>[0-9a-f]{12})"):
     """"Trim to the first 10 s" / "Pad to 5:2": apply the offered fix and go on."""
 
-    def __init__(self, offer_id: str, label: str = "Fix it") -> None:
+    def __init__(self, offer_id: str, label: str | None = None) -> None:
+        label = label or str(Text("Fix it", msgctxt="button"))  # a restart rebuilds it from the sent label
         super().__init__(
             discord.ui.Button(label=label[:80], style=discord.ButtonStyle.success, custom_id=f"fix:apply:{offer_id}")
         )
@@ -41,7 +43,7 @@ class FixButton(ReportedItem, discord.ui.DynamicItem[discord.ui.Button], templat
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]) -> FixButton:
-        return cls(match["offer_id"], label=item.label or "Fix it")
+        return cls(match["offer_id"], label=item.label)
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: MotionBot = interaction.client  # type: ignore[assignment]
@@ -49,7 +51,8 @@ class FixButton(ReportedItem, discord.ui.DynamicItem[discord.ui.Button], templat
         job, price = await bot.core.accept_fix(self.offer_id, asker_for(interaction, "fix"))
         text = Text("Fixed and queued: this video costs {credits} credits.", credits=price.credits)
         await interaction.edit_original_response(
-            content=f"{text.render(interaction.locale)}\n-# job `{job.id}`", view=cancel_view(job.id)
+            content=f"{text.render(interaction.locale)}\n{job_marker(job.id, interaction.locale)}",
+            view=cancel_view(job.id, interaction.locale),
         )
         bot.notifier.track(job.id, interaction)
 

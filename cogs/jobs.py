@@ -16,7 +16,7 @@ from discord.ext import commands
 
 from bot.discord_tree import ReportedItem
 from bot.errors import Refusal
-from bot.i18n import Text
+from bot.i18n import Stored, Text
 from bot.member_jobs import (
     STATE_ICONS,
     STATE_TEXTS,
@@ -44,7 +44,7 @@ def job_line(job: JobRow, locale: object) -> str:
     if job.state is JobState.DELIVERED and job.message_id:
         parts.append(jump_url(job.guild_id, job.channel_id, job.message_id))
     elif job.state in (JobState.FAILED, JobState.EXPIRED) and job.error_message:
-        parts.append(say(Text("Reason: {reason}", reason=job.error_message[:200]), locale))
+        parts.append(say(Text("Reason: {reason}", reason=Stored(job.error_message[:200])), locale))
     return " · ".join(parts)
 
 

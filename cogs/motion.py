@@ -41,7 +41,7 @@ class CancelJobButton(
     def __init__(self, job_id: str, label: str | None = None) -> None:
         super().__init__(
             discord.ui.Button(
-                label=label or "Cancel", style=discord.ButtonStyle.secondary, custom_id=f"job:cancel:{job_id}"
+                label=label or str(Text("Cancel", msgctxt="button")), style=discord.ButtonStyle.secondary, custom_id=f"job:cancel:{job_id}"
             )
         )
         self.job_id = job_id
@@ -54,7 +54,7 @@ class CancelJobButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         text = await interaction.client.core.engine.cancel(self.job_id, interaction.user.id)  # type: ignore[attr-defined]
-        await interaction.response.send_message(text, ephemeral=True)
+        await interaction.response.send_message(text.render(interaction.locale), ephemeral=True)
 
 
 def cancel_view(job_id: str, locale: object | None = None) -> discord.ui.View:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 
+from bot.discord_text import job_marker
 from bot.discord_tree import (
     GenerationItem,
     ReportedItem,
@@ -63,7 +64,8 @@ async def _queued(interaction: discord.Interaction, job: JobRow, credits: int, r
     else:
         text = Text("Queued: this video costs {credits} credits, charged to you.", credits=credits)
     await interaction.edit_original_response(
-        content=f"{text.render(interaction.locale)}\n-# job `{job.id}`", view=cancel_view(job.id)
+        content=f"{text.render(interaction.locale)}\n{job_marker(job.id, interaction.locale)}",
+        view=cancel_view(job.id, interaction.locale),
     )
     _bot(interaction).notifier.track(job.id, interaction)
 
