@@ -101,6 +101,13 @@ def requester_for(interaction: discord.Interaction, *, upload_limit: int | None 
     )
 
 
+async def defer_privately(interaction: discord.Interaction) -> None:
+    """Answer with a private "thinking..." unless something already answered (the tree defers a
+    generation command before its gate; the command's own code then finds it done)."""
+    if not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=True, thinking=True)
+
+
 async def passes_gate(interaction: discord.Interaction, action: str, texts: Iterable[str | None] = ()) -> bool:
     """Ask `core.gate`; on a refusal (or a failing rule) answer the member privately and return False."""
     core = interaction.client.core  # type: ignore[attr-defined]
@@ -148,6 +155,10 @@ class GenerationTree(app_commands.CommandTree):
         action = generation_action(command)
         if action is None or not isinstance(command, app_commands.Command):
             return True
+        # The first answer first: the gate's rules read the database (bans, channel rules, roles),
+        # and under a crowd those reads queue; a private "thinking..." costs nothing and a refusal
+        # then replaces it, still before anything is fetched or spent.
+        await defer_privately(interaction)
         return await passes_gate(interaction, action, _command_texts(interaction, command))
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError, /) -> None:

@@ -7,12 +7,12 @@ Rules are plain async functions added to the gate at start-up; each raises `Refu
 its own: bans, channel rules, the age-restricted gate, role allowances and the word list plug
 in here (the admin issue), so no command or button can forget them.
 
-Rules run before the first answer (a command's deferral, a button's reply), so they must answer
-from memory: no database read or network call per check. A rule loads what it needs at start-up
-and keeps it current when an admin changes it; then the first answer stays as fast under a crowd
-as a bot that checks nothing (bench/bench_interactions.py). Why not check after deferring? A
-button's first answer is its own (edit the message, or a new private one), so the gate cannot
-defer for it; one rule for commands and buttons keeps a refusal a single private message.
+When rules run: for a slash command, right after its private "thinking..." (the tree defers
+first, then asks the gate, so the first answer never waits on a rule's database reads under a
+crowd; a refusal then replaces the "thinking...", still before anything is fetched or spent).
+For a button, before its first answer (a button's first answer is its own: edit the message,
+or a new private one), which is fine: buttons do not arrive in crowds of a thousand at once.
+Rules may read the database (bans, channel rules, roles hold across processes that way).
 
 This module is core: it never imports discord.
 """

@@ -25,7 +25,7 @@ from bot.animate.capabilities import for_provider
 from bot.animate.choose import model_choices, wanted_features
 from bot.animate.models import AnimateOptions
 from bot.discord_text import job_marker
-from bot.discord_tree import GenerationItem, ReportedItem, role_ids_of
+from bot.discord_tree import GenerationItem, ReportedItem, defer_privately, role_ids_of
 from bot.i18n import Text
 from bot.intake import IncomingFile
 from bot.intake_animate import (
@@ -216,8 +216,9 @@ class AnimateCog(commands.Cog):
         paths: str | None = None,
         sound: bool = False,
     ) -> None:
-        # The first answer first: nothing that waits on the database or grows with load runs before it.
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        # The first answer first (the tree has already deferred, before the gate): nothing that waits
+        # on the database or grows with load runs before it.
+        await defer_privately(interaction)
         options = AnimateOptions(
             prompt=prompt or "", negative_prompt=negative_prompt or "", duration=duration, mode=mode,  # type: ignore[arg-type]
             model=model, creativity=creativity, camera=camera, camera_strength=camera_strength, paths=paths, sound=sound,

@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_tree import ReportedItem, role_ids_of
+from bot.discord_tree import ReportedItem, defer_privately, role_ids_of
 from bot.errors import ProviderError
 from bot.i18n import Text
 from bot.intake import IncomingFile, precheck
@@ -161,8 +161,9 @@ class MotionCog(commands.Cog):
         mode: str = "std",
         keep_sound: bool = False,
     ) -> None:
-        # The first answer first: nothing that waits on the database or grows with load runs before it.
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        # The first answer first (the tree has already deferred, before the gate): nothing that waits
+        # on the database or grows with load runs before it.
+        await defer_privately(interaction)
         options = MotionOptions(
             orientation=orientation,  # type: ignore[arg-type]
             mode=mode,  # type: ignore[arg-type]

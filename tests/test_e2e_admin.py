@@ -89,10 +89,10 @@ async def quota(standin: StandIn, user: User, channel: Channel) -> str:
 
 
 async def motion_refused(standin: StandIn, user: User, channel: Channel, media: Media, prompt: str = "") -> str:
-    """/motion refused by the gate: answered at once, privately, with ❌ (no deferral, nothing fetched)."""
+    """/motion refused by the gate: deferred privately at once, then ❌ (nothing fetched)."""
     handle = await standin.invoke("motion", user=user, channel=channel, options=media.options(prompt=prompt))
     first = await handle.first_answer()
-    assert first.callback_type == 4, first  # a refusal, not "thinking…"
+    assert first.callback_type == 5, first  # "thinking…" first: the gate's rules read the database
     text = await answer(standin, handle)
     assert text.startswith("❌"), text
     return text
