@@ -18,17 +18,12 @@ import pytest
 from bot.errors import Outage
 from bot.i18n import Text
 from tests.discord_standin import StandIn
-from tests.e2e_helpers import Media, bot_settings, jobs, ledger, make_media, running_bot
+from tests.e2e_helpers import Media, bot_settings, jobs, ledger, running_bot
 from tests.media_factory import make_video
 from tests.test_e2e_discord import CHANNEL_MESSAGE, DEFERRED, EPHEMERAL, Lab, lab
 
 assert lab  # the fixture, used by name
 ERROR_ID = re.compile(r"\(error ([0-9a-f]{8})\)")
-
-
-@pytest.fixture
-def media(tmp_path: Path) -> Media:
-    return make_media(tmp_path / "media")
 
 
 async def final_text(standin: StandIn, handle: Any) -> str:

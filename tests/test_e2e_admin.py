@@ -31,7 +31,6 @@ from tests.e2e_helpers import (
     bot_settings,
     jobs,
     ledger,
-    make_media,
     query,
     running_bot,
 )
@@ -47,11 +46,6 @@ class Server(NamedTuple):
     guild: Any
     general: Channel
     data_dir: Path
-
-
-@pytest.fixture
-def media(tmp_path: Path) -> Media:
-    return make_media(tmp_path / "media")
 
 
 @pytest.fixture

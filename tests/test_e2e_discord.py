@@ -38,7 +38,6 @@ from tests.e2e_helpers import (
     bot_settings,
     jobs,
     ledger,
-    make_media,
     results_for,
     running_bot,
     status_edits,
@@ -58,11 +57,6 @@ class Lab(NamedTuple):
     guild: Any
     general: Channel
     data_dir: Path
-
-
-@pytest.fixture
-def media(tmp_path: Path) -> Media:
-    return make_media(tmp_path / "media")
 
 
 @pytest.fixture

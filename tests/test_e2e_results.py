@@ -21,7 +21,7 @@ from tests.discord_standin import (
     Upload,
     User,
 )
-from tests.e2e_helpers import Media, bot_settings, jobs, ledger, make_media, running_bot
+from tests.e2e_helpers import Media, bot_settings, jobs, ledger, running_bot
 from tests.media_factory import make_image, make_video
 
 RESULT_TIMEOUT = 60.0
@@ -35,11 +35,6 @@ class World(NamedTuple):
     guild: Any
     general: Channel
     data_dir: Path
-
-
-@pytest.fixture
-def media(tmp_path: Path) -> Media:
-    return make_media(tmp_path / "media")
 
 
 @pytest.fixture
