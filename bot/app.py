@@ -73,7 +73,7 @@ class CoreApp:
         self.admin = admin  # what server admins and bot owners change (/admin ...), each change audited
         self._guild_providers: dict[int, str | None] = {}
         # The one gate every generation command and button passes (bot/gate.py); rules are added at start-up.
-        self.gate = Gate()
+        self.gate = Gate.standard()
         install_guild_rules(self)  # bans, channels, age-restricted only, a 0 role, the word list
 
     @classmethod

@@ -32,6 +32,7 @@ from bot.animate.models import AnimateOptions
 from bot.app import CoreApp
 from bot.errors import ProviderError, ProviderUnavailable, Refusal, StoreBusy
 from bot.gate import Asker
+from bot.i18n import Renderable, Text
 from bot.intake import IncomingFile
 from bot.intake_fix import FixOffered
 from bot.models import MotionOptions, Requester
@@ -142,7 +143,7 @@ class TerminalNotifier:
     def is_mine(self, job: JobRow) -> bool:
         return job.id == self.job_id
 
-    async def progress(self, job: JobRow, text: str) -> None:
+    async def progress(self, job: JobRow, text: Text | str) -> None:
         print(f"[{job.id}] {text}", file=sys.stderr)
 
     async def deliver(self, job: JobRow, video: Path | None, link: str | None) -> int | None:
@@ -155,9 +156,9 @@ class TerminalNotifier:
             print(f"[{job.id}] (from an earlier run) wrote {dest}", file=sys.stderr)
         return None
 
-    async def notify_failure(self, job: JobRow, text: str) -> None:
+    async def notify_failure(self, job: JobRow, text: Renderable | str) -> None:
         if self.is_mine(job):
-            self.failure = text
+            self.failure = str(text)  # the terminal reads English
         else:
             print(f"[{job.id}] (from an earlier run) failed: {text}", file=sys.stderr)
 

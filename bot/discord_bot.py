@@ -25,7 +25,7 @@ from bot.discord_intake import DiscordIntake
 from bot.discord_text import find_earlier_post, job_marker, member_quote, mentions_only
 from bot.discord_tree import GenerationTree
 from bot.errors import DeliveryImpossible, DeliveryTooLarge
-from bot.i18n import Text
+from bot.i18n import Renderable, Text
 from bot.settings import Settings
 from bot.store import JobRow
 from cogs.i18n_translator import CatalogueTranslator
@@ -45,6 +45,11 @@ def point_discord_at(api_base: str) -> None:
     is then asked of it in setup_hook, as Discord documents (GET /gateway/bot)."""
     if api_base:
         discord.http.Route.BASE = f"{api_base.rstrip('/')}/api/v10"
+
+
+def in_language(text: Renderable | str, locale: object | None) -> str:
+    """A catalogue Text (or Stored sentence) in the reader's language; a plain str as it is."""
+    return text if isinstance(text, str) else text.render(locale)
 
 
 def nonce_for(job: JobRow, what: str) -> str:
@@ -98,11 +103,10 @@ class DiscordNotifier:
         lines.append(job_marker(job.id, locale))  # how a restart finds this post again (find_earlier_post)
         return "\n".join(lines)
 
-    async def progress(self, job: JobRow, text: str) -> None:
+    async def progress(self, job: JobRow, text: Renderable | str) -> None:
         interaction = self._live_interaction(job.id)
         if interaction is not None:
-            render = getattr(text, "render", None)  # a catalogue Text (a place in line): the member's language
-            shown = render(interaction.locale) if callable(render) else text
+            shown = in_language(text, interaction.locale)
             await interaction.edit_original_response(content=f"{shown}\n{job_marker(job.id, interaction.locale)}")
 
     async def deliver(self, job: JobRow, video: Path | None, link: str | None) -> int | None:
@@ -187,14 +191,15 @@ class DiscordNotifier:
         except discord.HTTPException as exc:
             raise DeliveryImpossible(f"channel refused ({why.status} {why.text}); DM refused ({exc.status})") from exc
 
-    async def notify_failure(self, job: JobRow, text: str) -> None:
+    async def notify_failure(self, job: JobRow, text: Renderable | str) -> None:
         interaction = self._live_interaction(job.id)
         self._status.pop(job.id, None)
         if interaction is not None:
             try:
                 # Still private while we can: a failure is the user's business.
+                shown = in_language(text, interaction.locale)
                 await interaction.edit_original_response(
-                    content=f"❌ {text}\n{job_marker(job.id, interaction.locale)}",
+                    content=f"❌ {shown}\n{job_marker(job.id, interaction.locale)}",
                     view=failure_view(self.bot, job, interaction.locale),
                 )
                 return
@@ -203,6 +208,8 @@ class DiscordNotifier:
         if job.channel_id is None:
             return
         channel = self.bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+        if await self._earlier_post(job, channel) is not None:
+            return  # told before a restart (or an outage) that ended before the notice was recorded
         reason = Text("{mention} your video could not be made: {reason}", mention=f"<@{job.user_id}>", reason=text)
         locale = self.public_locale(job)
         content = f"{reason.render(locale)}\n{job_marker(job.id, locale)}"

@@ -16,6 +16,7 @@ guild_id, channel_id, id, locale, created_at, edit_original_response, response.i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -39,6 +40,11 @@ log = logging.getLogger(__name__)
 # deferred. A crowd's first answers then never queue behind the crowd's downloads on the event
 # loop, and a burst costs a bounded amount of memory (bench/bench_interactions.py).
 INTAKE_CONCURRENCY = 8
+# The slow part of a request starts once arrivals pause this long (a crowd gets all its first
+# answers before its downloads compete with them), but never later than MAX_YIELD after it came:
+# Discord's own deadline for a first answer, after which no one in the crowd is still waiting.
+QUIET_SECONDS = 0.05
+MAX_YIELD_SECONDS = 3.0
 
 # Finishes one request after the deferral: (bot, the interaction or its TokenAnswer, the payload).
 Finisher = Callable[["MotionBot", Any, dict[str, Any]], Awaitable[None]]
@@ -81,6 +87,10 @@ class DiscordIntake:
         self._finishers: dict[str, Finisher] = {}
         self._recovery: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(INTAKE_CONCURRENCY)
+        # Set while no request arrived for QUIET_SECONDS; one timer, re-armed by each arrival.
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+        self._quiet_timer: asyncio.TimerHandle | None = None
 
     @classmethod
     def for_bot(cls, bot: MotionBot) -> DiscordIntake:
@@ -99,6 +109,7 @@ class DiscordIntake:
     ) -> AsyncIterator[None]:
         """Record the deferred request, run the block, settle it with the outcome. A crash (or a
         shutdown cancelling the block) leaves it pending for the next start to finish."""
+        self._arrived()
         payload = {**payload, "locale": str(getattr(interaction.locale, "value", interaction.locale))}
         await self.pending.record(
             PendingRequest(
@@ -114,6 +125,7 @@ class DiscordIntake:
             )
         )
         try:
+            await self._yield_to_arrivals()
             async with self._slots:
                 yield
         except Exception as exc:
@@ -121,6 +133,18 @@ class DiscordIntake:
             raise
         # A job settles its request in its own transaction ("queued"); this settles the others.
         await self.pending.settle(str(interaction.id), "answered")
+
+    def _arrived(self) -> None:
+        self._quiet.clear()
+        if self._quiet_timer is not None:
+            self._quiet_timer.cancel()
+        self._quiet_timer = asyncio.get_running_loop().call_later(QUIET_SECONDS, self._quiet.set)
+
+    async def _yield_to_arrivals(self) -> None:
+        """Wait while other requests keep arriving (they still need their first answer)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(MAX_YIELD_SECONDS):
+                await self._quiet.wait()
 
     def start_recovery(self) -> None:
         # In the background: the gateway need not wait for it (a restarted request uses only REST).

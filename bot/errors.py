@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from bot.i18n import Text
 from bot.models import USER_MESSAGES, ErrorKind
 
 
@@ -21,9 +22,10 @@ class BotError(Exception):
 
 
 class Refusal(BotError):
-    """We say no before anything is spent. str(exc) is the one sentence shown to the user."""
+    """We say no before anything is spent. str(exc) is the one sentence shown to the user; a
+    catalogue Text as the message is rendered in the reader's language."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: Text | str) -> None:
         super().__init__(message)
         self.message = message
 
@@ -36,7 +38,8 @@ class ProviderError(BotError):
     """A provider call failed. The class fixes `kind` and whether a retry can help.
 
     `message` is the provider's own text (admins, logs, job details); it must never contain
-    a credential. `user_message` is the plain sentence for members. `request_id` is the
+    a credential. `user_message` is the plain sentence for members (a catalogue `Text`;
+    `user_detail` is a `Text` of ours or, when it quotes the provider, a plain str). `request_id` is the
     provider's id for the failing request, kept for admins who talk to the provider's support.
     `maybe_accepted` is true when a create call failed in a way that leaves unknown whether
     the provider accepted it (timeout, 500 to a create): never resubmit blindly, look it up.
@@ -52,7 +55,7 @@ class ProviderError(BotError):
         code: str | None = None,
         http_status: int | None = None,
         retry_after: float | None = None,
-        user_detail: str | None = None,
+        user_detail: str | Text | None = None,
         request_id: str | None = None,
         maybe_accepted: bool = False,
         retryable: bool | None = None,
@@ -94,9 +97,10 @@ class ProviderError(BotError):
         return type(self)(message, **fields)  # type: ignore[arg-type]
 
     @property
-    def user_message(self) -> str:
+    def user_message(self) -> Text:
+        """The member's sentence, rendered in their language where it is shown (str() is English)."""
         base = USER_MESSAGES[self.kind]
-        return f"{base} {self.user_detail}" if self.user_detail else base
+        return Text("{message} {detail}", message=base, detail=self.user_detail) if self.user_detail else base
 
     def __str__(self) -> str:
         code = f" [{self.code}]" if self.code else ""

@@ -7,12 +7,12 @@ Rules are plain async functions added to the gate at start-up; each raises `Refu
 its own: bans, channel rules, the age-restricted gate, role allowances and the word list plug
 in here (the admin issue), so no command or button can forget them.
 
-Rules run before the first answer (a command's deferral, a button's reply), so they must answer
-from memory: no database read or network call per check. A rule loads what it needs at start-up
-and keeps it current when an admin changes it; then the first answer stays as fast under a crowd
-as a bot that checks nothing (bench/bench_interactions.py). Why not check after deferring? A
-button's first answer is its own (edit the message, or a new private one), so the gate cannot
-defer for it; one rule for commands and buttons keeps a refusal a single private message.
+When rules run: for a slash command, right after its private "thinking..." (the tree defers
+first, then asks the gate, so the first answer never waits on a rule's database reads under a
+crowd; a refusal then replaces the "thinking...", still before anything is fetched or spent).
+For a button, before its first answer (a button's first answer is its own: edit the message,
+or a new private one), which is fine: buttons do not arrive in crowds of a thousand at once.
+Rules may read the database (bans, channel rules, roles hold across processes that way).
 
 This module is core: it never imports discord.
 """
@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.errors import Refusal
+from bot.i18n import Text
 from bot.metrics import counted_refusals
 
 
@@ -41,17 +42,36 @@ class Asker:
     texts: tuple[str, ...] = ()
     # The member's Discord language (e.g. "zh-CN"), for rules that want to phrase things themselves.
     locale: str | None = None
+    # Whether the bot may post the result where it will go (send messages and attach files there).
+    bot_can_post: bool = True
     extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
 
 
 Rule = Callable[[Asker], Awaitable[None]]
 
 
+async def results_have_a_place(asker: Asker) -> None:
+    """Results, remixes and entries are public: where the bot cannot post them, say so before
+    anything is spent (a DM fallback exists for a channel that closes later, not for this)."""
+    if not asker.bot_can_post:
+        raise Refusal(
+            Text(
+                "I can't post videos in this channel: I need the Send Messages and Attach Files permissions "
+                "here. Nothing was spent; ask a server admin, or try another channel."
+            )
+        )
+
+
 class Gate:
-    """An ordered list of rules; `check` runs them all and lets the first `Refusal` through."""
+    """An ordered list of rules; `check` runs them all and lets the first `Refusal` through.
+    `Gate.standard()` starts with the rules every bot has (today: the bot can post the result)."""
 
     def __init__(self, rules: list[Rule] | None = None) -> None:
         self._rules: list[Rule] = list(rules or [])
+
+    @classmethod
+    def standard(cls) -> Gate:
+        return cls([results_have_a_place])
 
     def add(self, rule: Rule) -> None:
         self._rules.append(rule)
@@ -68,4 +88,4 @@ class Gate:
                 await rule(asker)
 
 
-__all__ = ["Asker", "Gate", "Refusal", "Rule"]
+__all__ = ["Asker", "Gate", "Refusal", "Rule", "results_have_a_place"]

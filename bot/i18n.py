@@ -263,6 +263,20 @@ class Text:
     __hash__ = None  # type: ignore[assignment]  # params are mutable values
 
 
+@dataclass(frozen=True)
+class Stored:
+    """A sentence kept in English (a job's reason in the database), shown in the reader's language
+    when it is one whole catalogue message, else as it is (a provider's words, a filled template)."""
+
+    english: str
+
+    def render(self, locale: object | None = None) -> str:
+        return lookup(self.english, resolve_language(locale)) or self.english
+
+    def __str__(self) -> str:
+        return self.english
+
+
 def translate(msgid: str, locale: object | None = None, /, *, msgctxt: str | None = None, **params: object) -> str:
     """One message, formatted, in the reader's language (English when it has no translation)."""
     return Text(msgid, msgctxt=msgctxt, **params).render(locale)

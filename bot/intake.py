@@ -20,8 +20,10 @@ from typing import Literal, TypeVar
 from bot.downloads import Downloader
 from bot.errors import ProviderError, TooLarge
 from bot.fixes import ImageFacts, plan_fix
+from bot.i18n import Text
 from bot.jobs import JobEngine, new_job_id
 from bot.media import (
+    FIELD_NAMES,
     AttachmentMeta,
     ImageInfo,
     MediaRejected,
@@ -83,9 +85,13 @@ async def fetch(downloader: Downloader, incoming: IncomingFile, dest: Path, max_
     try:
         return await downloader.download(incoming.url, dest, max_bytes=max_bytes)
     except TooLarge as exc:
-        raise MediaRejected(what, f"{what} is larger than the {max_bytes / 1_000_000:g} MB limit") from exc
+        raise MediaRejected(
+            what, Text("{field} is larger than the {limit} MB limit", field=FIELD_NAMES[what], limit=f"{max_bytes / 1_000_000:g}")
+        ) from exc
     except ProviderError as exc:
-        raise MediaRejected(what, f"could not download the {what} from Discord ({exc.message}); try again") from exc
+        raise MediaRejected(
+            what, Text("could not download the {field} from Discord ({reason}); try again", field=FIELD_NAMES[what], reason=exc.message)
+        ) from exc
 
 
 def content_type_of(info: ImageInfo | VideoInfo) -> str:
@@ -117,7 +123,13 @@ async def template_length(provider: Provider, template_id: str) -> float | None:
     for template in await provider.list_motion_templates():
         if template.id == template_id or template.name == template_id:
             return template.seconds
-    raise MediaRejected("options", f"{provider.name} has no motion template called {template_id!r}; pick one from the list.")
+    raise MediaRejected(
+        "options",
+        Text(
+            "{provider} has no motion template called {template}; pick one from the list.",
+            provider=provider.name, template=repr(template_id),
+        ),
+    )
 
 
 async def take_motion_request(

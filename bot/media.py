@@ -32,6 +32,7 @@ from PIL import Image, ImageFile, ImageOps, JpegImagePlugin, PngImagePlugin
 from pydantic import BaseModel
 
 from bot.errors import Refusal
+from bot.i18n import OrList, Text
 from bot.limits import KLING_MOTION_LIMITS, MB, SECONDS_TOLERANCE, MotionLimits
 
 # PyAV's name for the demuxer that reads the whole QuickTime/ISO-BMFF family.
@@ -75,9 +76,9 @@ _UNKNOWN_CONTENT_TYPE = "application/octet-stream"
 
 
 class MediaRejected(Refusal):
-    """An input breaks a limit; the message names the limit and the value found."""
+    """An input breaks a limit; the message (a catalogue Text) names the limit and the value found."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: Text) -> None:
         super().__init__(message)
         self.field = field  # "image" | "video" | "prompt" | "options"
 
@@ -132,9 +133,13 @@ def _limit(value: float) -> str:
     return f"{value:g}"
 
 
-def _list(items: tuple[str, ...]) -> str:
-    """("a", "b", "c") -> "a, b or c"."""
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
+# The input names as a sentence shows them (the field name in the member's language).
+FIELD_NAMES = {
+    "image": Text("image", msgctxt="field"),
+    "video": Text("video", msgctxt="field"),
+    "prompt": Text("prompt", msgctxt="field"),
+    "options": Text("options", msgctxt="field"),
+}
 
 
 def _extension(filename: str) -> str:
@@ -144,11 +149,17 @@ def _extension(filename: str) -> str:
 def _check_extension(field: str, filename: str, allowed: tuple[str, ...]) -> None:
     ext = _extension(filename)
     if ext not in allowed:
-        found = f"a {ext} file" if ext else "a file with no extension"
-        raise MediaRejected(field, f"{field} must be a {_list(allowed)} file; got {found} ({filename})")
+        found = Text("a {extension} file", extension=ext) if ext else Text("a file with no extension")
+        raise MediaRejected(
+            field,
+            Text(
+                "{field} must be a {allowed} file; got {found} ({filename})",
+                field=FIELD_NAMES[field], allowed=OrList(allowed), found=found, filename=filename,
+            ),
+        )
 
 
-def _check_content_type(field: str, content_type: str | None, allowed: tuple[str, ...], kinds: str) -> None:
+def _check_content_type(field: str, content_type: str | None, allowed: tuple[str, ...], kinds: tuple[str, ...]) -> None:
     if content_type is None:
         return
     # "video/mp4; codecs=..." -> "video/mp4"
@@ -156,20 +167,44 @@ def _check_content_type(field: str, content_type: str | None, allowed: tuple[str
     if not ctype or ctype == _UNKNOWN_CONTENT_TYPE:
         return
     if ctype not in allowed:
-        raise MediaRejected(field, f"{field} must be {kinds}; Discord reports its type as {ctype}")
+        raise MediaRejected(
+            field,
+            Text(
+                "{field} must be {kinds}; Discord reports its type as {content_type}",
+                field=FIELD_NAMES[field], kinds=OrList(kinds), content_type=ctype,
+            ),
+        )
 
 
 def _check_bytes(field: str, size: int, limit: int) -> None:
     if size > limit:
         limit_mb = limit / MB
-        raise MediaRejected(field, f"{field} is {_num(size / MB, limit_mb)} MB; the limit is {_limit(limit_mb)} MB")
+        raise MediaRejected(
+            field,
+            Text(
+                "{field} is {size} MB; the limit is {limit} MB",
+                field=FIELD_NAMES[field], size=_num(size / MB, limit_mb), limit=_limit(limit_mb),
+            ),
+        )
 
 
 def _check_sides(field: str, width: int, height: int, min_side: int, max_side: int) -> None:
     if min(width, height) < min_side:
-        raise MediaRejected(field, f"{field} is {width}×{height} px; each side must be at least {min_side:,} px")
+        raise MediaRejected(
+            field,
+            Text(
+                "{field} is {width}×{height} px; each side must be at least {min_side} px",
+                field=FIELD_NAMES[field], width=width, height=height, min_side=f"{min_side:,}",
+            ),
+        )
     if max(width, height) > max_side:
-        raise MediaRejected(field, f"{field} is {width}×{height} px; each side must be at most {max_side:,} px")
+        raise MediaRejected(
+            field,
+            Text(
+                "{field} is {width}×{height} px; each side must be at most {max_side} px",
+                field=FIELD_NAMES[field], width=width, height=height, max_side=f"{max_side:,}",
+            ),
+        )
 
 
 def _check_aspect(width: int, height: int, limits: MotionLimits) -> None:
@@ -184,8 +219,10 @@ def _check_aspect(width: int, height: int, limits: MotionLimits) -> None:
         shown = f"{_num(aspect, wide_bound, 2)}:1"
     raise MediaRejected(
         "image",
-        f"image is {width}×{height} px (aspect {shown}); "
-        f"the aspect ratio must be between 1:{_limit(tall_bound)} and {_limit(wide_bound)}:1",
+        Text(
+            "image is {width}×{height} px (aspect {aspect}); the aspect ratio must be between 1:{tall} and {wide}:1",
+            width=width, height=height, aspect=shown, tall=_limit(tall_bound), wide=_limit(wide_bound),
+        ),
     )
 
 
@@ -214,8 +251,10 @@ def _check_pixels(width: int, height: int) -> None:
     if limit is not None and width * height > limit:
         raise MediaRejected(
             "image",
-            f"image is {width}×{height} px ({_num(width * height / 1e6, limit / 1e6)} megapixels); "
-            f"the limit is {_limit(limit / 1e6)} megapixels",
+            Text(
+                "image is {width}×{height} px ({megapixels} megapixels); the limit is {limit} megapixels",
+                width=width, height=height, megapixels=_num(width * height / 1e6, limit / 1e6), limit=_limit(limit / 1e6),
+            ),
         )
 
 
@@ -231,7 +270,7 @@ def _check_image_dimensions(width: int, height: int, limits: MotionLimits) -> No
 def precheck_image(meta: AttachmentMeta, limits: MotionLimits = KLING_MOTION_LIMITS) -> None:
     """Refuse an image attachment from Discord's metadata alone, before download."""
     _check_extension("image", meta.filename, limits.image_extensions)
-    _check_content_type("image", meta.content_type, limits.image_content_types, _list(limits.image_formats))
+    _check_content_type("image", meta.content_type, limits.image_content_types, limits.image_formats)
     _check_bytes("image", meta.size, limits.image_max_bytes)
     if meta.width is not None and meta.height is not None:
         _check_image_dimensions(meta.width, meta.height, limits)
@@ -240,7 +279,7 @@ def precheck_image(meta: AttachmentMeta, limits: MotionLimits = KLING_MOTION_LIM
 def precheck_video(meta: AttachmentMeta, limits: MotionLimits = KLING_MOTION_LIMITS) -> None:
     """Refuse a video attachment from Discord's metadata alone, before download."""
     _check_extension("video", meta.filename, limits.video_extensions)
-    _check_content_type("video", meta.content_type, limits.video_content_types, "MP4 or MOV")
+    _check_content_type("video", meta.content_type, limits.video_content_types, ("MP4", "MOV"))
     _check_bytes("video", meta.size, limits.video_max_bytes)
     if meta.width is not None and meta.height is not None:
         _check_sides("video", meta.width, meta.height, limits.video_min_side, limits.video_max_side)
@@ -251,13 +290,17 @@ def check_prompt(prompt: str, limits: MotionLimits = KLING_MOTION_LIMITS) -> Non
     # (unconfirmed), which only matters within a few characters of the limit.
     if len(prompt) > limits.prompt_max_chars:
         raise MediaRejected(
-            "prompt", f"prompt is {len(prompt):,} characters; the limit is {limits.prompt_max_chars:,}"
+            "prompt",
+            Text(
+                "prompt is {length} characters; the limit is {limit}",
+                length=f"{len(prompt):,}", limit=f"{limits.prompt_max_chars:,}",
+            ),
         )
 
 
 # --- stage 2: the real bytes --------------------------------------------------
 
-_DAMAGED_IMAGE = "image is damaged or not a real JPEG/PNG"
+_DAMAGED_IMAGE = Text("image is damaged or not a real JPEG/PNG")
 
 
 def check_image(path: Path, filename: str, limits: MotionLimits = KLING_MOTION_LIMITS) -> ImageInfo:
@@ -279,7 +322,9 @@ def check_image(path: Path, filename: str, limits: MotionLimits = KLING_MOTION_L
             # the first picture is an ordinary JPEG and every decoder reads it.
             fmt = "JPEG" if img.format == "MPO" else (img.format or "unknown")
             if fmt not in limits.image_formats:
-                raise MediaRejected("image", f"image is a {fmt} file; it must be {_list(limits.image_formats)}")
+                raise MediaRejected(
+                    "image", Text("image is a {format} file; it must be {allowed}", format=fmt, allowed=OrList(limits.image_formats))
+                )
             width, height = img.size
             _check_image_dimensions(width, height, limits)
             try:
@@ -335,7 +380,7 @@ def check_video(path: Path, filename: str, orientation: str, limits: MotionLimit
     """Check a video on disk: container, stream, sides, real duration, and that
     the first frame decodes. Never reads the whole file into memory."""
     if orientation not in ("image", "video"):
-        raise MediaRejected("options", f"orientation must be image or video; got {orientation!r}")
+        raise MediaRejected("options", Text("orientation must be image or video; got {orientation}", orientation=repr(orientation)))
     _check_extension("video", filename, limits.video_extensions)
     size = path.stat().st_size
     _check_bytes("video", size, limits.video_max_bytes)
@@ -343,7 +388,7 @@ def check_video(path: Path, filename: str, orientation: str, limits: MotionLimit
     with path.open("rb") as f:
         head = f.read(12)
         if len(head) < 8 or head[4:8] not in _MOV_FIRST_BOXES:
-            raise MediaRejected("video", "video is not an MP4/MOV video (its contents are some other kind of file)")
+            raise MediaRejected("video", Text("video is not an MP4/MOV video (its contents are some other kind of file)"))
         f.seek(0)
         # An old QuickTime file has no ftyp box; a modern one says "qt  ".
         container_name = "mov" if head[4:8] != b"ftyp" or head[8:12] == b"qt  " else "mp4"
@@ -357,7 +402,7 @@ def check_video(path: Path, filename: str, orientation: str, limits: MotionLimit
             raise
         except Exception:
             # Typically "moov atom not found": an upload cut off before the index.
-            raise MediaRejected("video", "video is damaged or incomplete (it could not be read); upload it again") from None
+            raise MediaRejected("video", Text("video is damaged or incomplete (it could not be read); upload it again")) from None
 
     _check_duration(info.seconds, orientation, limits)
     return info
@@ -367,9 +412,9 @@ def _inspect_video(container: av.container.InputContainer, container_name: str, 
     # PyAV names the demuxer as it was asked for ("mov" here, since we force
     # it) or by its full name when FFmpeg guessed; either must be of the family.
     if container.format.name not in (MOV_FAMILY, *MOV_FAMILY.split(",")):
-        raise MediaRejected("video", "video is not an MP4/MOV video")
+        raise MediaRejected("video", Text("video is not an MP4/MOV video"))
     if not container.streams.video:
-        raise MediaRejected("video", "video has no video track")
+        raise MediaRejected("video", Text("video has no video track"))
     stream = container.streams.video[0]
     ctx = stream.codec_context
     _check_sides("video", ctx.width, ctx.height, limits.video_min_side, limits.video_max_side)
@@ -392,10 +437,10 @@ def _inspect_video(container: av.container.InputContainer, container_name: str, 
         # Decoders with delay (threads, B-frames) hold frames until flushed.
         decoded = bool(ctx.decode(None))
     if first_pts is None or end_pts is None or stream.time_base is None:
-        raise MediaRejected("video", "video is damaged or incomplete (it has no frames); upload it again")
+        raise MediaRejected("video", Text("video is damaged or incomplete (it has no frames); upload it again"))
     if not decoded:
         raise MediaRejected(
-            "video", f"video could not be decoded (codec {ctx.name}); re-export it as an H.264 MP4 and try again"
+            "video", Text("video could not be decoded (codec {codec}); re-export it as an H.264 MP4 and try again", codec=ctx.name)
         )
 
     seconds = float((end_pts - first_pts) * stream.time_base)
@@ -406,8 +451,11 @@ def _inspect_video(container: av.container.InputContainer, container_name: str, 
         if seconds < header_seconds - _DAMAGE_SLACK_SECONDS:
             raise MediaRejected(
                 "video",
-                f"video is damaged or incomplete: its data ends at {seconds:.1f} s but its header says "
-                f"{header_seconds:.1f} s; upload it again",
+                Text(
+                    "video is damaged or incomplete: its data ends at {data_seconds} s but its header says "
+                    "{header_seconds} s; upload it again",
+                    data_seconds=f"{seconds:.1f}", header_seconds=f"{header_seconds:.1f}",
+                ),
             )
     rate = stream.average_rate
     return VideoInfo(
@@ -425,14 +473,17 @@ def _inspect_video(container: av.container.InputContainer, container_name: str, 
 def _check_duration(seconds: float, orientation: str, limits: MotionLimits) -> None:
     low = limits.video_min_seconds
     if seconds < low - SECONDS_TOLERANCE:
-        raise MediaRejected("video", f"video is {_num(seconds, low)} s; the minimum is {_limit(low)} s")
+        raise MediaRejected("video", Text("video is {seconds} s; the minimum is {minimum} s", seconds=_num(seconds, low), minimum=_limit(low)))
     high = limits.video_max_for(orientation)
     if seconds > high + SECONDS_TOLERANCE:
         if orientation == "image" and seconds <= limits.video_max_seconds + SECONDS_TOLERANCE:
-            advice = "use orientation=video or trim it"
+            advice = Text("use orientation=video or trim it")
         else:
-            advice = "trim it"
+            advice = Text("trim it")
         raise MediaRejected(
             "video",
-            f"video is {_num(seconds, high)} s; with orientation={orientation} the limit is {_limit(high)} s — {advice}",
+            Text(
+                "video is {seconds} s; with orientation={orientation} the limit is {limit} s — {advice}",
+                seconds=_num(seconds, high), orientation=orientation, limit=_limit(high), advice=advice,
+            ),
         )

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 
 from bot.errors import Refusal
-from bot.i18n import Text, lookup, resolve_language
+from bot.i18n import Text
 from bot.jobs import JobEngine
 from bot.line import Place, places_of_user
 from bot.models import JobState
@@ -78,5 +78,4 @@ async def cancel_own(engine: JobEngine, job_id: str, user_id: int, locale: objec
     if job is None or job.user_id != user_id:
         raise Refusal(Text("You can only cancel your own videos, and {job} is not one of them.", job=job_id[:24]))  # type: ignore[arg-type]
     said = await engine.cancel(job_id, user_id)
-    # The engine answers with catalogue sentences (plain English): show them in the member's language.
-    return lookup(said, resolve_language(locale)) or said
+    return said.render(locale)

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from bot.i18n import Text
+
 
 class JobState(StrEnum):
     QUEUED = "queued"
@@ -54,14 +56,14 @@ class ErrorKind(StrEnum):
 
 
 # What a member of the server reads when a job fails for that reason.
-USER_MESSAGES: dict[ErrorKind, str] = {
-    ErrorKind.AUTH: "The video service refused the bot's credentials. An admin has to fix the provider key.",
-    ErrorKind.BALANCE: "The video service account is out of credit. An admin has to top it up.",
-    ErrorKind.RATE_LIMIT: "The video service is busy right now. Please try again in a few minutes.",
-    ErrorKind.CONTENT_POLICY: "The video service refused this input under its content policy. Try a different image, video or prompt.",
-    ErrorKind.BAD_INPUT: "The video service could not use this input.",
-    ErrorKind.OUTAGE: "The video service is having an outage. Please try again later.",
-    ErrorKind.UNKNOWN: "The video service failed for an unknown reason.",
+USER_MESSAGES: dict[ErrorKind, Text] = {
+    ErrorKind.AUTH: Text("The video service refused the bot's credentials. An admin has to fix the provider key."),
+    ErrorKind.BALANCE: Text("The video service account is out of credit. An admin has to top it up."),
+    ErrorKind.RATE_LIMIT: Text("The video service is busy right now. Please try again in a few minutes."),
+    ErrorKind.CONTENT_POLICY: Text("The video service refused this input under its content policy. Try a different image, video or prompt."),
+    ErrorKind.BAD_INPUT: Text("The video service could not use this input."),
+    ErrorKind.OUTAGE: Text("The video service is having an outage. Please try again later."),
+    ErrorKind.UNKNOWN: Text("The video service failed for an unknown reason."),
 }
 
 

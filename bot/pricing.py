@@ -75,8 +75,15 @@ class Price(BaseModel, frozen=True):
     rate: int
     mode: Mode
 
-    def explain(self) -> str:
-        return f"{self.seconds} s × {self.rate} credit{'s' if self.rate != 1 else ''}/s ({self.mode})"
+    def explain(self) -> Text:
+        return Text(
+            "{seconds} s × {rate} credit/s ({mode})",
+            plural="{seconds} s × {rate} credits/s ({mode})",
+            count=self.rate,
+            seconds=self.seconds,
+            rate=self.rate,
+            mode=self.mode,
+        )
 
 
 def price_for(provider: str, mode: Mode, output_seconds: float) -> Price:
@@ -129,18 +136,6 @@ def animate_price_for(provider: str, model: str, mode: Mode, seconds: int) -> Pr
             rate = rate_of((provider, "animate", model, mode))
             return Price(credits=seconds * rate, seconds=seconds, rate=rate, mode=mode)
     raise KeyError(f"no /animate price for {provider} {model} {mode} {seconds} s")
-
-
-def animate_price_summary(provider: str) -> str:
-    """For /admin provider: models grouped by their rates, e.g. "std 1/s, pro 2/s: kling-v1, kling-v1-5"."""
-    rates: dict[str, dict[str, int]] = {}
-    for row in ANIMATE_PRICE_TABLE:
-        if row.provider == provider:
-            rates.setdefault(row.model, {})[row.mode] = row.credits // row.seconds
-    groups: dict[str, list[str]] = {}
-    for model, by_mode in rates.items():
-        groups.setdefault(", ".join(f"{mode} {rate}/s" for mode, rate in by_mode.items()), []).append(model)
-    return "; ".join(f"{key}: {', '.join(models)}" for key, models in groups.items())
 
 
 def animate_price_lines(provider: str) -> list[Text]:

@@ -25,24 +25,14 @@ from bot.store import Store
 TERMINAL_USER_ID = 0  # jobs run from the terminal: operators, exempt from the per-user allowance
 
 
-# One sentence per budget that can say no; every field is filled for each.
-REFUSALS = {
-    "user": "This video costs {amount} credits ({price}) but you have {left} of {total} left today. "
-    "Your credits reset {resets}.",
-    "guild": "This server's daily video budget has {left} credits left and this video costs {amount}. "
-    "The budget resets {resets}.",
-    "global": "The bot has reached its daily spending limit. It resets {resets}.",
-}
-
-
 class QuotaRefused(Refusal):
     """The job does not fit a credit or concurrency limit; `text` renders in the member's language."""
 
-    def __init__(self, scope: str, message: str | Text) -> None:
+    def __init__(self, scope: str, message: Text) -> None:
         super().__init__(message)  # type: ignore[arg-type]  # a Text renders in the member's language
         self.scope = scope  # "user" | "guild" | "global" | "active" | "blocked"
         self.reason = f"quota_{scope}"  # for the refusals counter on /metrics
-        self.text = message if isinstance(message, Text) else None
+        self.text = message
 
 
 @dataclass(frozen=True)
@@ -66,10 +56,10 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def describe_wait(until: datetime, now: datetime) -> str:
+def describe_wait(until: datetime, now: datetime) -> Text:
     minutes = max(1, int((until - now).total_seconds() // 60))
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+    return Text("{hours} h {minutes} min", hours=hours, minutes=minutes) if hours else Text("{minutes} min", minutes=minutes)
 
 
 class QuotaPolicy:
@@ -100,9 +90,9 @@ class QuotaPolicy:
         now = self.clock()
         return datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
 
-    def _reset_text(self) -> str:
+    def _reset_text(self) -> Text:
         at = self.resets_at()
-        return f"at 00:00 UTC (in {describe_wait(at, self.clock())})"
+        return Text("at 00:00 UTC (in {wait})", wait=describe_wait(at, self.clock()))
 
     async def guild_budget(self, store: Store, guild_id: int | None, db: aiosqlite.Connection | None = None) -> int:
         """The server's daily budget: its own setting, else GUILD_DAILY_CREDITS; 0 = none."""
@@ -143,7 +133,7 @@ class QuotaPolicy:
         guild_id: int | None,
         job_id: str,
         amount: int,
-        price_text: str,
+        price_text: str | Text,
         role_ids: Iterable[int] = (),
         db: aiosqlite.Connection | None = None,
     ) -> None:
@@ -160,8 +150,14 @@ class QuotaPolicy:
                 if active >= self.max_active_per_user:
                     raise QuotaRefused(
                         "active",
-                        f"You already have {active} video{'s' if active != 1 else ''} in progress "
-                        f"(the limit is {self.max_active_per_user}). Wait for one to finish, then try again.",
+                        Text(
+                            "You already have {count} video in progress (the limit is {limit}). "
+                            "Wait for one to finish, then try again.",
+                            plural="You already have {count} videos in progress (the limit is {limit}). "
+                            "Wait for one to finish, then try again.",
+                            count=active,
+                            limit=self.max_active_per_user,
+                        ),
                     )
                 balance = await self.member_balance(store, user_id, guild_id, role_ids, conn)
                 if balance.allowance.blocked:
@@ -172,9 +168,11 @@ class QuotaPolicy:
                 if charge is None:
                     raise QuotaRefused(
                         "user",
-                        REFUSALS["user"].format(
+                        Text(
+                            "This video costs {amount} credits ({price}) but you have {left} of {total} left today. "
+                            "Your credits reset {reset}.",
                             amount=amount, price=price_text, left=balance.left,
-                            total=balance.allowance.daily + max(0, balance.granted), resets=self._reset_text(),
+                            total=balance.allowance.daily + max(0, balance.granted), reset=self._reset_text(),
                         ),
                     )
                 from_granted = charge.from_granted
@@ -183,12 +181,19 @@ class QuotaPolicy:
                 left = budget - (await store.usage(period, guild_id=guild_id, db=conn)).used
                 if amount > left:
                     raise QuotaRefused(
-                        "guild", REFUSALS["guild"].format(amount=amount, left=max(left, 0), resets=self._reset_text())
+                        "guild",
+                        Text(
+                            "This server's daily video budget has {left} credits left and this video costs {amount}. "
+                            "The budget resets {reset}.",
+                            amount=amount, left=max(left, 0), reset=self._reset_text(),
+                        ),
                     )
             if self.global_daily:
                 left = self.global_daily - (await store.usage(period, db=conn)).used
                 if amount > left:
-                    raise QuotaRefused("global", REFUSALS["global"].format(resets=self._reset_text()))
+                    raise QuotaRefused(
+                        "global", Text("The bot has reached its daily spending limit. It resets {reset}.", reset=self._reset_text())
+                    )
             await store.add_ledger(
                 kind="reserve", user_id=user_id, guild_id=guild_id, job_id=job_id, amount=amount, period=period,
                 from_granted=from_granted, db=conn,

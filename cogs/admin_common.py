@@ -1,4 +1,5 @@
-"""What every /admin command shares: the group, private answers in the admin's language, refusals.
+"""What every /admin command shares: the group, private answers in the admin's language.
+(Refusals are raised and answered by the tree's one error handler, bot/discord_tree.py.)
 
 The /admin group lives here so the command modules (cogs/admin_*.py) can add their commands to
 it; cogs/admin.py puts them together in one cog.
@@ -6,13 +7,11 @@ it; cogs/admin.py puts them together in one cog.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 
 import discord
 from discord import app_commands
 
-from bot.errors import Refusal
 from bot.i18n import Text
 
 # Server admins see these by default (Manage Server); a server's owner can hand them to other
@@ -38,20 +37,6 @@ async def reply(interaction: discord.Interaction, *lines: Text | str, files: Seq
         await interaction.edit_original_response(content=content, attachments=list(files), allowed_mentions=NO_PINGS)
     else:
         await interaction.response.send_message(content, files=list(files), ephemeral=True, allowed_mentions=NO_PINGS)
-
-
-def refusal_text(refusal: Refusal) -> Text | str:
-    text = getattr(refusal, "text", None)
-    return text if isinstance(text, Text) else str(refusal)
-
-
-@asynccontextmanager
-async def answering(interaction: discord.Interaction) -> AsyncIterator[None]:
-    """A refusal inside the block becomes the private answer ("❌ ..."), nothing else happens."""
-    try:
-        yield
-    except Refusal as refusal:
-        await reply(interaction, "❌ " + render([refusal_text(refusal)], interaction.locale))
 
 
 def guild_of(interaction: discord.Interaction) -> int:

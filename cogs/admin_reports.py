@@ -16,7 +16,7 @@ from bot.admin_reports import (
     usage_report,
 )
 from bot.i18n import Text
-from cogs.admin_common import ADMIN, answering, guild_of, reply, was
+from cogs.admin_common import ADMIN, guild_of, reply, was
 
 if TYPE_CHECKING:
     from bot.discord_bot import MotionBot
@@ -44,14 +44,13 @@ class AdminReportCommands:
         self, interaction: discord.Interaction, provider: str, kind: str, mode: str,
         credits: app_commands.Range[int, 1, 1000], model: str = "",
     ) -> None:
-        async with answering(interaction):
-            key = (provider, kind, model if kind == "animate" else "", mode)
-            old, new = await self.bot.core.admin.set_price(guild_of(interaction), interaction.user.id, key, credits)
-            await reply(
-                interaction,
-                Text("Price of {row}: {old} → **{new}** credits per second. Jobs already queued keep their price.",
-                     row=" ".join(part for part in key if part), old=was(old), new=new),
-            )
+        key = (provider, kind, model if kind == "animate" else "", mode)
+        old, new = await self.bot.core.admin.set_price(guild_of(interaction), interaction.user.id, key, credits)
+        await reply(
+            interaction,
+            Text("Price of {row}: {old} → **{new}** credits per second. Jobs already queued keep their price.",
+                 row=" ".join(part for part in key if part), old=was(old), new=new),
+        )
 
     @ADMIN.command(name="usage", description="Credits spent per day: a chart and a CSV file")
     @app_commands.describe(days="How many days back (today included)", by="Split by member, provider or kind", scope="all: every server (bot owners only)")
@@ -68,25 +67,24 @@ class AdminReportCommands:
         by: str = "member", scope: str = "server",
     ) -> None:
         core = self.bot.core
-        async with answering(interaction):
-            if scope == "all":
-                core.admin.require_owner(interaction.user.id)
-            await interaction.response.defer(ephemeral=True, thinking=True)
-            guild = interaction.guild
+        if scope == "all":
+            core.admin.require_owner(interaction.user.id)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        guild = interaction.guild
 
-            def name_of(user_id: str) -> str:
-                member = guild.get_member(int(user_id)) if guild is not None and user_id.isdigit() else None
-                return member.display_name if member is not None else user_id
+        def name_of(user_id: str) -> str:
+            member = guild.get_member(int(user_id)) if guild is not None and user_id.isdigit() else None
+            return member.display_name if member is not None else user_id
 
-            report = await usage_report(
-                core.store, core.quotas, None if scope == "all" else guild_of(interaction), days=days,
-                by=by, locale=interaction.locale, name_of=name_of,  # type: ignore[arg-type]
-            )
-            await reply(
-                interaction,
-                Text("{total} credits spent in the last {days} days.", total=report.total, days=report.days),
-                files=[discord.File(io.BytesIO(report.png), "usage.png"), discord.File(io.BytesIO(report.csv), "usage.csv")],
-            )
+        report = await usage_report(
+            core.store, core.quotas, None if scope == "all" else guild_of(interaction), days=days,
+            by=by, locale=interaction.locale, name_of=name_of,  # type: ignore[arg-type]
+        )
+        await reply(
+            interaction,
+            Text("{total} credits spent in the last {days} days.", total=report.total, days=report.days),
+            files=[discord.File(io.BytesIO(report.png), "usage.png"), discord.File(io.BytesIO(report.csv), "usage.csv")],
+        )
 
     @ADMIN.command(name="audit", description="The latest admin changes: who, what, old → new, when")
     @app_commands.describe(member="Only changes made by or to this member", count="How many (newest first)")

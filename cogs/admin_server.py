@@ -8,8 +8,8 @@ import discord
 from discord import app_commands
 
 from bot.errors import Refusal
-from bot.i18n import Text
-from bot.pricing import PRICE_TABLE, animate_price_summary
+from bot.i18n import AndList, Text, translate
+from bot.pricing import PRICE_TABLE, animate_price_lines
 from cogs.admin_common import ADMIN
 
 if TYPE_CHECKING:
@@ -33,17 +33,29 @@ class AdminServerCommands:
                 raise Refusal(Text("{name} is not configured. Configured: {names}.", name=name, names=", ".join(sorted(core.providers))))
             await core.set_guild_provider(interaction.guild_id, name, interaction.user.id)
         current = await core.provider_for(interaction.guild_id)
-        lines = [f"{'Now using' if name else 'Using'} **{current}** for videos in this server."]
+        locale = interaction.locale
+        using = Text("Now using **{provider}** for videos in this server.", provider=current) if name else Text(
+            "Using **{provider}** for videos in this server.", provider=current
+        )
+        lines = [using.render(locale)]
         for provider_name in sorted(core.providers):
             caps = core.providers[provider_name].capabilities
             rates = ", ".join(
                 f"{row.mode} {row.credits_per_second}/s" for row in PRICE_TABLE if row.provider == provider_name
             )
-            extras = [label for label, on in (("keeps sound", caps.keep_sound), ("motion templates", caps.motion_templates)) if on]
-            marker = "→ " if provider_name == current else "• "
-            lines.append(f"{marker}`{provider_name}`: credits {rates}" + (f"; {', '.join(extras)}" if extras else ""))
-            if animate := animate_price_summary(provider_name):
-                lines.append(f"  /animate credits per second of video: {animate}")
+            extras = [
+                label
+                for label, on in ((Text("keeps sound"), caps.keep_sound), (Text("motion templates"), caps.motion_templates))
+                if on
+            ]
+            marker = "→ " if provider_name == current else "• "  # marks, not words
+            line = (
+                Text("`{provider}`: credits {rates}; {extras}", provider=provider_name, rates=rates, extras=AndList(extras))
+                if extras
+                else Text("`{provider}`: credits {rates}", provider=provider_name, rates=rates)
+            )
+            lines.append(marker + line.render(locale))
+            lines += ["  " + animate.render(locale) for animate in animate_price_lines(provider_name)]
         await interaction.response.send_message("\n".join(lines), ephemeral=True)
 
     @provider.autocomplete("name")
@@ -61,22 +73,34 @@ class AdminServerCommands:
         events = await core.store.job_events(job.id)
         ledger = await core.store.ledger_for_job(job.id)
         options = job.request.get("options") or {}
+        # States, ledger kinds and the provider's words stay as the logs and the provider write them.
         lines = [
-            f"**Job `{job.id}`**: {job.state.value}, by <@{job.user_id}> in <#{job.channel_id}>",
-            f"Provider: {job.provider}, task `{job.provider_task_id or '—'}`, last status `{job.provider_status or '—'}`, "
-            f"provider cost {job.provider_cost or '—'}",
-            f"Options: {options.get('mode')}, orientation={options.get('orientation')}, "
-            f"{job.request.get('video_seconds', 0):.1f} s, price {job.price} credits",
-            "Credits: " + (", ".join(f"{kind} {amount}" for kind, amount in ledger) or "none"),
-            "History: " + " → ".join(to for _, to, _ in events),
+            Text(
+                "**Job `{job_id}`**: {state}, by {user} in {channel}",
+                job_id=job.id, state=job.state.value, user=f"<@{job.user_id}>", channel=f"<#{job.channel_id}>",
+            ),
+            Text(
+                "Provider: {provider}, task `{task}`, last status `{status}`, provider cost {cost}",
+                provider=job.provider, task=job.provider_task_id or "—", status=job.provider_status or "—",
+                cost=job.provider_cost or "—",
+            ),
+            Text(
+                "Options: {mode}, orientation={orientation}, {seconds} s, price {price} credits",
+                mode=options.get("mode"), orientation=options.get("orientation"),
+                seconds=f"{job.request.get('video_seconds', 0):.1f}", price=job.price,
+            ),
+            Text("Credits: {entries}", entries=", ".join(f"{kind} {amount}" for kind, amount in ledger) or Text("none")),
+            Text("History: {states}", states=" → ".join(to for _, to, _ in events)),
         ]
         if job.error_kind:
-            lines.append(f"Error: {job.error_detail or job.error_message}")
+            lines.append(Text("Error: {error}", error=job.error_detail or job.error_message))
         notes = [note for _, _, note in events if note]
         if notes:
-            lines.append("Notes: " + "; ".join(notes))
+            lines.append(Text("Notes: {notes}", notes="; ".join(notes)))
         await interaction.response.send_message(
-            "\n".join(lines)[:2000], ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            "\n".join(line.render(interaction.locale) for line in lines)[:2000],
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
         )
 
     @ADMIN.command(name="sync", description="Push the slash commands to Discord now (bot owner only)")
@@ -84,4 +108,4 @@ class AdminServerCommands:
     async def sync(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         await self.bot.sync_commands(force=True)
-        await interaction.edit_original_response(content="Slash commands synced.")
+        await interaction.edit_original_response(content=translate("Slash commands synced.", interaction.locale))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import re
 import time
 from typing import TYPE_CHECKING, Any
@@ -25,7 +24,8 @@ from bot.animate.camera import MOVES
 from bot.animate.capabilities import for_provider
 from bot.animate.choose import model_choices, wanted_features
 from bot.animate.models import AnimateOptions
-from bot.discord_tree import GenerationItem, ReportedItem
+from bot.discord_text import job_marker
+from bot.discord_tree import GenerationItem, ReportedItem, defer_privately, role_ids_of
 from bot.i18n import Text
 from bot.intake import IncomingFile
 from bot.intake_animate import (
@@ -37,7 +37,6 @@ from bot.intake_animate import (
 )
 from bot.models import Requester
 from cogs.motion import cancel_view, incoming
-from cogs.quota import role_ids_of
 
 if TYPE_CHECKING:
     from bot.discord_bot import MotionBot
@@ -76,7 +75,9 @@ class MakeItButton(
             credits=price.credits, price=price.explain(),
         )
         await interaction.response.edit_message(
-            content=f"{text.render(interaction.locale)}\n-# job `{job.id}`", view=cancel_view(job.id, interaction.locale), attachments=[]
+            content=f"{text.render(interaction.locale)}\n{job_marker(job.id, interaction.locale)}",
+            view=cancel_view(job.id, interaction.locale),
+            attachments=[],
         )
         bot.notifier.track(job.id, interaction)
 
@@ -215,6 +216,9 @@ class AnimateCog(commands.Cog):
         paths: str | None = None,
         sound: bool = False,
     ) -> None:
+        # The first answer first (the tree has already deferred, before the gate): nothing that waits
+        # on the database or grows with load runs before it.
+        await defer_privately(interaction)
         options = AnimateOptions(
             prompt=prompt or "", negative_prompt=negative_prompt or "", duration=duration, mode=mode,  # type: ignore[arg-type]
             model=model, creativity=creativity, camera=camera, camera_strength=camera_strength, paths=paths, sound=sound,
@@ -224,10 +228,8 @@ class AnimateCog(commands.Cog):
             "options": options.model_dump(mode="json"),
             "upload_limit": interaction.filesize_limit,
             "role_ids": list(role_ids_of(interaction.user)),  # as they were when asked: allowances depend on them
-            **{name: dataclasses.asdict(incoming(file)) if file else None for name, file in files.items()},
+            **{name: vars(incoming(file)).copy() if file else None for name, file in files.items()},
         }
-        # The first answer first: nothing that waits on the database or grows with load runs before it.
-        await interaction.response.defer(ephemeral=True, thinking=True)
         # A crash from here on is finished by the next start (bot/discord_intake.py).
         async with self.bot.intake.acknowledged(interaction, "animate", payload):
             job_id, deadline = await show_plan(self.bot, interaction, payload)

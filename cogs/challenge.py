@@ -17,7 +17,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.challenges import Challenges, may_start
-from bot.errors import ProviderError, Refusal
+from bot.discord_tree import asker_for
+from bot.errors import Refusal
 from bot.i18n import Text
 from cogs.challenge_views import (
     DiscordChallengePoster,
@@ -25,12 +26,10 @@ from cogs.challenge_views import (
     UnvoteButton,
     VoteButton,
     answer_privately,
-    asker,
-    can_post_entries,
+    check_can_post_entries,
     join_with,
     jump_url,
     on_join_form,
-    problem_text,
     say,
 )
 from cogs.motion import incoming
@@ -115,34 +114,21 @@ class ChallengeCog(commands.Cog):
         locale = interaction.locale
         assert interaction.guild_id is not None and interaction.channel_id is not None
         if not await self.may_start(interaction):
-            text = Text("Starting a challenge needs Manage Server or the role the admins chose (/challenge role).")
-            await answer_privately(interaction, f"❌ {say(text, locale)}")
-            return
+            raise Refusal(Text("Starting a challenge needs Manage Server or the role the admins chose (/challenge role)."))
         if isinstance(interaction.channel, discord.Thread):
-            await answer_privately(interaction, "❌ " + say(Text("Start a challenge in a text channel, not in a thread."), locale))
-            return
+            raise Refusal(Text("Start a challenge in a text channel, not in a thread."))
         perms = interaction.app_permissions
         if not (perms.send_messages and perms.attach_files and perms.create_public_threads and perms.send_messages_in_threads):
-            text = Text("The bot may not post here or open a thread here; ask an admin to let it, or use another channel.")
-            await answer_privately(interaction, f"❌ {say(text, locale)}")
-            return
+            raise Refusal(Text("The bot may not post here or open a thread here; ask an admin to let it, or use another channel."))
         clip = incoming(video)
-        try:
-            await self.bot.core.gate.check(asker(interaction, "challenge", (title,)))
-            await self.service.precheck_clip(interaction.guild_id, clip)
-        except Refusal as refusal:
-            await answer_privately(interaction, f"❌ {say(refusal.message, locale)}")
-            return
+        await self.bot.core.gate.check(asker_for(interaction, "challenge", (title,)))
+        await self.service.precheck_clip(interaction.guild_id, clip)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            challenge = await self.service.create(
-                guild_id=interaction.guild_id, channel_id=interaction.channel_id, user_id=interaction.user.id,
-                title=title, clip=clip, mode=mode, orientation=orientation, charge=charge,  # type: ignore[arg-type]
-                hours=ends_in, locale=str(interaction.guild_locale or "en-US"),
-            )
-        except (Refusal, ProviderError) as error:
-            await answer_privately(interaction, f"❌ {say(problem_text(error), locale)}")
-            return
+        challenge = await self.service.create(
+            guild_id=interaction.guild_id, channel_id=interaction.channel_id, user_id=interaction.user.id,
+            title=title, clip=clip, mode=mode, orientation=orientation, charge=charge,  # type: ignore[arg-type]
+            hours=ends_in, locale=str(interaction.guild_locale or "en-US"),
+        )
         card: discord.Message | None = None
         try:
             assert isinstance(interaction.channel, discord.abc.Messageable)
@@ -154,9 +140,9 @@ class ChallengeCog(commands.Cog):
                 with contextlib.suppress(discord.HTTPException):
                     await card.delete()
             await self.service.discard(challenge.id)
-            text = Text("The bot could not post the challenge here (Discord said {status}). Nothing was started.", status=exc.status)
-            await answer_privately(interaction, f"❌ {say(text, locale)}")
-            return
+            raise Refusal(
+                Text("The bot could not post the challenge here (Discord said {status}). Nothing was started.", status=exc.status)
+            ) from exc
         challenge = await self.service.posted(challenge.id, card.id, thread.id)
         text = Text("Challenge started: {link} It ends <t:{ends}:R>.", link=card.jump_url, ends=int(challenge.ends_at))
         await answer_privately(interaction, say(text, locale))
@@ -165,15 +151,8 @@ class ChallengeCog(commands.Cog):
     @challenge.command(name="join", description="Join a challenge with your photo (the same as its Join button)")
     @app_commands.describe(challenge="The challenge", image="Your character: a clear photo or drawing showing the head and body")
     async def join(self, interaction: discord.Interaction, challenge: int, image: discord.Attachment) -> None:
-        try:
-            await self.service.check_can_join(challenge, interaction.user.id)
-        except Refusal as refusal:
-            await answer_privately(interaction, f"❌ {say(refusal.message, interaction.locale)}")
-            return
-        if not can_post_entries(interaction):
-            text = Text("The bot may not post videos in this challenge's thread; ask an admin to let it.")
-            await answer_privately(interaction, f"❌ {say(text, interaction.locale)}")
-            return
+        await self.service.check_can_join(challenge, interaction.user.id)
+        check_can_post_entries(interaction)
         await join_with(interaction, challenge, image)
 
     # --- end, list, role -----------------------------------------------------------------------------
@@ -181,11 +160,7 @@ class ChallengeCog(commands.Cog):
     @app_commands.describe(challenge="The challenge")
     async def end(self, interaction: discord.Interaction, challenge: int) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            ended = await self.service.end_now(challenge, user_id=interaction.user.id, may_manage=await self.may_start(interaction))
-        except Refusal as refusal:
-            await answer_privately(interaction, f"❌ {say(refusal.message, interaction.locale)}")
-            return
+        ended = await self.service.end_now(challenge, user_id=interaction.user.id, may_manage=await self.may_start(interaction))
         link = jump_url(ended.guild_id, ended.channel_id, ended.results_message_id)
         await answer_privately(interaction, say(Text("The challenge is over; the winners are posted: {link}", link=link), interaction.locale))
 
@@ -214,8 +189,7 @@ class ChallengeCog(commands.Cog):
     async def role(self, interaction: discord.Interaction, role: discord.Role | None = None) -> None:
         assert interaction.guild_id is not None
         if not interaction.permissions.manage_guild:
-            await answer_privately(interaction, "❌ " + say(Text("Choosing the challenge role needs Manage Server."), interaction.locale))
-            return
+            raise Refusal(Text("Choosing the challenge role needs Manage Server."))
         await self.bot.core.store.set_challenge_role(interaction.guild_id, role.id if role else None, interaction.user.id)
         text = (
             Text("Members with {role} may now start challenges.", role=role.mention)

@@ -16,11 +16,20 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.challenges import AlreadyVoted, Challenges
-from bot.errors import DeliveryTooLarge, ProviderError, Refusal
-from bot.gate import Asker
+from bot.discord_text import job_marker
+from bot.discord_tree import (
+    GenerationItem,
+    ReportedItem,
+    ReportedModal,
+    answer_privately,
+    answers,
+    asker_for,
+    refusal_text,
+    requester_for,
+    say,
+)
+from bot.errors import DeliveryTooLarge, Refusal
 from bot.i18n import Text
-from bot.intake_fix import FixOffered
-from bot.models import Requester
 from bot.store import ChallengeRow, EntryRow, JobRow
 from cogs.motion import cancel_view, incoming
 
@@ -28,46 +37,6 @@ if TYPE_CHECKING:
     from bot.discord_bot import MotionBot
 
 JOB_ID = r"(?P<job_id>[0-9a-f]{12})"
-
-
-def say(message: object, locale: object) -> str:
-    """A catalogue Text in the reader's language; anything else as it is."""
-    render = getattr(message, "render", None)
-    return render(locale) if callable(render) else str(message)
-
-
-def problem_text(error: Exception) -> object:
-    if isinstance(error, Refusal):
-        return error.message
-    if isinstance(error, ProviderError):
-        return error.user_message
-    raise error
-
-
-async def answer_privately(interaction: discord.Interaction, message: object, **extra: object) -> None:
-    """A private answer: the first one, or an edit of the private "thinking…" one."""
-    content = say(message, interaction.locale)
-    if interaction.response.is_done():
-        await interaction.edit_original_response(content=content, **extra)  # type: ignore[arg-type]
-    else:
-        await interaction.response.send_message(content, ephemeral=True, **extra)  # type: ignore[arg-type]
-
-
-def asker(interaction: discord.Interaction, action: str, texts: tuple[str, ...] = ()) -> Asker:
-    """The generation gate's view of an interaction (bot/gate.py)."""
-    roles = getattr(interaction.user, "roles", None) or ()
-    channel = interaction.channel
-    is_nsfw = getattr(channel, "is_nsfw", None)
-    return Asker(
-        user_id=interaction.user.id,
-        guild_id=interaction.guild_id,
-        channel_id=interaction.channel_id,
-        role_ids=tuple(role.id for role in roles if not role.is_default()),
-        channel_nsfw=bool(is_nsfw()) if callable(is_nsfw) else False,
-        action=action,
-        texts=texts,
-        locale=str(interaction.locale),
-    )
 
 
 def service(interaction: discord.Interaction) -> Challenges:
@@ -78,10 +47,11 @@ def jump_url(guild_id: int | None, channel_id: int | None, message_id: int | Non
     return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
 
 
-def can_post_entries(interaction: discord.Interaction) -> bool:
+def check_can_post_entries(interaction: discord.Interaction) -> None:
     """The bot may post videos in the challenge's thread (checked before anything is spent)."""
     perms = interaction.app_permissions
-    return perms.send_messages_in_threads and perms.attach_files
+    if not (perms.send_messages_in_threads and perms.attach_files):
+        raise Refusal(Text("The bot may not post videos in this challenge's thread; ask an admin to let it."))
 
 
 # --- the card -----------------------------------------------------------------------------------
@@ -121,8 +91,10 @@ def card_view(challenge: ChallengeRow) -> discord.ui.View:
     return discord.ui.View(timeout=None).add_item(JoinButton(challenge.id, label=label))
 
 
-class JoinButton(discord.ui.DynamicItem[discord.ui.Button], template=r"chl:join:(?P<challenge_id>[0-9]+)"):
+class JoinButton(GenerationItem, discord.ui.DynamicItem[discord.ui.Button], template=r"chl:join:(?P<challenge_id>[0-9]+)"):
     """Join with my photo: checks, then the join form."""
+
+    gate_action = "challenge"
 
     def __init__(self, challenge_id: int, label: str | None = None) -> None:
         super().__init__(
@@ -137,17 +109,8 @@ class JoinButton(discord.ui.DynamicItem[discord.ui.Button], template=r"chl:join:
         return cls(int(match["challenge_id"]), label=item.label)
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        bot: MotionBot = interaction.client  # type: ignore[assignment]
-        try:
-            challenge = await service(interaction).check_can_join(self.challenge_id, interaction.user.id)
-            await bot.core.gate.check(asker(interaction, "challenge"))
-        except Refusal as refusal:
-            await answer_privately(interaction, f"❌ {say(refusal.message, interaction.locale)}")
-            return
-        if not can_post_entries(interaction):
-            text = Text("The bot may not post videos in this challenge's thread; ask an admin to let it.")
-            await answer_privately(interaction, f"❌ {say(text, interaction.locale)}")
-            return
+        challenge = await service(interaction).check_can_join(self.challenge_id, interaction.user.id)
+        check_can_post_entries(interaction)
         modal = JoinModal(challenge.id, interaction.locale)
         modal.stop()  # never held in memory: `on_join_form` answers every submit from its custom id
         await interaction.response.send_modal(modal)
@@ -156,7 +119,7 @@ class JoinButton(discord.ui.DynamicItem[discord.ui.Button], template=r"chl:join:
 FORM_ID = re.compile(r"chl:form:(?P<challenge_id>[0-9]+)")
 
 
-class JoinModal(discord.ui.Modal):
+class JoinModal(ReportedModal):
     """The join form: one photo. Its result is an ordinary job posted in the thread. The form is
     answered from its custom id (`on_join_form`), so one opened before a restart still works."""
 
@@ -200,31 +163,14 @@ async def join_with(interaction: discord.Interaction, challenge_id: int, photo: 
     bot: MotionBot = interaction.client  # type: ignore[assignment]
     challenges = service(interaction)
     if photo is None:
-        await answer_privately(interaction, "❌ " + say(Text("Add a photo to join."), interaction.locale))
-        return
+        raise Refusal(Text("Add a photo to join."))
     image = incoming(photo)
-    try:
-        await challenges.precheck_photo(interaction.guild_id, image)
-    except Refusal as refusal:
-        await answer_privately(interaction, f"❌ {say(refusal.message, interaction.locale)}")
-        return
+    await challenges.precheck_photo(interaction.guild_id, image)
     await interaction.response.defer(ephemeral=True, thinking=True)
-    requester = Requester(
-        user_id=interaction.user.id, guild_id=interaction.guild_id, channel_id=interaction.channel_id,
-        upload_limit=interaction.filesize_limit,
-    )
-    try:
-        entry = await challenges.join(challenge_id, requester, image, asker(interaction, "challenge"))
-    except FixOffered as offered:  # almost right: the same fix button as /motion; its job still goes to the thread
-        from cogs.fixes import (
-            show_fix_offer,  # cogs/fixes.py builds on cogs/results.py, which imports nothing of ours
-        )
-
-        await show_fix_offer(interaction, offered)
-        return
-    except (Refusal, ProviderError) as error:
-        await answer_privately(interaction, f"❌ {say(problem_text(error), interaction.locale)}")
-        return
+    requester = requester_for(interaction)
+    # An almost right photo raises FixOffered: report_error shows the fix button (cogs/fixes.py);
+    # its job still goes to the thread.
+    entry = await challenges.join(challenge_id, requester, image, asker_for(interaction, "challenge"))
     payer = Text("the server's budget") if entry.challenge.charge == "server" else Text("you")
     text = Text(
         "You joined **{title}**. Your entry costs {credits} credits ({price}), paid by {payer}. "
@@ -234,14 +180,17 @@ async def join_with(interaction: discord.Interaction, challenge_id: int, photo: 
     )
     place = await challenges.place_text(entry.job.id)
     content = say(text, interaction.locale) + (f"\n{say(place, interaction.locale)}" if place else "")
-    await interaction.edit_original_response(content=f"{content}\n-# job `{entry.job.id}`", view=cancel_view(entry.job.id))
+    await interaction.edit_original_response(
+        content=f"{content}\n{job_marker(entry.job.id, interaction.locale)}",
+        view=cancel_view(entry.job.id, interaction.locale),
+    )
     bot.notifier.track(entry.job.id, interaction)
 
 
 # --- entries and votes ------------------------------------------------------------------------
 
 
-class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"chl:vote:{JOB_ID}"):
+class VoteButton(ReportedItem, discord.ui.DynamicItem[discord.ui.Button], template=rf"chl:vote:{JOB_ID}"):
     """Vote for an entry: once per member, never your own; changeable while the challenge is open."""
 
     def __init__(self, job_id: str, label: str | None = None) -> None:
@@ -255,22 +204,12 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"chl:vote
         return cls(match["job_id"], label=item.label)
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            votes = await service(interaction).vote(self.job_id, interaction.user.id)
-        except AlreadyVoted as repeated:
-            view = discord.ui.View(timeout=None).add_item(
-                UnvoteButton(repeated.job_id, label=Text("Take my vote back", msgctxt="button").render(interaction.locale))
-            )
-            await answer_privately(interaction, f"❌ {say(repeated.message, interaction.locale)}", view=view)
-            return
-        except Refusal as refusal:
-            await answer_privately(interaction, f"❌ {say(refusal.message, interaction.locale)}")
-            return
+        votes = await service(interaction).vote(self.job_id, interaction.user.id)  # a repeat: `offer_unvote`
         text = Text("Vote counted. This entry has {count} vote.", plural="Vote counted. This entry has {count} votes.", count=votes)
         await answer_privately(interaction, f"⭐ {say(text, interaction.locale)}")
 
 
-class UnvoteButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"chl:unvote:{JOB_ID}"):
+class UnvoteButton(ReportedItem, discord.ui.DynamicItem[discord.ui.Button], template=rf"chl:unvote:{JOB_ID}"):
     """Take my vote back (on the private answer to a repeated vote)."""
 
     def __init__(self, job_id: str, label: str | None = None) -> None:
@@ -284,16 +223,20 @@ class UnvoteButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"chl:un
         return cls(match["job_id"], label=item.label)
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            votes = await service(interaction).unvote(self.job_id, interaction.user.id)
-        except Refusal as refusal:
-            await interaction.response.edit_message(content=f"❌ {say(refusal.message, interaction.locale)}", view=None)
-            return
+        votes = await service(interaction).unvote(self.job_id, interaction.user.id)
         text = Text(
             "Your vote was taken back. This entry has {count} vote now.",
             plural="Your vote was taken back. This entry has {count} votes now.", count=votes,
         )
         await interaction.response.edit_message(content=say(text, interaction.locale), view=None)
+
+
+@answers(AlreadyVoted)
+async def offer_unvote(interaction: discord.Interaction, repeated: AlreadyVoted) -> None:
+    """A repeated vote: said privately, with the button that takes it back."""
+    label = Text("Take my vote back", msgctxt="button").render(interaction.locale)
+    view = discord.ui.View(timeout=None).add_item(UnvoteButton(repeated.job_id, label=label))
+    await answer_privately(interaction, f"❌ {say(refusal_text(repeated), interaction.locale)}", view=view)
 
 
 class DiscordChallengePoster:

@@ -14,8 +14,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_tree import ReportedItem
 from bot.errors import Refusal
-from bot.i18n import Text
+from bot.i18n import Stored, Text
 from bot.member_jobs import (
     STATE_ICONS,
     STATE_TEXTS,
@@ -43,7 +44,7 @@ def job_line(job: JobRow, locale: object) -> str:
     if job.state is JobState.DELIVERED and job.message_id:
         parts.append(jump_url(job.guild_id, job.channel_id, job.message_id))
     elif job.state in (JobState.FAILED, JobState.EXPIRED) and job.error_message:
-        parts.append(say(Text("Reason: {reason}", reason=job.error_message[:200]), locale))
+        parts.append(say(Text("Reason: {reason}", reason=Stored(job.error_message[:200])), locale))
     return " · ".join(parts)
 
 
@@ -63,7 +64,7 @@ async def page_message(bot: MotionBot, user_id: int, page: int, locale: object) 
     return content, view
 
 
-class JobsPageButton(discord.ui.DynamicItem[discord.ui.Button], template=r"jobs:page:(?P<user_id>[0-9]+):(?P<page>-?[0-9]+)"):
+class JobsPageButton(ReportedItem, discord.ui.DynamicItem[discord.ui.Button], template=r"jobs:page:(?P<user_id>[0-9]+):(?P<page>-?[0-9]+)"):
     def __init__(self, user_id: int, page: int, label: str = "…", disabled: bool = False) -> None:
         super().__init__(
             discord.ui.Button(label=label, style=discord.ButtonStyle.secondary, custom_id=f"jobs:page:{user_id}:{page}", disabled=disabled)
@@ -77,8 +78,7 @@ class JobsPageButton(discord.ui.DynamicItem[discord.ui.Button], template=r"jobs:
 
     async def callback(self, interaction: discord.Interaction) -> None:
         if interaction.user.id != self.user_id:  # private anyway; a forwarded id must not show another's list
-            await answer_privately(interaction, "❌ " + say(Text("These are not your videos; use /jobs."), interaction.locale))
-            return
+            raise Refusal(Text("These are not your videos; use /jobs."))
         content, view = await page_message(interaction.client, self.user_id, self.page, interaction.locale)  # type: ignore[arg-type]
         await interaction.response.edit_message(content=content, view=view)
 
@@ -95,11 +95,7 @@ class JobsCog(commands.Cog):
     @app_commands.command(name="cancel", description="Cancel one of your videos that has not started yet")
     @app_commands.describe(job="One of your videos in progress")
     async def cancel(self, interaction: discord.Interaction, job: str) -> None:
-        try:
-            said = await cancel_own(self.bot.core.engine, job.strip(), interaction.user.id, interaction.locale)
-        except Refusal as refusal:
-            await answer_privately(interaction, f"❌ {say(refusal.message, interaction.locale)}")
-            return
+        said = await cancel_own(self.bot.core.engine, job.strip(), interaction.user.id, interaction.locale)
         await answer_privately(interaction, said)
 
     @cancel.autocomplete("job")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 from typing import TYPE_CHECKING, Any
@@ -11,15 +10,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_tree import ReportedItem
+from bot.discord_tree import ReportedItem, defer_privately, role_ids_of
 from bot.errors import ProviderError
 from bot.i18n import Text
 from bot.intake import IncomingFile, precheck
-from bot.intake_fix import FixOffered
 from bot.line import Place, place_of
 from bot.models import MotionOptions, Requester
 from bot.pricing import Price
-from cogs.quota import role_ids_of
 
 if TYPE_CHECKING:
     from bot.discord_bot import MotionBot
@@ -44,7 +41,7 @@ class CancelJobButton(
     def __init__(self, job_id: str, label: str | None = None) -> None:
         super().__init__(
             discord.ui.Button(
-                label=label or "Cancel", style=discord.ButtonStyle.secondary, custom_id=f"job:cancel:{job_id}"
+                label=label or str(Text("Cancel", msgctxt="button")), style=discord.ButtonStyle.secondary, custom_id=f"job:cancel:{job_id}"
             )
         )
         self.job_id = job_id
@@ -57,7 +54,7 @@ class CancelJobButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         text = await interaction.client.core.engine.cancel(self.job_id, interaction.user.id)  # type: ignore[attr-defined]
-        await interaction.response.send_message(text, ephemeral=True)
+        await interaction.response.send_message(text.render(interaction.locale), ephemeral=True)
 
 
 def cancel_view(job_id: str, locale: object | None = None) -> discord.ui.View:
@@ -86,7 +83,7 @@ def motion_payload(
 ) -> dict[str, Any]:
     """What a restart needs to finish /motion (bot/discord_intake.py): plain JSON. The member's
     roles are kept as they were when asked: their allowance depends on them."""
-    files = {"image": dataclasses.asdict(image), "video": dataclasses.asdict(video) if video else None}
+    files = {"image": vars(image).copy(), "video": vars(video).copy() if video else None}  # flat: cheaper than asdict
     return {
         "options": options.model_dump(mode="json"), "upload_limit": upload_limit, "role_ids": list(role_ids), **files,
     }
@@ -110,13 +107,9 @@ async def take_motion(bot: MotionBot, interaction: discord.Interaction, payload:
         intake_id=str(interaction.id),  # the job's transaction settles the acknowledged request
         role_ids=tuple(payload.get("role_ids", ())),
     )
-    try:
-        job, price = await core.submit_motion(requester, image, video, options, provider)
-    except FixOffered as offered:  # almost right: the refusal carries one button that fixes it
-        from cogs.fixes import show_fix_offer  # cogs/fixes.py builds on this module
-
-        await show_fix_offer(interaction, offered)  # type: ignore[arg-type]  (also a TokenAnswer after a restart)
-        return
+    # Almost right raises FixOffered: report_error shows its one button (cogs/fixes.py), also
+    # through a TokenAnswer after a restart.
+    job, price = await core.submit_motion(requester, image, video, options, provider)
     now = time.time()
     line = await place_of(core.store, job.id, core.origin, core.engine.config.provider_max_concurrency, now)
     status = await core.quotas.status(core.store, interaction.user.id, interaction.guild_id, requester.role_ids)
@@ -168,6 +161,9 @@ class MotionCog(commands.Cog):
         mode: str = "std",
         keep_sound: bool = False,
     ) -> None:
+        # The first answer first (the tree has already deferred, before the gate): nothing that waits
+        # on the database or grows with load runs before it.
+        await defer_privately(interaction)
         options = MotionOptions(
             orientation=orientation,  # type: ignore[arg-type]
             mode=mode,  # type: ignore[arg-type]
@@ -179,8 +175,6 @@ class MotionCog(commands.Cog):
             options, incoming(image), incoming(video) if video else None, interaction.filesize_limit,
             role_ids_of(interaction.user),
         )
-        # The first answer first: nothing that waits on the database or grows with load runs before it.
-        await interaction.response.defer(ephemeral=True, thinking=True)
         # A crash from here on is finished by the next start (bot/discord_intake.py). Refusals and
         # provider errors go to the tree's error handler (bot/discord_tree.py), privately.
         async with self.bot.intake.acknowledged(interaction, "motion", payload):

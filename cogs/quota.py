@@ -9,17 +9,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_tree import role_ids_of
 from bot.i18n import Text
 from bot.member_jobs import STATE_TEXTS, active_jobs
 
 if TYPE_CHECKING:
     from bot.app import CoreApp
     from bot.discord_bot import MotionBot
-
-
-def role_ids_of(user: discord.abc.User) -> tuple[int, ...]:
-    """A member's roles (their allowance depends on them); none outside a server."""
-    return tuple(role.id for role in getattr(user, "roles", ()))
 
 
 async def active_lines(core: CoreApp, user_id: int, locale: object) -> list[str]:

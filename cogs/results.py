@@ -2,9 +2,11 @@
 on a failed job's status.
 
 Thin: each button carries the job id in its custom id (a DynamicItem, so it works after a
-restart), asks the core (bot/remix.py, bot/results.py) and renders the answer. "Use this motion"
-and "Another motion" open a modal with a file upload (discord.py 2.7); a new job's result is posted
-as a reply to the result it came from (`result_post_parts`, used by the notifier).
+restart), asks the core (bot/remix.py, bot/results.py) and renders the answer; refusals and
+provider errors are raised to the one error handler (bot/discord_tree.py `report_error`).
+"Use this motion" and "Another motion" open a modal with a file upload (discord.py 2.7); a new
+job's result is posted as a reply to the result it came from (`result_post_parts`, used by the
+notifier).
 """
 
 from __future__ import annotations
@@ -14,11 +16,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 
-from bot.errors import ProviderError, Refusal
-from bot.gate import Asker
+from bot.discord_text import job_marker
+from bot.discord_tree import (
+    GenerationItem,
+    ReportedItem,
+    ReportedModal,
+    asker_for,
+    requester_for,
+)
+from bot.errors import Refusal
 from bot.i18n import Text
-from bot.intake_fix import FixOffered
-from bot.models import Requester
 from bot.remix import (
     RETRYABLE_STATES,
     RemixRefused,
@@ -38,43 +45,12 @@ JOB_ID = r"(?P<job_id>[0-9a-f]{12})"
 Want = Literal["image", "video"]
 
 
-def _say(refusal: BaseException, locale: object) -> str:
-    """A refusal in the reader's language (its `text` when it has one)."""
-    message = getattr(refusal, "text", None) or getattr(refusal, "message", None) or str(refusal)
-    render = getattr(message, "render", None)
-    return render(locale) if callable(render) else str(message)
-
-
 def _bot(interaction: discord.Interaction) -> MotionBot:
     return interaction.client  # type: ignore[return-value]
 
 
 def message_link(guild_id: int | None, channel_id: int, message_id: int) -> str:
     return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
-
-
-def asker_for(interaction: discord.Interaction, action: str) -> Asker:
-    """Who clicked, as the generation gate sees them."""
-    roles = getattr(interaction.user, "roles", [])
-    channel = interaction.channel
-    return Asker(
-        user_id=interaction.user.id,
-        guild_id=interaction.guild_id,
-        channel_id=interaction.channel_id,
-        role_ids=tuple(role.id for role in roles),
-        channel_nsfw=bool(getattr(channel, "nsfw", False)),
-        action=action,
-        locale=str(interaction.locale),
-    )
-
-
-def requester_for(interaction: discord.Interaction) -> Requester:
-    return Requester(
-        user_id=interaction.user.id,
-        guild_id=interaction.guild_id,
-        channel_id=interaction.channel_id,
-        upload_limit=interaction.filesize_limit,
-    )
 
 
 async def _queued(interaction: discord.Interaction, job: JobRow, credits: int, reply: bool) -> None:
@@ -88,12 +64,13 @@ async def _queued(interaction: discord.Interaction, job: JobRow, credits: int, r
     else:
         text = Text("Queued: this video costs {credits} credits, charged to you.", credits=credits)
     await interaction.edit_original_response(
-        content=f"{text.render(interaction.locale)}\n-# job `{job.id}`", view=cancel_view(job.id)
+        content=f"{text.render(interaction.locale)}\n{job_marker(job.id, interaction.locale)}",
+        view=cancel_view(job.id, interaction.locale),
     )
     _bot(interaction).notifier.track(job.id, interaction)
 
 
-class RemixModal(discord.ui.Modal):
+class RemixModal(ReportedModal):
     """One file: the member's photo ("Use this motion") or a new reference video ("Another motion")."""
 
     def __init__(self, job_id: str, want: Want, locale: object, reply_to: int | None) -> None:
@@ -122,29 +99,16 @@ class RemixModal(discord.ui.Modal):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         given = incoming(files[0])
-        try:
-            job, price = await remix(
-                bot.core,
-                self.job_id,
-                requester_for(interaction),
-                asker_for(interaction, "remix"),
-                image=given if self.want == "image" else None,
-                video=given if self.want == "video" else None,
-                reply_to_message_id=self.reply_to,
-                reply_channel_id=interaction.channel_id,
-            )
-        except FixOffered as offered:
-            # cogs/fixes.py builds on this module: imported here, not at the top
-            from cogs.fixes import show_fix_offer
-
-            await show_fix_offer(interaction, offered)
-            return
-        except Refusal as refusal:
-            await interaction.edit_original_response(content=f"❌ {_say(refusal, interaction.locale)}")
-            return
-        except ProviderError as exc:
-            await interaction.edit_original_response(content=f"❌ {exc.user_message}")
-            return
+        job, price = await remix(
+            bot.core,
+            self.job_id,
+            requester_for(interaction),
+            asker_for(interaction, "remix"),
+            image=given if self.want == "image" else None,
+            video=given if self.want == "video" else None,
+            reply_to_message_id=self.reply_to,
+            reply_channel_id=interaction.channel_id,
+        )
         await _queued(interaction, job, price.credits, reply=True)
 
 
@@ -170,7 +134,7 @@ async def _command_hint(bot: MotionBot, job_id: str, want: Want, locale: object)
     return text.render(locale)
 
 
-class _ResultButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"result:_base:{JOB_ID}"):
+class _ResultButton(ReportedItem, discord.ui.DynamicItem[discord.ui.Button], template=rf"result:_base:{JOB_ID}"):
     # (the base is never registered; each button below has its own template)
     """A button on a result post; subclasses set `action` (in the custom id) and `callback`."""
 
@@ -187,20 +151,16 @@ class _ResultButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"resul
         return cls(match["job_id"], label=item.label or "", style=item.style)
 
 
-class _OpensModal(_ResultButton, template=rf"result:_modal:{JOB_ID}"):
+class _OpensModal(GenerationItem, _ResultButton, template=rf"result:_modal:{JOB_ID}"):
+    gate_action = "remix"
     want: Want = "image"
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot = _bot(interaction)
-        try:
-            await bot.core.gate.check(asker_for(interaction, "remix"))
-            job = await source_job(bot.core, self.job_id)
-            if self.want == "video" and job.user_id != interaction.user.id:
-                raise RemixRefused(Text("Only the member who made this video can reuse their own photo."))
-            await stored_inputs(bot.core, job)  # the files may be gone: say so before the form
-        except Refusal as refusal:
-            await interaction.response.send_message(f"❌ {_say(refusal, interaction.locale)}", ephemeral=True)
-            return
+        job = await source_job(bot.core, self.job_id)
+        if self.want == "video" and job.user_id != interaction.user.id:
+            raise RemixRefused(Text("Only the member who made this video can reuse their own photo."))
+        await stored_inputs(bot.core, job)  # the files may be gone: say so before the form
         reply_to = interaction.message.id if interaction.message else None
         modal = RemixModal(self.job_id, self.want, interaction.locale, reply_to)
         modal.stop()  # never kept in memory: `on_modal_submit` answers every submit from its custom id
@@ -239,9 +199,7 @@ class DeleteButton(_ResultButton, template=rf"result:delete:{JOB_ID}"):
         job = await bot.core.store.get_job(self.job_id)
         manages = bool(interaction.permissions.manage_messages)
         if job is None or not may_delete(job, interaction.user.id, manages_messages=manages):
-            text = Text("Only the member who asked for this video, or a moderator, can delete it.")
-            await interaction.response.send_message(f"❌ {text.render(interaction.locale)}", ephemeral=True)
-            return
+            raise Refusal(Text("Only the member who asked for this video, or a moderator, can delete it."))
         await interaction.response.defer(ephemeral=True, thinking=True)
         if interaction.message is not None:
             try:
@@ -252,7 +210,7 @@ class DeleteButton(_ResultButton, template=rf"result:delete:{JOB_ID}"):
         await interaction.edit_original_response(content=text.render(interaction.locale))
 
 
-class TryAgainButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"job:retry:{JOB_ID}"):
+class TryAgainButton(ReportedItem, discord.ui.DynamicItem[discord.ui.Button], template=rf"job:retry:{JOB_ID}"):
     """On a failed job's status: the same inputs and options again, checked and charged again."""
 
     def __init__(self, job_id: str, label: str = "Try again") -> None:
@@ -266,17 +224,10 @@ class TryAgainButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"job:
     async def callback(self, interaction: discord.Interaction) -> None:
         bot = _bot(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            job, price = await retry(
-                bot.core, self.job_id, requester_for(interaction), asker_for(interaction, "retry"),
-                reply_channel_id=interaction.channel_id,
-            )
-        except Refusal as refusal:
-            await interaction.edit_original_response(content=f"❌ {_say(refusal, interaction.locale)}")
-            return
-        except ProviderError as exc:
-            await interaction.edit_original_response(content=f"❌ {exc.user_message}")
-            return
+        job, price = await retry(
+            bot.core, self.job_id, requester_for(interaction), asker_for(interaction, "retry"),
+            reply_channel_id=interaction.channel_id,
+        )
         await _queued(interaction, job, price.credits, reply=False)
 
 

@@ -63,7 +63,7 @@ class RecordingNotifier:
         return self.channel.post(Post(job.id, f"job-{job.id}", "ready", size, link))
 
     async def notify_failure(self, job: JobRow, text: str) -> None:
-        self.channel.post(Post(job.id, f"end-{job.id}", text, None, None))
+        self.channel.post(Post(job.id, f"end-{job.id}", str(text), None, None))  # a Text as English
 
 
 @asynccontextmanager

@@ -58,7 +58,7 @@ class Channel:
         return len(self.posts)
 
     async def notify_failure(self, job: JobRow, text: str) -> None:
-        self.failures.append(text)
+        self.failures.append(str(text))
 
 
 @pytest.fixture

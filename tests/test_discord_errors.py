@@ -15,21 +15,15 @@ from typing import Any
 
 import pytest
 
-from bot.errors import Outage, Refusal
-from bot.gate import Asker
+from bot.errors import Outage
 from bot.i18n import Text
 from tests.discord_standin import StandIn
-from tests.e2e_helpers import Media, bot_settings, jobs, ledger, make_media, running_bot
+from tests.e2e_helpers import Media, bot_settings, jobs, ledger, running_bot
 from tests.media_factory import make_video
 from tests.test_e2e_discord import CHANNEL_MESSAGE, DEFERRED, EPHEMERAL, Lab, lab
 
 assert lab  # the fixture, used by name
 ERROR_ID = re.compile(r"\(error ([0-9a-f]{8})\)")
-
-
-@pytest.fixture
-def media(tmp_path: Path) -> Media:
-    return make_media(tmp_path / "media")
 
 
 async def final_text(standin: StandIn, handle: Any) -> str:
@@ -41,17 +35,17 @@ async def final_text(standin: StandIn, handle: Any) -> str:
 async def test_a_refusal_before_the_deferral_is_a_private_answer_in_the_members_language(
     standin: StandIn, media: Media, lab: Lab
 ) -> None:
-    async def no_one(asker: Asker) -> None:
-        raise Refusal(Text("You are not allowed to use this command."))
-
+    # /challenge start checks who may start one before it defers: a member without Manage Server
+    # is refused at once (generation commands defer first, then ask the gate: see test_discord_gate).
     lab.alice.locale = "zh-CN"
-    async with running_bot(standin, bot_settings(standin, lab.data_dir)) as bot:
-        bot.core.gate.add(no_one)
-        handle = await standin.invoke("motion", user=lab.alice, channel=lab.general, options=media.options())
+    async with running_bot(standin, bot_settings(standin, lab.data_dir)):
+        options = {"video": media.options()["video"], "title": "Dance-off"}
+        handle = await standin.invoke("challenge start", user=lab.alice, channel=lab.general, options=options)
         first = await handle.first_answer()
         assert first.callback_type == CHANNEL_MESSAGE and first.body["data"]["flags"] & EPHEMERAL
         text = await final_text(standin, handle)
-    assert text == "❌ " + Text("You are not allowed to use this command.").render("zh-CN")
+    refusal = Text("Starting a challenge needs Manage Server or the role the admins chose (/challenge role).")
+    assert text == "❌ " + refusal.render("zh-CN")
     assert re.search(r"[\u4e00-\u9fff]", text), text  # Chinese
     assert jobs(lab.data_dir) == []
 

@@ -40,7 +40,11 @@ async def test_a_gate_rule_refuses_motion_privately_before_anything_is_fetched(
         bot.core.gate.add(refuse(lab.alice.id, seen))  # type: ignore[arg-type]
         handle = await standin.invoke("motion", user=lab.alice, channel=lab.general, options=media.options(prompt="a dance"))
         answer = await handle.first_answer()
-        assert answer.accepted and answer.callback_type == 4, answer  # answered at once, not deferred
+        # Deferred privately at once (the gate's rules may read the database), then the refusal.
+        assert answer.accepted and answer.callback_type == 5, answer
+        await standin.wait_until(
+            lambda: handle.original is not None and (handle.original.content or "").startswith("❌"), 30, "the refusal"
+        )
         original = handle.original
         assert original is not None and original.ephemeral
         assert original.content == "❌ You are not allowed to use this command.", original.content

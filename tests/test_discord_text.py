@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from bot.discord_text import member_quote
 from tests.discord_standin import StandIn
-from tests.e2e_helpers import Media, bot_settings, make_media, results_for, running_bot
+from tests.e2e_helpers import Media, bot_settings, results_for, running_bot
 from tests.test_e2e_discord import Lab, lab, wait_delivered
 
 assert lab  # the fixture, used by name
@@ -32,11 +28,6 @@ def test_member_quote_cuts_long_text_and_keeps_emoji_sequences() -> None:
     assert member_quote("x" * 500, limit=300) == "x" * 299 + "…"
     assert member_quote("👩\u200d💻 ok") == "👩\u200d💻 ok"
     assert member_quote("  many   \t spaces\r\n") == "many spaces"
-
-
-@pytest.fixture
-def media(tmp_path: Path) -> Media:
-    return make_media(tmp_path / "media")
 
 
 async def test_a_hostile_prompt_is_posted_inert(standin: StandIn, media: Media, lab: Lab) -> None:

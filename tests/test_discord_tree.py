@@ -10,7 +10,13 @@ import discord
 import pytest
 from discord import app_commands
 
-from bot.discord_tree import ReportedModal, ReportedView, asker_for, report_error
+from bot.discord_tree import (
+    ReportedModal,
+    ReportedView,
+    answers,
+    asker_for,
+    report_error,
+)
 from bot.errors import Refusal
 from bot.i18n import Text
 
@@ -26,6 +32,7 @@ class Sent:
 class FakeResponse:
     sent: list[Sent]
     done: bool = False
+    type: discord.InteractionResponseType | None = None
 
     def is_done(self) -> bool:
         return self.done
@@ -78,9 +85,17 @@ class FakeInteraction:
         self.guild_id = 10
         self.channel_id = 20
         self.channel = FakeThread(parent_nsfw=True)
+        self.app_permissions = discord.Permissions(send_messages_in_threads=True, attach_files=True)
 
     async def edit_original_response(self, *, content: str, **_: Any) -> None:
         self.sent.append(Sent("edit_original", content))
+
+
+def thinking(kind: discord.InteractionType) -> FakeInteraction:
+    """A button or form that deferred with `ephemeral=True, thinking=True`."""
+    interaction = FakeInteraction(kind, answered=True)
+    interaction.response.type = discord.InteractionResponseType.deferred_channel_message
+    return interaction
 
 
 COMMAND = discord.InteractionType.application_command
@@ -105,6 +120,51 @@ async def test_a_refusal_is_answered_privately_where_it_belongs(
     [sent] = interaction.sent
     assert sent.how == how and sent.content == "❌ You are not allowed to use this command."
     assert sent.ephemeral in (True, None)  # None: an edit of an answer that is already private
+
+
+async def test_a_buttons_private_thinking_answer_becomes_the_refusal() -> None:
+    interaction = thinking(BUTTON)
+    await report_error(interaction, NO)  # type: ignore[arg-type]
+    assert [(sent.how, sent.content) for sent in interaction.sent] == [
+        ("edit_original", "❌ You are not allowed to use this command.")
+    ]
+
+
+class KeepsItsText(Refusal):
+    """Like RemixRefused: an English `message`, the catalogue Text as `text`."""
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(str(text))
+        self.text = text
+
+
+async def test_a_refusals_catalogue_text_is_rendered_in_the_members_language() -> None:
+    interaction = FakeInteraction(COMMAND, locale="zh-CN")
+    await report_error(interaction, KeepsItsText(Text("You are not allowed to use this command.")))  # type: ignore[arg-type]
+    [sent] = interaction.sent
+    assert sent.content == "❌ " + Text("You are not allowed to use this command.").render("zh-CN")
+
+
+class WithAButton(Refusal):
+    pass
+
+
+class WithAButtonToo(WithAButton):
+    pass
+
+
+async def test_a_registered_answer_renders_its_error_and_subclasses() -> None:
+    shown: list[tuple[object, BaseException]] = []
+
+    @answers(WithAButton)
+    async def show(interaction: discord.Interaction, error: WithAButton) -> None:
+        shown.append((interaction, error))
+
+    interaction = FakeInteraction(COMMAND, answered=True)
+    command = app_commands.Command(name="x", description="x", callback=_noop)
+    error = WithAButtonToo("almost")
+    await report_error(interaction, app_commands.CommandInvokeError(command, error))  # type: ignore[arg-type]
+    assert shown == [(interaction, error)] and interaction.sent == []  # only the registered answer spoke
 
 
 async def test_the_command_wrapper_is_unwrapped_and_the_language_followed() -> None:

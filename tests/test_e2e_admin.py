@@ -31,7 +31,6 @@ from tests.e2e_helpers import (
     bot_settings,
     jobs,
     ledger,
-    make_media,
     query,
     running_bot,
 )
@@ -47,11 +46,6 @@ class Server(NamedTuple):
     guild: Any
     general: Channel
     data_dir: Path
-
-
-@pytest.fixture
-def media(tmp_path: Path) -> Media:
-    return make_media(tmp_path / "media")
 
 
 @pytest.fixture
@@ -89,10 +83,10 @@ async def quota(standin: StandIn, user: User, channel: Channel) -> str:
 
 
 async def motion_refused(standin: StandIn, user: User, channel: Channel, media: Media, prompt: str = "") -> str:
-    """/motion refused by the gate: answered at once, privately, with ❌ (no deferral, nothing fetched)."""
+    """/motion refused by the gate: deferred privately at once, then ❌ (nothing fetched)."""
     handle = await standin.invoke("motion", user=user, channel=channel, options=media.options(prompt=prompt))
     first = await handle.first_answer()
-    assert first.callback_type == 4, first  # a refusal, not "thinking…"
+    assert first.callback_type == 5, first  # "thinking…" first: the gate's rules read the database
     text = await answer(standin, handle)
     assert text.startswith("❌"), text
     return text
@@ -329,3 +323,15 @@ async def test_a_changed_translation_changes_the_fingerprint_and_re_syncs(
         assert len(standin.command_writes) == writes + 1
         [synced] = [c for c in standin.synced_commands() if c["name"] == "admin"]
         assert synced["name_localizations"] == {"zh-CN": "管理员"}
+
+
+async def test_where_the_bot_cannot_attach_videos_the_member_is_told_before_anything_is_fetched(
+    standin: StandIn, server: Server, media: Media
+) -> None:
+    _, _, alice, _, guild, general, data_dir = server
+    for role in guild.roles.values():  # neither @everyone nor the bot's own role may attach files
+        role.permissions &= ~(1 << 15)  # ATTACH_FILES
+    async with running_bot(standin, settings(standin, server)):
+        told = await motion_refused(standin, alice, general, media)
+        assert "Attach Files" in told
+        assert standin.cdn.downloads == [] and jobs(data_dir) == [] and ledger(data_dir) == []

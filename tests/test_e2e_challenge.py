@@ -13,8 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.discord_standin import InteractionHandle, Message, StandIn, Upload, User
 from tests.discord_standin.state import CREATE_PUBLIC_THREADS
 from tests.e2e_helpers import (
@@ -22,17 +20,11 @@ from tests.e2e_helpers import (
     bot_settings,
     jobs,
     ledger,
-    make_media,
     query,
     running_bot,
 )
 
 RESULT_TIMEOUT = 60.0
-
-
-@pytest.fixture
-def media(tmp_path: Path) -> Media:
-    return make_media(tmp_path / "media")
 
 
 def private_text(handle: InteractionHandle) -> str:

@@ -38,7 +38,6 @@ from tests.e2e_helpers import (
     bot_settings,
     jobs,
     ledger,
-    make_media,
     results_for,
     running_bot,
     status_edits,
@@ -58,11 +57,6 @@ class Lab(NamedTuple):
     guild: Any
     general: Channel
     data_dir: Path
-
-
-@pytest.fixture
-def media(tmp_path: Path) -> Media:
-    return make_media(tmp_path / "media")
 
 
 @pytest.fixture
@@ -173,6 +167,23 @@ async def test_failed_job_is_reported_privately_and_refunded(standin: StandIn, m
     assert "credits were returned" in status_edits(handle)[-1]
     assert results_for(standin, general, alice) == []  # a failure is the user's business
     assert job_ledger(data_dir, job["id"]) == [("reserve", 3), ("refund", 3)]
+
+
+async def test_a_zh_cn_member_reads_the_failure_in_chinese(standin: StandIn, media: Media, lab: Lab) -> None:
+    """The provider's failure, its detail and the refund line all come from the catalogue."""
+    alice, guild, general, data_dir = lab
+    alice.locale = "zh-CN"
+    async with running_bot(standin, bot_settings(standin, data_dir)):
+        handle = await standin.invoke(
+            "motion", user=alice, channel=general, options=media.options(prompt="[simulate:outage]")
+        )
+        await handle.wait_for(
+            "edit_original", lambda s: str((s.body or {}).get("content", "")).startswith("❌"), timeout=RESULT_TIMEOUT
+        )
+        await standin.wait_until(lambda: jobs(data_dir)[0]["notified_at"], 10, "the notice recorded")
+    notice = status_edits(handle)[-1]
+    assert notice.startswith("❌ 视频服务出现故障。请稍后再试。"), notice
+    assert "你的积分已退还。" in notice and "credits" not in notice, notice
 
 
 # --- 2. too large to attach --------------------------------------------------------------

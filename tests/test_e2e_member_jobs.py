@@ -14,25 +14,17 @@ import re
 import time
 from pathlib import Path
 
-import pytest
-
 from bot.store import Store
 from tests.discord_standin import InteractionHandle, StandIn, User
 from tests.e2e_helpers import (
     Media,
     bot_settings,
     jobs,
-    make_media,
     running_bot,
     status_edits,
 )
 
 RESULT_TIMEOUT = 60.0
-
-
-@pytest.fixture
-def media(tmp_path: Path) -> Media:
-    return make_media(tmp_path / "media")
 
 
 def job_id(n: int) -> str:

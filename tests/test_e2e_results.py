@@ -21,7 +21,7 @@ from tests.discord_standin import (
     Upload,
     User,
 )
-from tests.e2e_helpers import Media, bot_settings, jobs, ledger, make_media, running_bot
+from tests.e2e_helpers import Media, bot_settings, jobs, ledger, running_bot
 from tests.media_factory import make_image, make_video
 
 RESULT_TIMEOUT = 60.0
@@ -35,11 +35,6 @@ class World(NamedTuple):
     guild: Any
     general: Channel
     data_dir: Path
-
-
-@pytest.fixture
-def media(tmp_path: Path) -> Media:
-    return make_media(tmp_path / "media")
 
 
 @pytest.fixture
@@ -286,3 +281,27 @@ async def test_a_remix_of_a_deleted_result_is_still_posted(
         posted = standin.message(row["message_id"])
     # Nothing to reply to any more: a plain post (Discord would refuse a reply to a deleted message).
     assert posted.message_reference is None and posted.mentions_user(world.bob.id) and posted.attachments
+
+
+async def test_another_motion_with_a_clip_too_long_gets_the_same_trim_button(
+    standin: StandIn, world: World, media: Media, tmp_path: Path
+) -> None:
+    # The fix offer reaches the form through the one error handler (report_error), not a cog's own except.
+    long_clip = make_video(tmp_path / "long.mp4", 360, 640, seconds=12.0, fps=2)
+    async with running_bot(standin, bot_settings(standin, world.data_dir, simulator_delay_seconds=0.2)):
+        await standin.invoke("motion", user=world.alice, channel=world.general, options=media.options(orientation="image"))
+        await standin.wait_until(lambda: [r["state"] for r in jobs(world.data_dir)] == ["delivered"], RESULT_TIMEOUT, "the result")
+        [first] = jobs(world.data_dir)
+        click = await standin.click(standin.message(first["message_id"]), f"result:another:{first['id']}", user=world.alice)
+        await click.first_answer()
+        assert click.modal is not None, click.sent
+        clip = Upload(long_clip.read_bytes(), "long.mp4", "video/mp4", 360, 640)
+        submitted = await standin.submit_modal(click, {"file": clip}, user=world.alice)
+        offer = await private_answer(submitted)
+        assert offer.startswith("❌ video is 12") and "Trim to the first 10 s" in offer, offer
+        assert submitted.original is not None
+        [button] = [c for row in submitted.original.components for c in row["components"]]
+        assert button["custom_id"].startswith("fix:apply:")
+        accepted = await standin.click(submitted.original, button["custom_id"], user=world.alice)
+        assert (await private_answer(accepted)).startswith("Fixed and queued")
+    assert len(jobs(world.data_dir)) == 2  # the original and the fixed remix, nothing else

@@ -214,8 +214,10 @@ def test_the_images_health_check_passes_on_a_running_bot_and_fails_without_one(t
         for line in bot.stdout:  # the web server is up once the job is queued
             if "queued on" in line:
                 break
-        assert check() == 0, "the health check failed on a running bot"
+        # Docker marks the container unhealthy only after --retries=3 failures in a row; a single
+        # slow answer on a loaded machine is not a failure there either.
+        assert any(check() == 0 for _ in range(3)), "the health check failed three times on a running bot"
     finally:
         bot.send_signal(signal.SIGINT)
-        bot.communicate(timeout=30)
+        bot.communicate(timeout=90)
     assert check() != 0, "the health check passed with nothing listening"

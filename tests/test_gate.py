@@ -33,3 +33,11 @@ async def test_the_first_refusal_wins_and_later_rules_do_not_run() -> None:
         await gate.check(ALICE)
     assert seen == ["allow", "deny"]
     assert len(gate.rules) == 3
+
+
+async def test_the_standard_gate_refuses_where_the_bot_cannot_post_results() -> None:
+    gate = Gate.standard()
+    await gate.check(ALICE)  # the bot may post: through
+    with pytest.raises(Refusal) as refused:
+        await gate.check(Asker(user_id=1, guild_id=10, channel_id=100, action="motion", bot_can_post=False))
+    assert "Attach Files" in str(refused.value.message)

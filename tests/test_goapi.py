@@ -503,7 +503,7 @@ def test_classify_passes_successes(provider: GoApiProvider) -> None:
 def test_no_person_error_gives_the_user_a_reason(provider: GoApiProvider) -> None:
     error = provider._classify(answer(400, {"code": 400, "message": "no person detected in image_url"}))
     assert error is not None and error.kind is ErrorKind.BAD_INPUT
-    assert "No person was found" in error.user_message
+    assert "No person was found" in str(error.user_message)
 
 
 def test_provider_text_echoing_a_secret_is_redacted(provider: GoApiProvider) -> None:

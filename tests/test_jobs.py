@@ -460,18 +460,18 @@ async def test_cancel_a_queued_job_refunds_it_and_leaves_others_alone(tmp_path: 
         await wait_state(app, running.id, "submitted", "processing")
         waiting = await submit(app, inputs)  # the one provider slot is taken: this one waits in line
         assert await app.store.queue_position(waiting.id) == 1
-        assert await app.engine.cancel(waiting.id, user_id=999) == "Only the person who started this video can cancel it."
-        assert await app.engine.cancel(waiting.id, user_id=42) == "Cancelled. Your credits were returned."
+        assert str(await app.engine.cancel(waiting.id, user_id=999)) == "Only the person who started this video can cancel it."
+        assert str(await app.engine.cancel(waiting.id, user_id=42)) == "Cancelled. Your credits were returned."
         cancelled = await app.engine.wait_for_end(waiting.id, timeout=10)
         assert cancelled.state is JobState.CANCELLED
         assert await app.store.ledger_for_job(waiting.id) == [("reserve", 3), ("refund", 3)]
         [notice] = channel.for_job(waiting.id)
         assert notice.content == "Cancelled. Your credits were returned."
         # a job already at the provider cannot be stopped by the simulator: said plainly, nothing changes
-        assert "cannot stop it" in await app.engine.cancel(running.id, user_id=42)
+        assert "cannot stop it" in str(await app.engine.cancel(running.id, user_id=42))
         done = await app.engine.wait_for_end(running.id, timeout=20)
         assert done.state is JobState.DELIVERED
-        assert await app.engine.cancel(running.id, user_id=42) == "This video is already finished."
+        assert str(await app.engine.cancel(running.id, user_id=42)) == "This video is already finished."
 
 
 async def test_a_motion_templates_own_length_sets_the_price(polling_app: CoreApp, inputs: Inputs) -> None:

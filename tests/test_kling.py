@@ -313,7 +313,7 @@ async def test_genuine_1201_at_create_is_raised_with_kling_text_for_the_user(wor
     with pytest.raises(ProviderError) as err:
         await world.provider.submit(world.submit("job-long", prompt="x" * 2501))
     assert err.value.kind is ErrorKind.BAD_INPUT and err.value.code == "1201"
-    assert "prompt must be at most 2500" in err.value.user_message
+    assert "prompt must be at most 2500" in str(err.value.user_message)
     assert len(world.emulator.requests_to("GET", f"{MOTION}/job-job-long")) == 1  # looked, found nothing
     assert world.emulator.tasks == {}
 

@@ -64,8 +64,8 @@ def clip(path: Path, seconds: float, **kwargs: Any) -> Path:
 def test_rejection_carries_field_and_sentence() -> None:
     exc = MediaRejected("video", "video is 2.9 s; the minimum is 3 s")
     assert exc.field == "video"
-    assert exc.message == "video is 2.9 s; the minimum is 3 s"
-    assert str(exc) == exc.message
+    assert str(exc.message) == "video is 2.9 s; the minimum is 3 s"
+    assert str(exc) == str(exc.message)
 
 
 # --- prompt -------------------------------------------------------------------
@@ -309,7 +309,7 @@ def test_simulator_refuses_an_over_budget_still_as_bad_input(tmp_path: Path) -> 
     with pytest.raises(RenderError) as caught:
         render_motion(bomb, video, out, max_seconds=10.0, max_side=640, keep_sound=False)
     assert caught.value.kind is ErrorKind.BAD_INPUT
-    assert "40 megapixels" in caught.value.message
+    assert "40 megapixels" in str(caught.value.message)
     assert not out.exists() and not list(tmp_path.glob("out.mp4*"))
 
 
@@ -538,7 +538,7 @@ def test_image_precheck_passes_good_metadata() -> None:
 def test_image_precheck_wrong_extension() -> None:
     exc = refused(precheck_image, AttachmentMeta("cat.gif", 1000, "image/png"))
     assert exc.field == "image"
-    assert str(exc) == "image must be a .jpg, .jpeg or .png file; got a .gif file (cat.gif)"
+    assert str(exc) == "image must be a .jpg, .jpeg, or .png file; got a .gif file (cat.gif)"
     assert "no extension" in str(refused(precheck_image, AttachmentMeta("cat", 1000)))
 
 

@@ -265,9 +265,9 @@ def test_keep_sound_and_templates_are_refused_by_the_one_options_check() -> None
     # A4: ModelsLab has no keep_original_sound; intake refuses it from the capabilities, before money.
     caps = ModelsLabProvider.capabilities
     sound = options_refusal(MotionOptions(keep_sound=True), caps, "modelslab", has_video=True)
-    assert sound is not None and "keep_sound" in sound.message
+    assert sound is not None and "keep_sound" in str(sound.message)
     template = options_refusal(MotionOptions(motion_template="Heart Gesture Dance"), caps, "modelslab", has_video=False)
-    assert template is not None and "no motion templates" in template.message
+    assert template is not None and "no motion templates" in str(template.message)
     assert options_refusal(MotionOptions(), caps, "modelslab", has_video=True) is None
 
 
@@ -288,7 +288,7 @@ async def test_inputs_without_a_url_are_refused_before_any_request(
         await world.provider.submit(world.request(image_url, video_url))
     assert err.value.kind is ErrorKind.BAD_INPUT and err.value.retryable is False
     assert "PUBLIC_URL" in err.value.message  # tells the admin what to set
-    assert "PUBLIC_URL" not in err.value.user_message
+    assert "PUBLIC_URL" not in str(err.value.user_message)
     assert world.emulator.requests == []
 
 
@@ -373,7 +373,7 @@ def test_users_get_the_providers_sentence_only_where_it_helps() -> None:
     provider = bare_provider()
     policy = provider.classify(response(200, {"status": "error", "message": "NSFW image detected"}), stage="create")
     auth = provider.classify(response(200, {"status": "error", "message": "Invalid Api Key"}), stage="create")
-    assert policy is not None and policy.user_message.endswith("NSFW image detected")
+    assert policy is not None and str(policy.user_message).endswith("NSFW image detected")
     assert auth is not None and auth.user_detail is None and "Invalid Api Key" in auth.message
 
 
@@ -501,7 +501,7 @@ def test_scrubbing_removes_signed_url_tokens_from_an_echoed_request() -> None:
     body = {"status": "error", "message": f"Bad request: {json.dumps(echoed)}"}
     error = bare_provider().classify(response(400, body), stage="create")
     assert error is not None
-    for text in (error.message, error.user_message):
+    for text in (error.message, str(error.user_message)):
         assert "s3cr3t.tok" not in text and "m3d1a.tok" not in text
     assert "callbacks/modelslab/j1?token=[redacted]" in error.message
 

@@ -441,7 +441,7 @@ async def test_failures_at_submit(world, media: Media, kind: str, via_prompt: bo
         await provider.submit(SubmitRequest(job_id=f"fail-{kind}", request=request(media.image, media.video, prompt=prompt)))
     assert err.value.kind is ErrorKind(kind)
     assert not err.value.retryable
-    assert "simulated" in err.value.user_message
+    assert "simulated" in str(err.value.user_message)
     assert await provider.find_task(f"fail-{kind}") is None
 
 

@@ -240,13 +240,13 @@ async def test_no_person_in_the_image_is_told_apart_from_an_outage(env: Env) -> 
     assert no_person.kind is ErrorKind.BAD_INPUT
     assert not no_person.retryable
     assert no_person.code == "MOTION.PIC_NOT_MATCHED"
-    assert "No person" in no_person.user_message
+    assert "No person" in str(no_person.user_message)
 
     env.emulator.inject(Fault.SERVER_ERROR)
     with pytest.raises(ProviderError) as err:
         await env.provider.submit(env.submit("job-2"))
     assert err.value.kind is ErrorKind.OUTAGE
-    assert "person" not in err.value.user_message
+    assert "person" not in str(err.value.user_message)
     assert len(env.creates()) == 2  # one each: neither was re-sent
 
 

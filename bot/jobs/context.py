@@ -25,6 +25,7 @@ import aiosqlite
 
 from bot.downloads import Downloader
 from bot.errors import JobNotFound, ProviderError, provider_error
+from bot.i18n import Renderable, Text
 from bot.metrics import (
     DELIVERY_TIME,
     JOBS_ENDED,
@@ -54,7 +55,7 @@ REPORTED: dict[TaskStatus, JobState] = {
 class Notifier(Protocol):
     """Where a job's news goes (Discord, or the terminal). Implementations must be idempotent per job."""
 
-    async def progress(self, job: JobRow, text: str) -> None:
+    async def progress(self, job: JobRow, text: Text | str) -> None:
         """Best effort: edit the status message; may silently do nothing (expired token, restart)."""
 
     async def deliver(self, job: JobRow, video: Path | None, link: str | None) -> int | None:
@@ -62,8 +63,8 @@ class Notifier(Protocol):
         Raise DeliveryTooLarge if the platform refuses the file's size, DeliveryImpossible if
         there is nowhere left to post it."""
 
-    async def notify_failure(self, job: JobRow, text: str) -> None:
-        """Tell the user the job ended without a video, and why."""
+    async def notify_failure(self, job: JobRow, text: Renderable | str) -> None:
+        """Tell the user the job ended without a video, and why (a Text renders in their language)."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,9 @@ class JobContext:
     log: logging.Logger = field(default=log)
     # Status edits sent without waiting for them (see `progress_soon`); the engine cancels them on stop.
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    # What a job's ending said, as a catalogue Text, until its failure notice shows it in the
+    # member's language (the job row keeps the English; after a restart that is what is shown).
+    ending_texts: dict[str, Text] = field(default_factory=dict)
 
     # --- reading ------------------------------------------------------------------------
     async def get(self, job_id: str) -> JobRow:
@@ -144,7 +148,7 @@ class JobContext:
         started = job.submitted_at or job.created_at
         return self.clock() - started > self.config.job_timeout
 
-    async def progress(self, job: JobRow | str, text: str) -> None:
+    async def progress(self, job: JobRow | str, text: Text | str) -> None:
         """Best effort, by design: a status edit that fails changes nothing."""
         try:
             row = job if isinstance(job, JobRow) else await self.store.get_job(job)
@@ -153,7 +157,7 @@ class JobContext:
         except Exception as error:
             self.log.debug("job %s: progress update failed: %s", getattr(job, "id", job), error)
 
-    def progress_soon(self, job: JobRow, text: str) -> None:
+    def progress_soon(self, job: JobRow, text: Text | str) -> None:
         """A status edit that the caller does not wait for: a provider's callback is answered
         once its report is recorded, not once Discord has shown it."""
         task = asyncio.create_task(self.progress(job, text), name=f"progress-{job.id}")
@@ -197,7 +201,7 @@ class JobContext:
         return True
 
     async def end(
-        self, job_id: str, state: JobState, kind: str, user_text: str, detail: str, provider_cost: str | None = None
+        self, job_id: str, state: JobState, kind: str, user_text: Text | str, detail: str, provider_cost: str | None = None
     ) -> bool:
         """End a job without a video (failed, expired, cancelled) and refund it, exactly once."""
         moved = await self.move(
@@ -206,13 +210,15 @@ class JobContext:
             allowed_from=ENDABLE,
             ledger=("refund", f"{state.value}: {kind}"),
             error_kind=kind,
-            error_message=user_text,
+            error_message=str(user_text),  # stored in English (a catalogue msgid when it is one sentence)
             error_detail=detail,
             provider_cost=provider_cost,
             finished_at=self.clock(),
         )
         if moved is not None:
             self.log.info("job %s: %s (%s)", job_id, state.value, detail)
+            if isinstance(user_text, Text):
+                self.ending_texts[job_id] = user_text
         return moved is not None
 
     async def fail(self, job_id: str, error: ProviderError, provider_cost: str | None = None) -> bool:
@@ -225,7 +231,7 @@ class JobContext:
                 job_id, JobState.PROCESSING, allowed_from=IN_FLIGHT, provider_status=task.raw_status or "processing"
             )
             if moved is not None:
-                self.progress_soon(moved, "Making your video…")
+                self.progress_soon(moved, Text("Making your video…"))
         elif task.status is TaskStatus.SUCCEEDED:
             if not task.result_url:
                 self.log.warning("job %s: provider reported success without a result URL; waiting for the next read", job_id)

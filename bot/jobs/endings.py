@@ -20,6 +20,7 @@ from bot.errors import (
     DownloadRefused,
     ProviderError,
 )
+from bot.i18n import Stored, Text
 from bot.jobs.context import JobContext
 from bot.models import ENDS, JobState
 from bot.store import JobRow
@@ -51,7 +52,7 @@ async def deliver(ctx: JobContext, job: JobRow) -> None:
     ttl = ctx.config.result_link_ttl
     if video is None:
         link = (ctx.links.media_url(job.id, "result.mp4", ttl=ttl) if path.exists() else None) or job.result_url
-    await ctx.progress(job, "Done! Posting your video…")
+    await ctx.progress(job, Text("Done! Posting your video…"))
 
     async def post() -> int | None:
         try:
@@ -80,7 +81,7 @@ async def deliver(ctx: JobContext, job: JobRow) -> None:
     cleanup_inputs(ctx, job.id, keep_result=video is None and bool(ctx.config.public_url))
 
 
-REFUSED_RESULT = (
+REFUSED_RESULT = Text(
     "The video was made, but the file the video service returned was refused (it is not a video, "
     "or not at an address the bot fetches from), so it was not posted."
 )
@@ -94,18 +95,23 @@ async def _undeliverable(ctx: JobContext, job: JobRow, error: DownloadRefused) -
         allowed_from=[JobState.SUCCEEDED],
         ledger=("refund_committed", "failed: result refused"),
         error_kind=error.kind.value,
-        error_message=REFUSED_RESULT,
+        error_message=str(REFUSED_RESULT),  # stored in English; see notify()
         error_detail=str(error),
     )
     if moved is not None:
+        ctx.ending_texts[job.id] = REFUSED_RESULT
         ctx.log.warning("job %s: failed, result refused: %s", job.id, error)
 
 
 async def notify(ctx: JobContext, job: JobRow) -> None:
     """Tell the user a job ended without a video (once: `notified_at` marks it done)."""
-    text = job.error_message or "The video could not be made."
-    if job.state is not JobState.CANCELLED:
-        text += " Your credits were returned."
+    # The Text the ending said; after a restart, the stored English (translated when it is one message).
+    said: Text | Stored = (
+        ctx.ending_texts.pop(job.id, None)
+        or (Stored(job.error_message) if job.error_message else None)
+        or Text("The video could not be made.")
+    )
+    text = said if job.state is JobState.CANCELLED else Text("{reason} Your credits were returned.", reason=said)
     try:
         await _retry_forever(ctx, job.id, "failure notice", lambda: ctx.notifier.notify_failure(job, text))
     except DeliveryImpossible as exc:
@@ -127,30 +133,30 @@ async def expire(ctx: JobContext, job: JobRow) -> None:
         job.id,
         JobState.EXPIRED,
         "timeout",
-        f"The video service did not finish within {minutes} minutes, so the job was stopped.",
+        Text("The video service did not finish within {minutes} minutes, so the job was stopped.", minutes=minutes),
         f"no result after {minutes} min",
     )
 
 
-async def cancel(ctx: JobContext, job_id: str, user_id: int) -> str:
-    """A user cancels their own job. Returns what to tell them."""
+async def cancel(ctx: JobContext, job_id: str, user_id: int) -> Text:
+    """A user cancels their own job. Returns what to tell them (rendered in their language by the caller)."""
     job = await ctx.get(job_id)
     if job.user_id != user_id:
-        return "Only the person who started this video can cancel it."
+        return Text("Only the person who started this video can cancel it.")
     if job.state in ENDS or job.state is JobState.SUCCEEDED:
-        return "This video is already finished."
+        return Text("This video is already finished.")
     if job.state is not JobState.QUEUED:
         provider = ctx.providers.get(job.provider)
         if not (provider and provider.capabilities.can_cancel and job.provider_task_id):
-            return "This video is already being made and this provider cannot stop it."
+            return Text("This video is already being made and this provider cannot stop it.")
         try:
             await provider.cancel(job.provider_task_id)
         except ProviderError as error:
             ctx.provider_failed(job.provider, error, job.id, "cancel")
-            return f"Could not cancel: {error.user_message}"
-    done = "Cancelled. Your credits were returned."
+            return Text("Could not cancel: {reason}", reason=error.user_message)
+    done = Text("Cancelled. Your credits were returned.")
     ended = await ctx.end(job_id, JobState.CANCELLED, "cancelled", done, "cancelled by user")
-    return done if ended else "This video is already finished."
+    return done if ended else Text("This video is already finished.")
 
 
 async def _retry_forever(

@@ -35,6 +35,7 @@ from pydantic import BaseModel
 
 from bot.downloads import Downloader
 from bot.errors import StoreBusy
+from bot.i18n import Text
 from bot.jobs import endings, follow, submit
 from bot.jobs.context import EngineConfig, JobContext, Notifier
 from bot.kinds import JobRequest, kind_of
@@ -421,7 +422,7 @@ class JobEngine:
         return self.ctx.job_dir(job_id)
 
     # --- what users and providers do to a job -------------------------------------------------
-    async def cancel(self, job_id: str, user_id: int) -> str:
+    async def cancel(self, job_id: str, user_id: int) -> Text:
         return await endings.cancel(self.ctx, job_id, user_id)
 
     async def handle_callback(

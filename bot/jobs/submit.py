@@ -8,6 +8,7 @@ before which it must not be sent (the dispatcher takes it then), or FAILED (endi
 from __future__ import annotations
 
 from bot.errors import ProviderError, provider_error
+from bot.i18n import Text
 from bot.jobs.context import ETA_MARGIN, JobContext
 from bot.kinds import adapt_to, request_for, takes
 from bot.models import ErrorKind, JobState
@@ -90,7 +91,7 @@ async def reconcile(ctx: JobContext, job: JobRow, *, resends: int = RESENDS) -> 
         provider_error(
             ErrorKind.OUTAGE,
             "submit interrupted; the provider cannot be asked whether it arrived",
-            user_detail="The bot could not confirm your request reached it, so it was stopped and you were not charged.",
+            user_detail=Text("The bot could not confirm your request reached it, so it was stopped and you were not charged."),
         ),
     )
 
@@ -113,8 +114,8 @@ async def _submitted(ctx: JobContext, job: JobRow, name: str, task: ProviderTask
         return
     ctx.log.info("job %s: submitted to %s as task %s", job.id, name, task.task_id)
     if name != job.provider:
-        await ctx.progress(moved, f"{job.provider} was unavailable, so your video went to {name}.")
-    await ctx.progress(moved, "Sent to the video service. Waiting for it to start…")
+        await ctx.progress(moved, Text("{old} was unavailable, so your video went to {new}.", old=job.provider, new=name))
+    await ctx.progress(moved, Text("Sent to the video service. Waiting for it to start…"))
     if task.status is not TaskStatus.SUBMITTED:
         await ctx.record_report(job.id, task)  # e.g. a repeated submit that finds the task already done
 
@@ -128,4 +129,4 @@ async def _wait_in_line(ctx: JobContext, job: JobRow, errors: list[ProviderError
     backoff = min(ctx.config.poll_max_interval, max(ctx.config.retry_base, waited))
     delay = max(min(asked), backoff) if asked else backoff
     if await ctx.requeue(job.id, ctx.clock() + delay, note=f"{errors[-1].kind.value}: retry in {delay:.0f} s"):
-        await ctx.progress(job.id, f"The video service is busy; trying again in {max(1, round(delay))} s.")
+        await ctx.progress(job.id, Text("The video service is busy; trying again in {seconds} s.", seconds=max(1, round(delay))))

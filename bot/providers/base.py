@@ -23,11 +23,12 @@ from bot.animate.models import AnimateRequest
 from bot.downloads import Downloader
 from bot.errors import InputRejected, Outage, TransportError
 from bot.http import Classifier, HttpClient, Response
+from bot.i18n import Text
 from bot.limits import KLING_MOTION_LIMITS, MotionLimits
 from bot.models import ErrorKind, MediaFile, Mode, MotionRequest, Orientation
 
 # What a member reads when a provider that fetches inputs by URL has none for a file.
-NO_INPUT_URL_DETAIL = "The bot is not set up to share files with this service yet; an admin has to configure it."
+NO_INPUT_URL_DETAIL = Text("The bot is not set up to share files with this service yet; an admin has to configure it.")
 
 Model = TypeVar("Model", bound=BaseModel)
 

@@ -63,6 +63,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from bot.animate.models import AnimateRequest
 from bot.errors import InputRejected, Outage, ProviderError, provider_error
 from bot.http import HttpClient, Response
+from bot.i18n import Text
 from bot.models import ErrorKind
 from bot.providers.base import (
     Capabilities,
@@ -324,7 +325,7 @@ class GoApiProvider(Provider):
             f"goapi: {message}",
             code=code_text,
             http_status=response.status,
-            user_detail="No person was found in the image." if no_person else None,
+            user_detail=Text("No person was found in the image.") if no_person else None,
         )
 
     def secrets(self) -> tuple[str, ...]:

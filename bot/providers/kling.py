@@ -45,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bot.animate.models import AnimateRequest
 from bot.errors import Outage, ProviderError, provider_error
 from bot.http import HttpClient, Response
+from bot.i18n import Text
 from bot.models import ErrorKind, MediaFile, Mode, Orientation
 from bot.providers.base import (
     Capabilities,
@@ -245,13 +246,13 @@ def _error_from_status(response: Response, code: object, message: str, request_i
     )
 
 
-def _user_detail(message: str) -> str | None:
+def _user_detail(message: str) -> Text | None:
     message = message.strip()
     if not message:
         return None
     if len(message) > USER_DETAIL_MAX_CHARS:
         message = message[: USER_DETAIL_MAX_CHARS - 1] + "…"
-    return f"Kling said: {message}"
+    return Text("Kling said: {message}", message=message)
 
 
 def failure_kind(message: str | None) -> ErrorKind:

@@ -49,6 +49,7 @@ from bot.animate.models import AnimateRequest
 from bot.downloads import Downloader
 from bot.errors import provider_error
 from bot.http import HttpClient
+from bot.i18n import Text
 from bot.models import ErrorKind, Mode, Orientation
 from bot.providers import simulator_animate, simulator_render
 from bot.providers.base import (
@@ -224,7 +225,7 @@ class SimulatorProvider(Provider):
                 FAILURE_MESSAGES[failure],
                 code=f"simulated_{failure}",
                 retryable=False,
-                user_detail="(This was a simulated failure; no provider was called.)",
+                user_detail=Text("(This was a simulated failure; no provider was called.)"),
             )
         if request.video is not None:
             video_path = request.video.path

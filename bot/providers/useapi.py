@@ -70,6 +70,7 @@ from bot.errors import (
     provider_error,
 )
 from bot.http import HttpClient, Response
+from bot.i18n import Text
 from bot.models import ErrorKind, MediaFile, MotionRequest
 from bot.providers.base import (
     Capabilities,
@@ -101,7 +102,7 @@ _NO_CREDIT = re.compile(
     r"\b(insufficient|not enough|out of|no remaining|no more)\s+(kling\s+)?(credit|point|balance)", re.IGNORECASE
 )
 
-NO_PERSON_DETAIL = (
+NO_PERSON_DETAIL = Text(
     "No person was found in the image: use a photo where one person's head and upper or full body are clearly visible."
 )
 
@@ -299,7 +300,7 @@ class UseApiProvider(Provider):
             # Intake names the type from the real bytes, so this is a request built some other way.
             raise InputRejected(
                 f"useapi: {media.filename!r} is {media.content_type}, expected one of {', '.join(allowed)}",
-                user_detail=f"{media.filename} is not a supported file type.",
+                user_detail=Text("{filename} is not a supported file type.", filename=media.filename),
             )
         size = media.path.stat().st_size
         # Uploads create nothing billable, so they may be retried like a read.
@@ -366,7 +367,7 @@ class UseApiProvider(Provider):
                 return url
         raise InputRejected(
             f"useapi: unknown motion template {choice!r}",
-            user_detail="That motion template is not offered any more; pick another one.",
+            user_detail=Text("That motion template is not offered any more; pick another one."),
         )
 
     # --- answers -> shared vocabulary --------------------------------------------------
@@ -483,7 +484,7 @@ def _error_fields(body: bytes) -> tuple[str, str, Any]:
     )
 
 
-def _kind_from_text(text: str, *, default: ErrorKind | None) -> tuple[ErrorKind | None, str | None]:
+def _kind_from_text(text: str, *, default: ErrorKind | None) -> tuple[ErrorKind | None, Text | None]:
     """What Kling's own words say went wrong: (kind, sentence for the user)."""
     if _MODERATION.search(text):
         return ErrorKind.CONTENT_POLICY, None

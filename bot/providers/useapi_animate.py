@@ -21,6 +21,7 @@ from typing import Any
 
 from bot.animate.models import AnimateRequest
 from bot.errors import InputRejected
+from bot.i18n import Text
 from bot.models import MediaFile
 
 I2V_PATH = "/videos/image2video-frames"
@@ -36,7 +37,7 @@ def refuse_what_useapi_lacks(request: AnimateRequest) -> None:
     if lacking:
         raise InputRejected(
             f"useapi: image2video-frames takes no {' or '.join(lacking)} (providers.md §3.3)",
-            user_detail="This video service cannot do that option; pick another provider.",
+            user_detail=Text("This video service cannot do that option; pick another provider."),
         )
 
 
