@@ -561,11 +561,13 @@ async def test_no_secret_in_output_at_debug(tmp_path: Path, inputs: Inputs) -> N
         for name, field in Settings.model_fields.items()
         if SecretStr in (field.annotation, *getattr(field.annotation, "__args__", ()))
     }
-    assert {"DISCORD_TOKEN", "KLING_SECRET_KEY", "MODELSLAB_API_KEY"} <= set(secrets)
+    assert {"DISCORD_TOKEN", "KLING_SECRET_KEY", "MODELSLAB_API_KEY", "DATABASE_URL"} <= set(secrets)
     # Every hosted provider is configured, at a port where nothing listens: the simulator runs the job.
     dead = f"http://127.0.0.1:{free_port()}"
     urls = {f"{name.upper()}_BASE_URL": dead for name in HOSTED}
-    env = clean_env(tmp_path, LOG_LEVEL="DEBUG", DEFAULT_PROVIDER="simulator", **urls, **secrets)
+    # A database URL must be a URL: the marker goes inside one (a real one would hold a password).
+    values = {**secrets, "DATABASE_URL": f"sqlite:///{tmp_path}/{secrets['DATABASE_URL']}.sqlite3"}
+    env = clean_env(tmp_path, LOG_LEVEL="DEBUG", DEFAULT_PROVIDER="simulator", **urls, **values)
     result = await run_bot(tmp_path, env, *inputs.args())
     assert result.code == 0, result.out
     assert "DEBUG" in result.out  # the run really logged at DEBUG
