@@ -134,6 +134,12 @@ class DiscordIntake:
         # A job settles its request in its own transaction ("queued"); this settles the others.
         await self.pending.settle(str(interaction.id), "answered")
 
+    async def after_the_crowd(self) -> None:
+        """For work right after a deferral that is not yet a recorded request (the gate's database
+        reads): count this arrival and wait while others still need their first answer."""
+        self._arrived()
+        await self._yield_to_arrivals()
+
     def _arrived(self) -> None:
         self._quiet.clear()
         if self._quiet_timer is not None:

@@ -159,6 +159,11 @@ class GenerationTree(app_commands.CommandTree):
         # and under a crowd those reads queue; a private "thinking..." costs nothing and a refusal
         # then replaces it, still before anything is fetched or spent.
         await defer_privately(interaction)
+        # ...and the gate's reads wait, like the request's own slow work, until the crowd has its
+        # first answers (bot/discord_intake.py), so they never compete with those on the event loop.
+        intake = getattr(interaction.client, "intake", None)
+        if intake is not None:
+            await intake.after_the_crowd()
         return await passes_gate(interaction, action, _command_texts(interaction, command))
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError, /) -> None:
