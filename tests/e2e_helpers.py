@@ -205,3 +205,19 @@ def jobs(data_dir: Path) -> list[sqlite3.Row]:
 
 def ledger(data_dir: Path) -> list[sqlite3.Row]:
     return query(data_dir / "bot.sqlite3", "SELECT * FROM ledger ORDER BY id")
+
+
+@contextlib.asynccontextmanager
+async def bot_processes(*processes: BotProcess) -> AsyncIterator[None]:
+    """Bot processes a test starts and kills: their logs are printed when the test fails, and every
+    one still running is killed at the end, whatever happened."""
+    try:
+        yield
+    except BaseException:
+        for process in processes:
+            print(f"--- {process.log_path.name} ---\n{process.log()[-4000:]}")
+        raise
+    finally:
+        for process in processes:
+            if process.proc is not None:
+                await process.kill()

@@ -35,6 +35,7 @@ from tests.e2e_helpers import (
     BotProcess,
     Media,
     bot_env,
+    bot_processes,
     bot_settings,
     jobs,
     ledger,
@@ -462,73 +463,67 @@ async def test_bot_process_killed_mid_jobs_delivers_each_exactly_once_and_syncs_
         await process.start()
         await wait_for_new_session(standin, known)
 
-    try:
-        await start(runs[0])
-        assert len(standin.command_writes) == 1  # the first start pushes the commands
+    async with bot_processes(*runs, forced):
+        try:
+            await start(runs[0])
+            assert len(standin.command_writes) == 1  # the first start pushes the commands
 
-        # Two jobs each for three members: with 4 provider slots, 4 run and 2 wait in line.
-        handles = [
-            await standin.invoke("motion", user=u, channel=general, options=media.options(prompt=f"take {n}"))
-            for n in range(2)
-            for u in users
-        ]
-        for handle in handles:  # "Queued": the job row and its reservation are written
-            await handle.wait_for("edit_original", lambda s: s.accepted and is_queued(s.body), timeout=15)
+            # Two jobs each for three members: with 4 provider slots, 4 run and 2 wait in line.
+            handles = [
+                await standin.invoke("motion", user=u, channel=general, options=media.options(prompt=f"take {n}"))
+                for n in range(2)
+                for u in users
+            ]
+            for handle in handles:  # "Queued": the job row and its reservation are written
+                await handle.wait_for("edit_original", lambda s: s.accepted and is_queued(s.body), timeout=15)
 
-        # Crash 1, mid-flight: all 4 provider slots busy (a simulated job takes 3 s), 2 in line.
-        in_flight = ("submitted", "processing")
-        await standin.wait_until(
-            lambda: sum(row["state"] in in_flight for row in jobs(data_dir)) == 4, 15, "4 jobs at the provider"
-        )
-        assert await runs[0].kill() == -9
-        states = Counter(row["state"] for row in jobs(data_dir))
-        assert states["queued"] == 2 and states["submitted"] + states["processing"] == 4, states
-        assert standin.channel_messages(general) == []
+            # Crash 1, mid-flight: all 4 provider slots busy (a simulated job takes 3 s), 2 in line.
+            in_flight = ("submitted", "processing")
+            await standin.wait_until(
+                lambda: sum(row["state"] in in_flight for row in jobs(data_dir)) == 4, 15, "4 jobs at the provider"
+            )
+            assert await runs[0].kill() == -9
+            states = Counter(row["state"] for row in jobs(data_dir))
+            assert states["queued"] == 2 and states["submitted"] + states["processing"] == 4, states
+            assert standin.channel_messages(general) == []
 
-        # Crash 2, mid-delivery: a result reached Discord, the answer never reached the bot.
-        await start(runs[1])
-        assert len(standin.command_writes) == 1  # same definitions: a restart does not write
-        await standin.wait_until(lambda: hold.held, RESULT_TIMEOUT, "a result post")
-        assert await runs[1].kill() == -9
-        held = list(hold.held)
-        hold.released.set()
-        # Made and posted, but not recorded as delivered: the next start must post these again.
-        succeeded = {f"job-{row['id']}" for row in jobs(data_dir) if row["state"] == "succeeded"}
-        assert held and {m.nonce for m in held} <= succeeded
+            # Crash 2, mid-delivery: a result reached Discord, the answer never reached the bot.
+            await start(runs[1])
+            assert len(standin.command_writes) == 1  # same definitions: a restart does not write
+            await standin.wait_until(lambda: hold.held, RESULT_TIMEOUT, "a result post")
+            assert await runs[1].kill() == -9
+            held = list(hold.held)
+            hold.released.set()
+            # Made and posted, but not recorded as delivered: the next start must post these again.
+            succeeded = {f"job-{row['id']}" for row in jobs(data_dir) if row["state"] == "succeeded"}
+            assert held and {m.nonce for m in held} <= succeeded
 
-        await start(runs[2])
-        await standin.wait_until(
-            lambda: all(row["state"] == "delivered" for row in jobs(data_dir)), RESULT_TIMEOUT, "every job delivered"
-        )
-        assert len(standin.command_writes) == 1
-        await runs[2].stop()
+            await start(runs[2])
+            await standin.wait_until(
+                lambda: all(row["state"] == "delivered" for row in jobs(data_dir)), RESULT_TIMEOUT, "every job delivered"
+            )
+            assert len(standin.command_writes) == 1
+            await runs[2].stop()
 
-        rows = jobs(data_dir)
-        assert len(rows) == 6
-        results = [m for m in standin.channel_messages(general) if m.author.id == standin.bot_user.id]
-        assert sorted(m.nonce or "" for m in results) == sorted(f"job-{row['id']}" for row in rows)
-        for row in rows:
-            [mine] = [m for m in results if m.nonce == f"job-{row['id']}"]
-            assert mine.id == row["message_id"] and len(mine.attachments) == 1
-            assert [kind for kind, _ in job_ledger(data_dir, row["id"])] == ["reserve", "commit"]
-        assert Counter(u.id for m in results for u in m.mentions) == {u.id: 2 for u in users}
-        # The held posts were found in the channel's history after the restart (the job marker),
-        # not posted again: one post per job (the nonce stays the guard within its few minutes).
-        assert len(standin.requests_to(MESSAGES_ROUTE)) == len(rows)
-        assert standin.requests_to("GET /channels/{channel_id}/messages")
+            rows = jobs(data_dir)
+            assert len(rows) == 6
+            results = [m for m in standin.channel_messages(general) if m.author.id == standin.bot_user.id]
+            assert sorted(m.nonce or "" for m in results) == sorted(f"job-{row['id']}" for row in rows)
+            for row in rows:
+                [mine] = [m for m in results if m.nonce == f"job-{row['id']}"]
+                assert mine.id == row["message_id"] and len(mine.attachments) == 1
+                assert [kind for kind, _ in job_ledger(data_dir, row["id"])] == ["reserve", "commit"]
+            assert Counter(u.id for m in results for u in m.mentions) == {u.id: 2 for u in users}
+            # The held posts were found in the channel's history after the restart (the job marker),
+            # not posted again: one post per job (the nonce stays the guard within its few minutes).
+            assert len(standin.requests_to(MESSAGES_ROUTE)) == len(rows)
+            assert standin.requests_to("GET /channels/{channel_id}/messages")
 
-        # `python -m bot sync` writes the commands even though nothing changed.
-        await start(forced)
-        assert len(standin.command_writes) == 2
-    except BaseException:
-        for process in (*runs, forced):
-            print(f"--- {process.log_path.name} ---\n{process.log()[-4000:]}")
-        raise
-    finally:
-        hold.released.set()
-        for process in (*runs, forced):
-            if process.proc is not None:
-                await process.kill()
+            # `python -m bot sync` writes the commands even though nothing changed.
+            await start(forced)
+            assert len(standin.command_writes) == 2
+        finally:
+            hold.released.set()
 
 
 async def test_sigterm_stops_the_bot_cleanly(standin: StandIn, tmp_path: Path) -> None:

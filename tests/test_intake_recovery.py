@@ -19,6 +19,7 @@ from tests.e2e_helpers import (
     BotProcess,
     Media,
     bot_env,
+    bot_processes,
     jobs,
     ledger,
     make_media,
@@ -60,53 +61,47 @@ async def test_a_request_acknowledged_before_a_crash_is_finished_by_the_restart(
         options = media.options(video=make_video(tmp_path / "short.mp4", 360, 640, seconds=1.0, fps=10))
     env = bot_env(standin, lab.data_dir)
     first, second = BotProcess(env, tmp_path / "run", name="first"), BotProcess(env, tmp_path / "run", name="second")
-    try:
-        await start(standin, first)
-        standin.cdn.hold_downloads()
-        handle = await standin.invoke("motion", user=lab.alice, channel=lab.general, options=options)
-        assert (await handle.first_answer()).callback_type == DEFERRED
-        await standin.wait_until(lambda: standin.cdn.held > 0, 15, "the bot fetching the attachments")
-        assert await first.kill() == -9
+    async with bot_processes(first, second):
+        try:
+            await start(standin, first)
+            standin.cdn.hold_downloads()
+            handle = await standin.invoke("motion", user=lab.alice, channel=lab.general, options=options)
+            assert (await handle.first_answer()).callback_type == DEFERRED
+            await standin.wait_until(lambda: standin.cdn.held > 0, 15, "the bot fetching the attachments")
+            assert await first.kill() == -9
 
-        # Acknowledged, recorded, no job: without the record the member would wait on "thinking…" for good.
-        [pending] = intakes(lab.data_dir)
-        assert pending["state"] == "pending" and pending["kind"] == "motion" and jobs(lab.data_dir) == []
-        payload = str(handle.payload["token"])
-        database = b"".join(path.read_bytes() for path in lab.data_dir.glob("bot.sqlite3*"))
-        assert payload.encode() not in database  # the token is sealed, never in clear
-        assert status_edits(handle) == []
+            # Acknowledged, recorded, no job: without the record the member would wait on "thinking…" for good.
+            [pending] = intakes(lab.data_dir)
+            assert pending["state"] == "pending" and pending["kind"] == "motion" and jobs(lab.data_dir) == []
+            payload = str(handle.payload["token"])
+            database = b"".join(path.read_bytes() for path in lab.data_dir.glob("bot.sqlite3*"))
+            assert payload.encode() not in database  # the token is sealed, never in clear
+            assert status_edits(handle) == []
 
-        standin.cdn.release_downloads()
-        await start(standin, second)
-        if inputs_fine:
-            await handle.wait_for("edit_original", lambda s: s.accepted and is_queued(s.body), timeout=RESULT_TIMEOUT)
-            await handle.wait_for("edit_original", lambda s: s.accepted and is_done(s.body), timeout=RESULT_TIMEOUT)
-            await standin.wait_until(lambda: jobs(lab.data_dir)[0]["state"] == "delivered", 10, "the delivery recorded")
-            [job] = jobs(lab.data_dir)
-            assert [(r["kind"], r["amount"]) for r in ledger(lab.data_dir)] == [("reserve", 3), ("commit", 3)]
-            [result] = results_for(standin, lab.general, lab.alice)
-            assert "> a dance" in result.content and len(result.attachments) == 1
-            [done] = intakes(lab.data_dir)
-            assert (done["state"], done["outcome"], done["job_id"]) == ("done", "queued", job["id"])
-        else:
-            await handle.wait_for(
-                "edit_original", lambda s: s.accepted and str((s.body or {}).get("content", "")).startswith("❌"),
-                timeout=RESULT_TIMEOUT,
-            )
-            assert "the minimum is 3 s" in status_edits(handle)[-1]
-            assert jobs(lab.data_dir) == [] and ledger(lab.data_dir) == []
-            await standin.wait_until(lambda: intakes(lab.data_dir)[0]["state"] == "done", 10, "the request settled")
-            assert str(intakes(lab.data_dir)[0]["outcome"]).startswith("refused")
-        await second.stop()
-    except BaseException:
-        for process in (first, second):
-            print(f"--- {process.log_path.name} ---\n{process.log()[-4000:]}")
-        raise
-    finally:
-        standin.cdn.release_downloads()
-        for process in (first, second):
-            if process.proc is not None:
-                await process.kill()
+            standin.cdn.release_downloads()
+            await start(standin, second)
+            if inputs_fine:
+                await handle.wait_for("edit_original", lambda s: s.accepted and is_queued(s.body), timeout=RESULT_TIMEOUT)
+                await handle.wait_for("edit_original", lambda s: s.accepted and is_done(s.body), timeout=RESULT_TIMEOUT)
+                await standin.wait_until(lambda: jobs(lab.data_dir)[0]["state"] == "delivered", 10, "the delivery recorded")
+                [job] = jobs(lab.data_dir)
+                assert [(r["kind"], r["amount"]) for r in ledger(lab.data_dir)] == [("reserve", 3), ("commit", 3)]
+                [result] = results_for(standin, lab.general, lab.alice)
+                assert "> a dance" in result.content and len(result.attachments) == 1
+                [done] = intakes(lab.data_dir)
+                assert (done["state"], done["outcome"], done["job_id"]) == ("done", "queued", job["id"])
+            else:
+                await handle.wait_for(
+                    "edit_original", lambda s: s.accepted and str((s.body or {}).get("content", "")).startswith("❌"),
+                    timeout=RESULT_TIMEOUT,
+                )
+                assert "the minimum is 3 s" in status_edits(handle)[-1]
+                assert jobs(lab.data_dir) == [] and ledger(lab.data_dir) == []
+                await standin.wait_until(lambda: intakes(lab.data_dir)[0]["state"] == "done", 10, "the request settled")
+                assert str(intakes(lab.data_dir)[0]["outcome"]).startswith("refused")
+            await second.stop()
+        finally:
+            standin.cdn.release_downloads()
 
 
 async def test_requests_past_their_token_life_are_marked_expired_not_answered(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from tests.discord_standin.rest import NONCE_WINDOW
 from tests.e2e_helpers import (
     BotProcess,
     bot_env,
+    bot_processes,
     jobs,
     ledger,
     make_media,
@@ -43,29 +44,23 @@ async def test_a_result_posted_before_a_crash_is_found_not_posted_again_after_th
     first, second = BotProcess(env, tmp_path / "run", name="first"), BotProcess(env, tmp_path / "run", name="second")
     hold = HeldPosts(standin)
     monkeypatch.setattr(standin, "create_message", hold)
-    try:
-        await start(standin, first)
-        await standin.invoke("motion", user=lab.alice, channel=lab.general, options=media.options(prompt="a dance"))
-        await standin.wait_until(lambda: hold.held, RESULT_TIMEOUT, "the result post")
-        assert await first.kill() == -9
-        hold.released.set()
-        [job] = jobs(lab.data_dir)
-        assert job["state"] == "succeeded" and job["message_id"] is None  # posted, not recorded
-        [posted] = hold.held
+    async with bot_processes(first, second):
+        try:
+            await start(standin, first)
+            await standin.invoke("motion", user=lab.alice, channel=lab.general, options=media.options(prompt="a dance"))
+            await standin.wait_until(lambda: hold.held, RESULT_TIMEOUT, "the result post")
+            assert await first.kill() == -9
+            hold.released.set()
+            [job] = jobs(lab.data_dir)
+            assert job["state"] == "succeeded" and job["message_id"] is None  # posted, not recorded
+            [posted] = hold.held
 
-        standin.advance_clock(NONCE_WINDOW + 60)  # a long outage: Discord has forgotten the nonce
-        await start(standin, second)
-        await standin.wait_until(lambda: jobs(lab.data_dir)[0]["state"] == "delivered", RESULT_TIMEOUT, "delivered")
-        await second.stop()
-    except BaseException:
-        for process in (first, second):
-            print(f"--- {process.log_path.name} ---\n{process.log()[-4000:]}")
-        raise
-    finally:
-        hold.released.set()
-        for process in (first, second):
-            if process.proc is not None:
-                await process.kill()
+            standin.advance_clock(NONCE_WINDOW + 60)  # a long outage: Discord has forgotten the nonce
+            await start(standin, second)
+            await standin.wait_until(lambda: jobs(lab.data_dir)[0]["state"] == "delivered", RESULT_TIMEOUT, "delivered")
+            await second.stop()
+        finally:
+            hold.released.set()
 
     [result] = results_for(standin, lab.general, lab.alice)
     [job] = jobs(lab.data_dir)
