@@ -2,7 +2,8 @@
 
 - The core never imports discord: it must load with discord made unimportable.
 - Inside the job engine, arrows run one way: the engine calls the phases; a phase (submit,
-  follow, endings) imports no other phase and not the engine; the shared context imports none.
+  follow, endings, and dispatch: the dispatcher's rules) imports no other phase and not the
+  engine; the shared context imports none.
 - Outside bot/jobs, only `from bot.jobs import <public name>`: the package's files are its own.
 """
 
@@ -18,11 +19,12 @@ import bot.jobs
 REPO = Path(__file__).resolve().parents[1]
 CORE = [
     "bot.app", "bot.cli", "bot.intake", "bot.jobs", "bot.jobs.engine", "bot.jobs.submit", "bot.jobs.follow",
-    "bot.jobs.endings", "bot.jobs.context", "bot.media", "bot.quotas", "bot.store", "bot.gate", "bot.pending", "bot.web",
+    "bot.jobs.endings", "bot.jobs.dispatch", "bot.jobs.context", "bot.media", "bot.quotas", "bot.store", "bot.gate",
+    "bot.pending", "bot.web",
     "bot.providers.registry", "bot.providers.simulator", "bot.providers.kling", "bot.providers.goapi",
     "bot.providers.useapi", "bot.providers.modelslab",
 ]
-PHASES = {"submit", "follow", "endings"}
+PHASES = {"submit", "follow", "endings", "dispatch"}  # dispatch: called by the engine like a phase
 BELOW_THE_ENGINE = {"context"}  # shared by every phase; knows none of them
 
 BLOCK_DISCORD = """

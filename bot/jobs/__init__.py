@@ -1,6 +1,7 @@
 """The job engine: queue, submit, follow, deliver; survive restarts.
 
-- engine.py   life and intake: start/stop, each job's owner, the dispatcher, creating jobs
+- engine.py   life and intake: start/stop, each job's owner, the dispatcher's loop, creating jobs
+- dispatch.py which queued jobs start now: start order, slot limits, "not before", line notices
 - submit.py   sending a job to a provider, failover, finding out about interrupted submits
 - follow.py   callbacks, in-process reports and reads; what a provider says about a task
 - endings.py  delivering, telling the user about a failure, expiring, cancelling

@@ -1,4 +1,4 @@
-"""The engine: a job's life from intake to its end, and the dispatcher that starts work.
+"""The engine: a job's life from intake to its end, and the dispatcher's loop (rules: dispatch.py).
 
 State machine (bot/models.py): queued -> submitting -> submitted -> processing
 -> succeeded -> delivered, with failed / cancelled / expired as ends; one move back,
@@ -36,10 +36,10 @@ from pydantic import BaseModel
 from bot.downloads import Downloader
 from bot.errors import StoreBusy
 from bot.i18n import Text
-from bot.jobs import endings, follow, submit
+from bot.jobs import dispatch, endings, follow, submit
 from bot.jobs.context import EngineConfig, JobContext, Notifier
 from bot.kinds import JobRequest, kind_of
-from bot.line import LineWatch, start_order_now
+from bot.line import LineWatch
 from bot.metrics import counted_refusals
 from bot.models import ENDS, IN_FLIGHT, JobState, Lineage, Requester
 from bot.pricing import Price
@@ -251,7 +251,7 @@ class JobEngine:
             next_due: float | None = None
             try:
                 next_due = await self._dispatch_once()
-                await self._show_places()
+                await dispatch.show_places(self.ctx, self.origin, self.line)
             except StoreBusy:
                 log.warning("dispatcher: the database is busy; trying again")
             except Exception:
@@ -271,49 +271,13 @@ class JobEngine:
         if now - self._last_sweep >= self.config.sweep_interval:
             self._last_sweep = now
             await self._sweep()
-        active = await self.store.active_by_provider()  # one count per pass, kept up to date below
-        by_guild = await self.store.active_by_guild()
-        next_due: float | None = None
-        # Fairness: round-robin between servers and between members (bot/fairness.py); the slot
-        # limits below still decide whether each job may start now.
-        for job in await start_order_now(self.store, self.origin, now):
-            if job.not_before is not None and job.not_before > now:
-                next_due = job.not_before if next_due is None else min(next_due, job.not_before)
-                continue
-            if active.get(job.provider, 0) >= self.config.provider_max_concurrency:
-                continue  # this provider is full; a later job for another provider may still go
-            if self._guild_full(job.guild_id, by_guild):
-                continue  # this server has as many videos in progress as its admins allow
-            lease = job_lease(job.id)
-            if self._shared and not await self.store.take_lease(lease, self.config.lease_seconds):
-                continue  # another process's dispatcher has it
-            self._claimed.add(job.id)
-            if await self.ctx.move(job.id, JobState.SUBMITTING, allowed_from=[JobState.QUEUED]) is None:
-                self._claimed.discard(job.id)
-                if self._shared:
-                    await self.store.release_lease(lease)
-                continue
-            active[job.provider] = active.get(job.provider, 0) + 1
-            if job.guild_id is not None:
-                by_guild[job.guild_id] = by_guild.get(job.guild_id, 0) + 1
-        return next_due
+        return await dispatch.start_what_may_start(
+            self.ctx, self.origin, now, claimed=self._claimed, guild_job_limits=self.guild_job_limits, shared=self._shared
+        )
 
     def wake(self) -> None:
         """Look at the queue again now (a limit was raised)."""
         self._wake.set()
-
-    def _guild_full(self, guild_id: int | None, by_guild: dict[int, int]) -> bool:
-        """The per-server slot limit (/admin budget jobs N, else GUILD_MAX_ACTIVE_JOBS; 0 = none)."""
-        if guild_id is None:
-            return False
-        limit = self.guild_job_limits.get(guild_id, self.config.guild_max_concurrency)
-        return bool(limit) and by_guild.get(guild_id, 0) >= limit
-
-    async def _show_places(self) -> None:
-        """Tell the waiting jobs whose place in line changed (bounded: only changes are sent)."""
-        now = self.ctx.clock()
-        ordered = await start_order_now(self.store, self.origin, now)
-        await self.line.refresh(self.store, ordered, self.config.provider_max_concurrency, now, self.ctx.progress_soon)
 
     async def _sweep(self) -> None:
         """Every job that needs work gets an owner; an owner of a job out of time is woken."""
