@@ -16,8 +16,9 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import aiohttp
 
+from bot.address_policy import allowed_hosts_from
 from bot.animate.models import AnimateOptions
-from bot.downloads import Downloader, allowed_hosts_from
+from bot.downloads import Downloader
 from bot.errors import ProviderUnavailable
 from bot.gate import Asker, Gate
 from bot.guild_admin import GuildAdmin

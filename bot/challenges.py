@@ -30,7 +30,8 @@ from bot.gate import Asker
 from bot.i18n import Text
 from bot.intake import IncomingFile, take_file
 from bot.line import place_of
-from bot.media import check_video, precheck_image, precheck_video
+from bot.media import precheck_image, precheck_video
+from bot.media_video import check_video
 from bot.models import Lineage, MediaFile, MotionOptions, Requester
 from bot.pricing import Price
 from bot.remix import StoredMotion, make_with_motion

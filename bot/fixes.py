@@ -34,14 +34,9 @@ from PIL import Image, ImageFilter, ImageOps
 from bot.errors import Refusal
 from bot.i18n import Text
 from bot.limits import KLING_MOTION_LIMITS, MotionLimits
-from bot.media import (
-    ImageInfo,
-    MediaRejected,
-    VideoInfo,
-    check_image,
-    check_video,
-    max_image_pixels,
-)
+from bot.media import ImageInfo, MediaRejected, VideoInfo, max_image_pixels
+from bot.media_image import check_image
+from bot.media_video import check_video
 from bot.models import Orientation
 from bot.trim import TrimMethod, trim_video
 

@@ -28,12 +28,12 @@ from bot.media import (
     ImageInfo,
     MediaRejected,
     VideoInfo,
-    check_image,
     check_prompt,
-    check_video,
     precheck_image,
     precheck_video,
 )
+from bot.media_image import check_image
+from bot.media_video import check_video
 from bot.models import Lineage, MediaFile, MotionOptions, MotionRequest, Requester
 from bot.options import check_options
 from bot.pricing import Price, price_for

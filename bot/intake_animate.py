@@ -43,7 +43,8 @@ from bot.errors import Refusal
 from bot.i18n import Text
 from bot.intake import IncomingFile, fetch
 from bot.jobs import JobEngine, new_job_id
-from bot.media import check_image, precheck_image
+from bot.media import precheck_image
+from bot.media_image import check_image
 from bot.models import Lineage, MediaFile, Requester
 from bot.pricing import Price, animate_price_for
 from bot.store import JobRow

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from bot.downloads import Downloader, allowed_hosts_from
+from bot.address_policy import allowed_hosts_from
+from bot.downloads import Downloader
 from bot.settings import Settings
 
 

@@ -18,16 +18,16 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from bot.downloads import (
+from bot.address_policy import (
     AddressPolicy,
     AddressRefused,
     AllowedHost,
-    Downloader,
     GuardedResolver,
     allowed_hosts_from,
     guarded_socket_factory,
     is_public_address,
 )
+from bot.downloads import Downloader
 from bot.errors import (
     DownloadRefused,
     Outage,

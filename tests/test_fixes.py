@@ -26,7 +26,9 @@ from bot.fixes import (
     plan_fix,
 )
 from bot.limits import KLING_MOTION_LIMITS
-from bot.media import MediaRejected, check_image, check_video, max_image_pixels
+from bot.media import MediaRejected, max_image_pixels
+from bot.media_image import check_image
+from bot.media_video import check_video
 from tests.media_factory import make_image, make_video
 
 LIMITS = KLING_MOTION_LIMITS

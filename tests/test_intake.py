@@ -13,7 +13,9 @@ from aiohttp import web
 from bot.downloads import Downloader
 from bot.intake import IncomingFile, fetch, take_file
 from bot.limits import KLING_MOTION_LIMITS
-from bot.media import ImageInfo, MediaRejected, VideoInfo, check_image, check_video
+from bot.media import ImageInfo, MediaRejected, VideoInfo
+from bot.media_image import check_image
+from bot.media_video import check_video
 from tests.media_factory import make_image, make_video
 from tests.test_downloads import record_connects
 

@@ -23,15 +23,14 @@ from bot.media import (
     ImageInfo,
     MediaRejected,
     VideoInfo,
-    check_image,
     check_prompt,
-    check_video,
     max_image_pixels,
-    open_reduced,
     precheck_image,
     precheck_video,
     set_max_image_pixels,
 )
+from bot.media_image import check_image, open_reduced
+from bot.media_video import check_video
 from bot.models import ErrorKind
 from bot.providers.simulator_render import RenderError, render_motion
 from tests.media_factory import (
@@ -212,7 +211,8 @@ def test_precheck_refuses_by_discords_dimensions_in_the_same_words(tmp_path: Pat
 PEAK_PROBE = """
 import json, sys
 from pathlib import Path
-from bot.media import MediaRejected, check_image, open_reduced
+from bot.media import MediaRejected
+from bot.media_image import check_image, open_reduced
 
 def kib(field):
     with open("/proc/self/status") as f:

@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from bot.media import check_video
+from bot.media_video import check_video
 from bot.providers import simulator_templates
 from bot.providers.base import MotionTemplate
 from bot.providers.simulator_templates import (

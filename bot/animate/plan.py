@@ -1,7 +1,7 @@
 """Every /animate check before money is spent, in one blocking call (run it in a thread).
 
 The image and end image must already have passed the ordinary image checks
-(bot.media.check_image, as for /motion). This adds what is particular to image-to-video:
+(bot.media_image.check_image, as for /motion). This adds what is particular to image-to-video:
 options against the provider's capability data, the camera move, the brush and its paths,
 and writes the brush in each provider's form next to the job's inputs.
 """

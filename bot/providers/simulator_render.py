@@ -18,7 +18,8 @@ from pathlib import Path
 import av
 from PIL import Image, ImageDraw, ImageFont
 
-from bot.media import MediaRejected, open_reduced
+from bot.media import MediaRejected
+from bot.media_image import open_reduced
 from bot.models import ErrorKind
 
 LABEL = "SIMULATED — no provider was called"
