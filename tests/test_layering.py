@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 CORE = [
     "bot.app", "bot.cli", "bot.intake", "bot.jobs", "bot.jobs.engine", "bot.jobs.submit", "bot.jobs.follow",
     "bot.jobs.endings", "bot.jobs.context", "bot.media", "bot.quotas", "bot.store", "bot.gate", "bot.pending", "bot.web",
-    "bot.providers.registry", "bot.providers.simulator", "bot.providers.kling", "bot.providers.goapi",
-    "bot.providers.useapi", "bot.providers.modelslab",
+    "bot.providers.registry", "bot.providers.simulator", "bot.providers.simulator_tasks", "bot.providers.kling",
+    "bot.providers.goapi", "bot.providers.useapi", "bot.providers.modelslab",
 ]
 PHASES = {"submit", "follow", "endings"}
 BELOW_THE_ENGINE = {"context"}  # shared by every phase; knows none of them
