@@ -21,7 +21,7 @@ CORE = [
     "bot.app", "bot.cli", "bot.intake", "bot.jobs", "bot.jobs.engine", "bot.jobs.submit", "bot.jobs.follow",
     "bot.jobs.endings", "bot.jobs.dispatch", "bot.jobs.context", "bot.media", "bot.media_image", "bot.media_video",
     "bot.quotas", "bot.store", "bot.gate", "bot.pending", "bot.web",
-    "bot.providers.registry", "bot.providers.simulator", "bot.providers.kling", "bot.providers.goapi",
+    "bot.providers.registry", "bot.providers.simulator", "bot.providers.simulator_tasks", "bot.providers.kling", "bot.providers.goapi",
     "bot.providers.useapi", "bot.providers.modelslab", "bot.downloads", "bot.address_policy",
 ]
 PHASES = {"submit", "follow", "endings", "dispatch"}  # dispatch: called by the engine like a phase

@@ -28,7 +28,8 @@ from bot.http import HttpClient
 from bot.models import ErrorKind, MediaFile, MotionOptions, MotionRequest
 from bot.providers import simulator_render
 from bot.providers.base import ProviderTask, SubmitRequest, TaskStatus
-from bot.providers.simulator import SimulatorProvider, task_id_for
+from bot.providers.simulator import SimulatorProvider
+from bot.providers.simulator_tasks import task_id_for
 from bot.signing import Signer
 from tests.media_factory import make_image, make_video, truncate
 
