@@ -48,9 +48,7 @@ them against a live response and change them here):
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
@@ -60,14 +58,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.animate.models import AnimateRequest
 from bot.errors import (
-    AuthRejected,
-    BalanceRejected,
     InputRejected,
     Outage,
     ProviderError,
-    RateLimited,
     UnknownProviderError,
-    provider_error,
 )
 from bot.http import HttpClient, Response
 from bot.i18n import Text
@@ -81,12 +75,12 @@ from bot.providers.base import (
     TaskStatus,
 )
 from bot.providers.useapi_animate import I2V_PATH, image2video_body
+from bot.providers.useapi_errors import classify, kind_from_text, kling_code
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "kling-v2-6"
 TEMPLATE_CACHE_SECONDS = 300.0  # the list feeds an autocomplete: one fetch serves many keystrokes
-RATE_LIMIT_RETRY_SECONDS = 10.0  # §3.6: "all accounts at capacity — retry after ~10 s"
 
 IMAGE_TYPES = ("image/png", "image/jpeg")
 VIDEO_TYPES = ("video/mp4", "video/quicktime")
@@ -94,17 +88,6 @@ VIDEO_TYPES = ("video/mp4", "video/quicktime")
 # Our orientation -> useapi's motionDirection.
 _DIRECTION = {"image": "image_direction", "video": "motion_direction"}
 
-# Kling's own error codes inside the `error` text, e.g. "(CM_EXT.POther)", "MOTION.PIC_NOT_MATCHED".
-_KLING_CODE = re.compile(r"\b[A-Z][A-Z0-9_]*\.[A-Za-z0-9_]+\b")
-_MODERATION = re.compile(r"\bCM_EXT\b|community guideline", re.IGNORECASE)
-_NO_PERSON = "PIC_NOT_MATCHED"
-_NO_CREDIT = re.compile(
-    r"\b(insufficient|not enough|out of|no remaining|no more)\s+(kling\s+)?(credit|point|balance)", re.IGNORECASE
-)
-
-NO_PERSON_DETAIL = Text(
-    "No person was found in the image: use a photo where one person's head and upper or full body are clearly visible."
-)
 
 
 # --- wire models (only the fields we read; the rest is ignored) ---------------------
@@ -395,13 +378,13 @@ class UseApiProvider(Provider):
             )
         if name == "failed" or final:
             text = self.redact(_failure_text(model) or f"task ended as {raw}")
-            kind, _detail = _kind_from_text(text, default=ErrorKind.UNKNOWN)
+            kind, _detail = kind_from_text(text, default=ErrorKind.UNKNOWN)
             return ProviderTask(
                 task_id=task_id,
                 status=TaskStatus.FAILED,
                 raw_status=raw,
                 error_kind=kind,
-                error_code=_kling_code(text),
+                error_code=kling_code(text),
                 error_message=text,
             )
         if name == "submitted" or (not name and number == 5):
@@ -410,7 +393,7 @@ class UseApiProvider(Provider):
 
     def _vanished(self, task_id: str, error: ProviderError) -> ProviderTask:
         """404 on a task: it is gone for good (deleted, moderated or out of credits, §3.4)."""
-        kind, _detail = _kind_from_text(error.message, default=ErrorKind.UNKNOWN)
+        kind, _detail = kind_from_text(error.message, default=ErrorKind.UNKNOWN)
         return ProviderTask(
             task_id=task_id,
             status=TaskStatus.FAILED,
@@ -421,38 +404,8 @@ class UseApiProvider(Provider):
         )
 
     def _classifier(self, what: str) -> Callable[[Response], ProviderError | None]:
-        """Map an answer to an error, per §3.6; `what` names the call for admins."""
-
-        def classify(response: Response) -> ProviderError | None:
-            status = response.status
-            if 200 <= status < 300:
-                return None
-            error_text, message_text, body_code = _error_fields(response.body)
-            shown = error_text or message_text or "(no error text)"
-            if message_text and message_text != error_text:
-                shown = f"{shown} [{message_text}]"
-            text = self.redact(f"useapi {what}: {shown}")
-            code = _kling_code(error_text) or (str(body_code) if body_code is not None else None)
-
-            if status in (401, 403):
-                return AuthRejected(text, code=code, http_status=status)
-            if status == 402:
-                return BalanceRejected(text, code=code, http_status=status)
-            # Decided by the `error` text, never `message` ("Service busy" also on moderation).
-            kind, detail = _kind_from_text(error_text, default=None)
-            if kind is not None:
-                return provider_error(kind, text, code=code, http_status=status, user_detail=detail)
-            if status == 429:
-                # All connected Kling accounts are at maxJobs: nothing was created, so even a create may be re-sent.
-                retry_after = response.retry_after or RATE_LIMIT_RETRY_SECONDS
-                return RateLimited(text, code=code, http_status=status, retry_after=retry_after)
-            if status >= 500:
-                return Outage(text, code=code, http_status=status)
-            if 400 <= status < 500:
-                return InputRejected(text, code=code, http_status=status)
-            return UnknownProviderError(text, code=code, http_status=status)
-
-        return classify
+        """Map an answer to an error, per §3.6 (bot/providers/useapi_errors.py); `what` names the call for admins."""
+        return lambda response: classify(response, what, self.redact)
 
     def secrets(self) -> tuple[str, ...]:
         return (self._token,)
@@ -466,38 +419,6 @@ def _task_number(task_id: str) -> int:
     if not task_id.isdigit():
         raise InputRejected(f"useapi: task id {task_id!r} is not a number")
     return int(task_id)
-
-
-def _error_fields(body: bytes) -> tuple[str, str, Any]:
-    """(`error`, `message`, `code`) of an error body; a non-JSON body becomes the error text."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return body[:200].decode("utf-8", "replace").strip(), "", None
-    if not isinstance(payload, dict):
-        return str(payload)[:200], "", None
-    error, message = payload.get("error"), payload.get("message")
-    return (
-        error if isinstance(error, str) else json.dumps(error) if error is not None else "",
-        message if isinstance(message, str) else "",
-        payload.get("code"),
-    )
-
-
-def _kind_from_text(text: str, *, default: ErrorKind | None) -> tuple[ErrorKind | None, Text | None]:
-    """What Kling's own words say went wrong: (kind, sentence for the user)."""
-    if _MODERATION.search(text):
-        return ErrorKind.CONTENT_POLICY, None
-    if _NO_PERSON in text:
-        return ErrorKind.BAD_INPUT, NO_PERSON_DETAIL
-    if _NO_CREDIT.search(text):
-        return ErrorKind.BALANCE, None
-    return default, None
-
-
-def _kling_code(text: str) -> str | None:
-    codes = _KLING_CODE.findall(text)
-    return codes[-1] if codes else None
 
 
 def _failure_text(model: _TaskModel) -> str:
