@@ -20,7 +20,7 @@ CORE = [
     "bot.app", "bot.cli", "bot.intake", "bot.jobs", "bot.jobs.engine", "bot.jobs.submit", "bot.jobs.follow",
     "bot.jobs.endings", "bot.jobs.context", "bot.media", "bot.quotas", "bot.store", "bot.gate", "bot.pending", "bot.web",
     "bot.providers.registry", "bot.providers.simulator", "bot.providers.kling", "bot.providers.kling_errors", "bot.providers.goapi", "bot.providers.goapi_errors",
-    "bot.providers.useapi", "bot.providers.useapi_errors", "bot.providers.modelslab",
+    "bot.providers.useapi", "bot.providers.useapi_errors", "bot.providers.useapi_assets", "bot.providers.modelslab",
 ]
 PHASES = {"submit", "follow", "endings"}
 BELOW_THE_ENGINE = {"context"}  # shared by every phase; knows none of them

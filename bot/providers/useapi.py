@@ -50,8 +50,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -75,6 +74,7 @@ from bot.providers.base import (
     TaskStatus,
 )
 from bot.providers.useapi_animate import I2V_PATH, image2video_body
+from bot.providers.useapi_assets import Asset, FileBody, motion_templates
 from bot.providers.useapi_errors import classify, kind_from_text, kling_code
 
 log = logging.getLogger(__name__)
@@ -125,44 +125,6 @@ class _TaskModel(_Wire):
     status_final: bool | None = None
     message: str | None = None
     error: str | None = None
-
-
-class _Asset(_Wire):
-    status: int | None = None
-    url: str | None = None
-    resourceUrl: str | None = None
-    message: str | None = None
-
-
-class _Motion(_Wire):
-    assetId: int | str | None = None
-    assetType: str | None = None
-    url: str | None = None
-    duration: int | None = None  # ms
-    name: str | None = None  # not documented (see Assumptions)
-    title: str | None = None
-
-
-class _FileBody:
-    """A file's bytes as an async iterable that starts over on every iteration.
-
-    The shared HTTP client re-sends the same arguments on a retry; an open file
-    object would be used up by the first attempt, this re-opens the file instead.
-    The file is streamed in chunks, never read whole into memory.
-    """
-
-    CHUNK = 256 * 1024
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._chunks()
-
-    async def _chunks(self) -> AsyncIterator[bytes]:
-        with self.path.open("rb") as f:
-            while chunk := await asyncio.to_thread(f.read, self.CHUNK):
-                yield chunk
 
 
 class UseApiProvider(Provider):
@@ -292,11 +254,11 @@ class UseApiProvider(Provider):
             "/assets/",
             f"upload {media.filename}",
             idempotent=True,
-            data=_FileBody(media.path),
+            data=FileBody(media.path),
             headers={"Content-Type": content_type, "Content-Length": str(size)},
         )
         try:
-            asset = _Asset.model_validate(response.json())
+            asset = Asset.model_validate(response.json())
         except ValidationError as exc:
             raise Outage(f"useapi upload: unexpected answer ({_first_error(exc)})") from None
         url = getattr(asset, field)
@@ -327,22 +289,7 @@ class UseApiProvider(Provider):
 
     async def _fetch_templates(self) -> list[tuple[MotionTemplate, str]]:
         # `mine` omitted: the official templates.
-        payload = (await self._call("GET", "/videos/motions", "motions", idempotent=True)).json()
-        if not isinstance(payload, list):
-            raise Outage("useapi motions: expected a JSON array")
-        templates: list[tuple[MotionTemplate, str]] = []
-        for item in payload:
-            try:
-                motion = _Motion.model_validate(item)
-            except ValidationError:
-                continue  # one odd entry should not hide the others
-            if not motion.url or (motion.assetType and motion.assetType.upper() != "MOTION"):
-                continue
-            template_id = str(motion.assetId) if motion.assetId is not None else motion.url
-            seconds = motion.duration / 1000 if motion.duration else None
-            name = motion.name or motion.title or _template_name(template_id, seconds)
-            templates.append((MotionTemplate(id=template_id, name=name, seconds=seconds), motion.url))
-        return templates
+        return motion_templates((await self._call("GET", "/videos/motions", "motions", idempotent=True)).json())
 
     async def _template_url(self, choice: str) -> str:
         for template, url in await self._cached_templates():
@@ -432,8 +379,3 @@ def _first_error(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or "body"
     return f"{where}: {first['msg']}"
-
-
-def _template_name(template_id: str, seconds: float | None) -> str:
-    length = f" ({seconds:.0f} s)" if seconds else ""
-    return f"Kling motion {template_id}{length}"
