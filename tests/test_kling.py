@@ -27,7 +27,8 @@ from bot.http import HttpClient, Response
 from bot.models import ErrorKind, MediaFile, MotionOptions, MotionRequest
 from bot.options import options_refusal
 from bot.providers.base import SubmitRequest, TaskStatus
-from bot.providers.kling import ERROR_CODES, KlingProvider, classify
+from bot.providers.kling import KlingProvider
+from bot.providers.kling_errors import ERROR_CODES, classify
 from tests.contract.case_kling import ACCESS_KEY, SECRET_KEY
 from tests.emulators.common import Fault
 from tests.emulators.kling import KlingEmulator

@@ -20,9 +20,10 @@ REPO = Path(__file__).resolve().parents[1]
 CORE = [
     "bot.app", "bot.cli", "bot.intake", "bot.jobs", "bot.jobs.engine", "bot.jobs.submit", "bot.jobs.follow",
     "bot.jobs.endings", "bot.jobs.dispatch", "bot.jobs.context", "bot.media", "bot.media_image", "bot.media_video",
-    "bot.quotas", "bot.store", "bot.gate", "bot.pending", "bot.web",
-    "bot.providers.registry", "bot.providers.simulator", "bot.providers.simulator_tasks", "bot.providers.kling", "bot.providers.goapi",
-    "bot.providers.useapi", "bot.providers.modelslab", "bot.downloads", "bot.address_policy",
+    "bot.quotas", "bot.store", "bot.gate", "bot.pending", "bot.web", "bot.downloads", "bot.address_policy",
+    "bot.providers.registry", "bot.providers.simulator", "bot.providers.simulator_tasks",
+    "bot.providers.kling", "bot.providers.kling_errors", "bot.providers.goapi", "bot.providers.goapi_errors",
+    "bot.providers.useapi", "bot.providers.useapi_errors", "bot.providers.useapi_assets", "bot.providers.modelslab",
 ]
 PHASES = {"submit", "follow", "endings", "dispatch"}  # dispatch: called by the engine like a phase
 BELOW_THE_ENGINE = {"context"}  # shared by every phase; knows none of them

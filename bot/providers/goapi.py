@@ -32,7 +32,7 @@ A4. `meta.usage.consume` is what the task cost, in GoAPI "points" (USD rate
     unpublished); ProviderTask.cost carries the bare number. While a task runs
     points are only `frozen`, so the cost is reported on final states only.
 A5. A content-policy refusal shows as a `failed` task whose `error.message` or
-    `error.raw_message` uses moderation wording (CONTENT_POLICY_WORDS); the
+    `error.raw_message` uses moderation wording (goapi_errors.CONTENT_POLICY_WORDS); the
     same wording in a 4xx create error is read the same way.
 A6. The webhook `timestamp` is the sending time in Unix seconds. We accept a
     callback up to WEBHOOK_MAX_AGE old (covers GoAPI's 3 tries 5 s apart,
@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import re
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -61,9 +60,8 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.animate.models import AnimateRequest
-from bot.errors import InputRejected, Outage, ProviderError, provider_error
+from bot.errors import InputRejected, Outage, ProviderError
 from bot.http import HttpClient, Response
-from bot.i18n import Text
 from bot.models import ErrorKind
 from bot.providers.base import (
     Capabilities,
@@ -75,6 +73,7 @@ from bot.providers.base import (
 )
 from bot.providers.goapi_animate import TASK_TYPE as I2V_TASK_TYPE
 from bot.providers.goapi_animate import video_generation_input
+from bot.providers.goapi_errors import classify, failure_kind
 
 log = logging.getLogger(__name__)
 
@@ -96,18 +95,6 @@ _STATUSES: dict[str, TaskStatus] = {
     "cancelled": TaskStatus.FAILED,  # A1
     "canceled": TaskStatus.FAILED,
 }
-
-# A5: moderation wording in GoAPI / Kling failure messages.
-CONTENT_POLICY_WORDS = re.compile(
-    r"polic(y|ies)|risk|sensitive|violat|moderat|nsfw|inappropriate|censor|prohibited",
-    re.IGNORECASE,
-)
-# Failure wording that means the account has no credit left (any HTTP status).
-_BALANCE_WORDS = re.compile(
-    r"(insufficient|not enough|out of)\s+(credit|balance|point|quota|fund)|top.?up", re.IGNORECASE
-)
-# Failure wording that means the user's input cannot be used; the user can act on it.
-_NO_PERSON_WORDS = re.compile(r"no (person|human|character|body)|(person|human|character).{0,20}not (found|detected)", re.IGNORECASE)
 
 
 
@@ -296,7 +283,7 @@ class GoApiProvider(Provider):
                 result.error_message = "goapi: task completed without a video URL"
         elif status is TaskStatus.FAILED:
             text = self.redact(_join(error.message, error.raw_message)) or f"goapi: task {raw_status}"
-            result.error_kind = _failure_kind(text)
+            result.error_kind = failure_kind(text)
             result.error_code = str(error.code) if failed_by_code else None
             result.error_message = text
         if status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED):
@@ -306,27 +293,8 @@ class GoApiProvider(Provider):
         return result
 
     def _classify(self, response: Response) -> ProviderError | None:
-        """Map an HTTP answer to an error (A2), or None for a success."""
-        status = response.status
-        body = response.json_or_none()
-        code: Any = body.get("code") if isinstance(body, dict) else None
-        if 200 <= status < 300:
-            if isinstance(code, int) and not isinstance(code, bool) and code not in (0, 200) and code >= 400:
-                status = code  # A2: an error dressed as 200
-            else:
-                return None  # a malformed 2xx body is left to Response.json() -> OUTAGE
-        message = self.redact(_body_message(body, response.body)) or f"HTTP {status}"
-        code_text = str(code) if code is not None else str(status)
-
-        kind = _kind_of_answer(status, message)
-        no_person = kind is ErrorKind.BAD_INPUT and _NO_PERSON_WORDS.search(message)
-        return provider_error(
-            kind,
-            f"goapi: {message}",
-            code=code_text,
-            http_status=response.status,
-            user_detail=Text("No person was found in the image.") if no_person else None,
-        )
+        """Map an HTTP answer to an error (A2), or None for a success (bot/providers/goapi_errors.py)."""
+        return classify(response, self.redact)
 
     def secrets(self) -> tuple[str, ...]:
         return (self._api_key, self._webhook_secret)
@@ -351,31 +319,6 @@ def _result_url(output: _Output | None) -> str | None:
     return None
 
 
-def _kind_of_answer(status: int, message: str) -> ErrorKind:
-    """A2: what an error answer means, from its HTTP status (or body code) and its wording."""
-    if status in (401, 403):
-        return ErrorKind.AUTH
-    if status == 402 or (400 <= status < 500 and _BALANCE_WORDS.search(message)):
-        return ErrorKind.BALANCE
-    if status == 429:
-        return ErrorKind.RATE_LIMIT
-    if 400 <= status < 500:
-        return ErrorKind.CONTENT_POLICY if CONTENT_POLICY_WORDS.search(message) else ErrorKind.BAD_INPUT
-    if status >= 500:
-        return ErrorKind.OUTAGE
-    return ErrorKind.UNKNOWN
-
-
-def _failure_kind(text: str) -> ErrorKind:
-    if CONTENT_POLICY_WORDS.search(text):
-        return ErrorKind.CONTENT_POLICY
-    if _BALANCE_WORDS.search(text):
-        return ErrorKind.BALANCE
-    if _NO_PERSON_WORDS.search(text):
-        return ErrorKind.BAD_INPUT
-    return ErrorKind.UNKNOWN
-
-
 def _number(value: float) -> str:
     return str(int(value)) if value.is_integer() else str(value)
 
@@ -387,15 +330,3 @@ def _join(*parts: str | None) -> str:
         if part and part not in seen:
             seen.append(part)
     return " | ".join(seen)
-
-
-
-def _body_message(parsed: Any, raw: bytes) -> str:
-    if isinstance(parsed, dict):
-        for key in ("message", "error", "msg", "detail"):
-            value = parsed.get(key)
-            if isinstance(value, str) and value:
-                return value
-            if isinstance(value, dict) and isinstance(value.get("message"), str):
-                return value["message"]
-    return raw[:200].decode("utf-8", "replace").strip()

@@ -48,26 +48,19 @@ them against a live response and change them here):
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import re
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.animate.models import AnimateRequest
 from bot.errors import (
-    AuthRejected,
-    BalanceRejected,
     InputRejected,
     Outage,
     ProviderError,
-    RateLimited,
     UnknownProviderError,
-    provider_error,
 )
 from bot.http import HttpClient, Response
 from bot.i18n import Text
@@ -81,12 +74,13 @@ from bot.providers.base import (
     TaskStatus,
 )
 from bot.providers.useapi_animate import I2V_PATH, image2video_body
+from bot.providers.useapi_assets import Asset, FileBody, motion_templates
+from bot.providers.useapi_errors import classify, kind_from_text, kling_code
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "kling-v2-6"
 TEMPLATE_CACHE_SECONDS = 300.0  # the list feeds an autocomplete: one fetch serves many keystrokes
-RATE_LIMIT_RETRY_SECONDS = 10.0  # §3.6: "all accounts at capacity — retry after ~10 s"
 
 IMAGE_TYPES = ("image/png", "image/jpeg")
 VIDEO_TYPES = ("video/mp4", "video/quicktime")
@@ -94,17 +88,6 @@ VIDEO_TYPES = ("video/mp4", "video/quicktime")
 # Our orientation -> useapi's motionDirection.
 _DIRECTION = {"image": "image_direction", "video": "motion_direction"}
 
-# Kling's own error codes inside the `error` text, e.g. "(CM_EXT.POther)", "MOTION.PIC_NOT_MATCHED".
-_KLING_CODE = re.compile(r"\b[A-Z][A-Z0-9_]*\.[A-Za-z0-9_]+\b")
-_MODERATION = re.compile(r"\bCM_EXT\b|community guideline", re.IGNORECASE)
-_NO_PERSON = "PIC_NOT_MATCHED"
-_NO_CREDIT = re.compile(
-    r"\b(insufficient|not enough|out of|no remaining|no more)\s+(kling\s+)?(credit|point|balance)", re.IGNORECASE
-)
-
-NO_PERSON_DETAIL = Text(
-    "No person was found in the image: use a photo where one person's head and upper or full body are clearly visible."
-)
 
 
 # --- wire models (only the fields we read; the rest is ignored) ---------------------
@@ -142,44 +125,6 @@ class _TaskModel(_Wire):
     status_final: bool | None = None
     message: str | None = None
     error: str | None = None
-
-
-class _Asset(_Wire):
-    status: int | None = None
-    url: str | None = None
-    resourceUrl: str | None = None
-    message: str | None = None
-
-
-class _Motion(_Wire):
-    assetId: int | str | None = None
-    assetType: str | None = None
-    url: str | None = None
-    duration: int | None = None  # ms
-    name: str | None = None  # not documented (see Assumptions)
-    title: str | None = None
-
-
-class _FileBody:
-    """A file's bytes as an async iterable that starts over on every iteration.
-
-    The shared HTTP client re-sends the same arguments on a retry; an open file
-    object would be used up by the first attempt, this re-opens the file instead.
-    The file is streamed in chunks, never read whole into memory.
-    """
-
-    CHUNK = 256 * 1024
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._chunks()
-
-    async def _chunks(self) -> AsyncIterator[bytes]:
-        with self.path.open("rb") as f:
-            while chunk := await asyncio.to_thread(f.read, self.CHUNK):
-                yield chunk
 
 
 class UseApiProvider(Provider):
@@ -309,11 +254,11 @@ class UseApiProvider(Provider):
             "/assets/",
             f"upload {media.filename}",
             idempotent=True,
-            data=_FileBody(media.path),
+            data=FileBody(media.path),
             headers={"Content-Type": content_type, "Content-Length": str(size)},
         )
         try:
-            asset = _Asset.model_validate(response.json())
+            asset = Asset.model_validate(response.json())
         except ValidationError as exc:
             raise Outage(f"useapi upload: unexpected answer ({_first_error(exc)})") from None
         url = getattr(asset, field)
@@ -344,22 +289,7 @@ class UseApiProvider(Provider):
 
     async def _fetch_templates(self) -> list[tuple[MotionTemplate, str]]:
         # `mine` omitted: the official templates.
-        payload = (await self._call("GET", "/videos/motions", "motions", idempotent=True)).json()
-        if not isinstance(payload, list):
-            raise Outage("useapi motions: expected a JSON array")
-        templates: list[tuple[MotionTemplate, str]] = []
-        for item in payload:
-            try:
-                motion = _Motion.model_validate(item)
-            except ValidationError:
-                continue  # one odd entry should not hide the others
-            if not motion.url or (motion.assetType and motion.assetType.upper() != "MOTION"):
-                continue
-            template_id = str(motion.assetId) if motion.assetId is not None else motion.url
-            seconds = motion.duration / 1000 if motion.duration else None
-            name = motion.name or motion.title or _template_name(template_id, seconds)
-            templates.append((MotionTemplate(id=template_id, name=name, seconds=seconds), motion.url))
-        return templates
+        return motion_templates((await self._call("GET", "/videos/motions", "motions", idempotent=True)).json())
 
     async def _template_url(self, choice: str) -> str:
         for template, url in await self._cached_templates():
@@ -395,13 +325,13 @@ class UseApiProvider(Provider):
             )
         if name == "failed" or final:
             text = self.redact(_failure_text(model) or f"task ended as {raw}")
-            kind, _detail = _kind_from_text(text, default=ErrorKind.UNKNOWN)
+            kind, _detail = kind_from_text(text, default=ErrorKind.UNKNOWN)
             return ProviderTask(
                 task_id=task_id,
                 status=TaskStatus.FAILED,
                 raw_status=raw,
                 error_kind=kind,
-                error_code=_kling_code(text),
+                error_code=kling_code(text),
                 error_message=text,
             )
         if name == "submitted" or (not name and number == 5):
@@ -410,7 +340,7 @@ class UseApiProvider(Provider):
 
     def _vanished(self, task_id: str, error: ProviderError) -> ProviderTask:
         """404 on a task: it is gone for good (deleted, moderated or out of credits, §3.4)."""
-        kind, _detail = _kind_from_text(error.message, default=ErrorKind.UNKNOWN)
+        kind, _detail = kind_from_text(error.message, default=ErrorKind.UNKNOWN)
         return ProviderTask(
             task_id=task_id,
             status=TaskStatus.FAILED,
@@ -421,38 +351,8 @@ class UseApiProvider(Provider):
         )
 
     def _classifier(self, what: str) -> Callable[[Response], ProviderError | None]:
-        """Map an answer to an error, per §3.6; `what` names the call for admins."""
-
-        def classify(response: Response) -> ProviderError | None:
-            status = response.status
-            if 200 <= status < 300:
-                return None
-            error_text, message_text, body_code = _error_fields(response.body)
-            shown = error_text or message_text or "(no error text)"
-            if message_text and message_text != error_text:
-                shown = f"{shown} [{message_text}]"
-            text = self.redact(f"useapi {what}: {shown}")
-            code = _kling_code(error_text) or (str(body_code) if body_code is not None else None)
-
-            if status in (401, 403):
-                return AuthRejected(text, code=code, http_status=status)
-            if status == 402:
-                return BalanceRejected(text, code=code, http_status=status)
-            # Decided by the `error` text, never `message` ("Service busy" also on moderation).
-            kind, detail = _kind_from_text(error_text, default=None)
-            if kind is not None:
-                return provider_error(kind, text, code=code, http_status=status, user_detail=detail)
-            if status == 429:
-                # All connected Kling accounts are at maxJobs: nothing was created, so even a create may be re-sent.
-                retry_after = response.retry_after or RATE_LIMIT_RETRY_SECONDS
-                return RateLimited(text, code=code, http_status=status, retry_after=retry_after)
-            if status >= 500:
-                return Outage(text, code=code, http_status=status)
-            if 400 <= status < 500:
-                return InputRejected(text, code=code, http_status=status)
-            return UnknownProviderError(text, code=code, http_status=status)
-
-        return classify
+        """Map an answer to an error, per §3.6 (bot/providers/useapi_errors.py); `what` names the call for admins."""
+        return lambda response: classify(response, what, self.redact)
 
     def secrets(self) -> tuple[str, ...]:
         return (self._token,)
@@ -468,38 +368,6 @@ def _task_number(task_id: str) -> int:
     return int(task_id)
 
 
-def _error_fields(body: bytes) -> tuple[str, str, Any]:
-    """(`error`, `message`, `code`) of an error body; a non-JSON body becomes the error text."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return body[:200].decode("utf-8", "replace").strip(), "", None
-    if not isinstance(payload, dict):
-        return str(payload)[:200], "", None
-    error, message = payload.get("error"), payload.get("message")
-    return (
-        error if isinstance(error, str) else json.dumps(error) if error is not None else "",
-        message if isinstance(message, str) else "",
-        payload.get("code"),
-    )
-
-
-def _kind_from_text(text: str, *, default: ErrorKind | None) -> tuple[ErrorKind | None, Text | None]:
-    """What Kling's own words say went wrong: (kind, sentence for the user)."""
-    if _MODERATION.search(text):
-        return ErrorKind.CONTENT_POLICY, None
-    if _NO_PERSON in text:
-        return ErrorKind.BAD_INPUT, NO_PERSON_DETAIL
-    if _NO_CREDIT.search(text):
-        return ErrorKind.BALANCE, None
-    return default, None
-
-
-def _kling_code(text: str) -> str | None:
-    codes = _KLING_CODE.findall(text)
-    return codes[-1] if codes else None
-
-
 def _failure_text(model: _TaskModel) -> str:
     for text in (model.error, model.task.message, model.message):
         if text and text.strip().lower() != "success":
@@ -511,8 +379,3 @@ def _first_error(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or "body"
     return f"{where}: {first['msg']}"
-
-
-def _template_name(template_id: str, seconds: float | None) -> str:
-    length = f" ({seconds:.0f} s)" if seconds else ""
-    return f"Kling motion {template_id}{length}"
